@@ -1,0 +1,102 @@
+"""The Scene: mesh + camera + lights + material + render settings, read by every renderer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Optional
+
+import torch
+
+from .camera import OrbitCamera
+from .lighting import LIGHTING_MODELS, Lights, Material
+from .mesh import Mesh
+
+RENDERER_KINDS = ("softras", "dibr", "hard", "gl")
+SIGMA_RANGE = (1e-7, 1e-1)
+GAMMA_RANGE = (1e-6, 1.0)
+
+
+@dataclass
+class RenderSettings:
+    """How to render. sigma: SoftRas sharpness (squared NDC distance); gamma: SoftRas depth
+    aggregation temperature; dibr_delta: DIB-R's background falloff (squared NDC distance);
+    background: RGB; supersample: the GL reference's k (render at k*S, box-filter down)."""
+
+    image_size: int = 256
+    renderer: str = "softras"
+    lighting: str = "phong"
+    sigma: float = 1e-4
+    gamma: float = 1e-4
+    dibr_delta: float = 1.0 / 7000.0
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    flat_shading: bool = False
+    double_sided: bool = False
+    supersample: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError, naming the field and the allowed values, for a setting out of range."""
+        if not isinstance(self.image_size, int) or not 1 <= self.image_size <= 4096:
+            raise ValueError(f"image size must be an integer from 1 to 4096, got {self.image_size!r}")
+        if self.renderer not in RENDERER_KINDS:
+            raise ValueError(f"unknown renderer {self.renderer!r}; expected one of {', '.join(RENDERER_KINDS)}")
+        if self.lighting not in LIGHTING_MODELS:
+            raise ValueError(f"unknown lighting model {self.lighting!r}; expected one of {', '.join(LIGHTING_MODELS)}")
+        for name in ("sigma", "gamma", "dibr_delta"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 < v < float("inf")):
+                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        if not isinstance(self.supersample, int) or not 1 <= self.supersample <= 8:
+            raise ValueError(f"supersample must be an integer from 1 to 8, got {self.supersample!r}")
+        if len(self.background) != 3:
+            raise ValueError(f"background must be an RGB triple, got {self.background!r}")
+
+    def edge_width_px(self) -> float:
+        """Width in pixels of the band outside a triangle where D >= 1e-4: sqrt(9.21 sigma) S / 2."""
+        return (9.21 * self.sigma) ** 0.5 * self.image_size / 2
+
+    def replace(self, **changes) -> "RenderSettings":
+        return replace(self, **changes)
+
+
+@dataclass
+class Scene:
+    """Everything a renderer needs. Renderers read it and never mutate it."""
+
+    mesh: Mesh
+    camera: OrbitCamera = field(default_factory=OrbitCamera)
+    lights: Lights = field(default_factory=Lights)
+    material: Material = field(default_factory=Material)
+    settings: RenderSettings = field(default_factory=RenderSettings)
+
+    @staticmethod
+    def default(mesh: Mesh, lighting: str = "phong", **settings) -> "Scene":
+        """A scene with this mesh, the default camera and light, and the material defaults of
+        ``lighting``; ``settings`` are RenderSettings fields."""
+        return Scene(mesh=mesh, material=Material.for_lighting(lighting),
+                     settings=RenderSettings(lighting=lighting, **settings))
+
+    def replace(self, **changes) -> "Scene":
+        """A shallow copy with some parts swapped: cheap, nothing is rebuilt or re-uploaded."""
+        return replace(self, **changes)
+
+    def with_settings(self, **changes) -> "Scene":
+        return replace(self, settings=replace(self.settings, **changes))
+
+    def with_camera(self, **changes) -> "Scene":
+        return replace(self, camera=replace(self.camera, **changes))
+
+    def copy(self) -> "Scene":
+        """An independent copy: parameter tensors cloned and detached, mesh tensors shared
+        (they are never modified in place)."""
+        cam = self.camera.detached()
+        lights = Lights(**{f.name: getattr(self.lights, f.name).detach().clone()
+                           for f in fields(Lights)})
+        mat = Material(**{f.name: getattr(self.material, f.name).detach().clone()
+                          for f in fields(Material)})
+        return Scene(mesh=self.mesh, camera=cam, lights=lights, material=mat,
+                     settings=replace(self.settings))
+
+
