@@ -1,0 +1,194 @@
+"""diffrender-debugger: the desktop app and its command-line verbs.
+
+    python main.py [MESH]          open the GUI (on MESH, or the bundled default mesh)
+    python main.py render ...      render a mesh to PNG / NPY without a screen
+    python main.py assets          list the bundled meshes
+
+Every bad input ends with one line on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+PROG = "diffrender-debugger"
+VERBS = ("render", "assets", "gui")
+
+
+class UsageError(Exception):
+    """A bad command line or input file: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line (no usage dump) and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _rgb(text: str) -> tuple[float, float, float]:
+    parts = text.replace(" ", "").split(",")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers R,G,B in [0, 1], got {text!r}")
+    values = tuple(_finite_float(p) for p in parts)
+    if not all(0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"colour components must lie in [0, 1], got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def add_scene_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every verb that builds a Scene (mesh, camera, light, material, settings)."""
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("mesh", nargs="?", help="mesh file (.obj .ply .stl .off .glb .gltf)")
+    src.add_argument("--asset", help="a bundled mesh by name (see `assets`)")
+    p.add_argument("--renderer", default="gl", choices=("gl", "softras", "dibr", "hard"))
+    p.add_argument("--lighting", default="phong", choices=("none", "lambertian", "phong", "sh"))
+    p.add_argument("--size", type=_positive_int, default=256, help="image size S (square), pixels")
+    p.add_argument("--azimuth", type=_finite_float, default=30.0, help="camera azimuth, degrees")
+    p.add_argument("--elevation", type=_finite_float, default=20.0, help="camera elevation, degrees")
+    p.add_argument("--distance", type=_finite_float, default=3.0, help="camera distance to target")
+    p.add_argument("--fov", type=_finite_float, default=60.0, help="vertical field of view, degrees")
+    p.add_argument("--light-azimuth", type=_finite_float, default=30.0)
+    p.add_argument("--light-elevation", type=_finite_float, default=40.0)
+    p.add_argument("--light-color", type=_rgb, default=(1.0, 1.0, 1.0), help="R,G,B")
+    p.add_argument("--background", type=_rgb, default=(0.0, 0.0, 0.0), help="R,G,B")
+    p.add_argument("--sigma", type=_finite_float, default=1e-4, help="SoftRas sharpness (squared NDC)")
+    p.add_argument("--gamma", type=_finite_float, default=1e-4, help="SoftRas depth temperature")
+    p.add_argument("--flat", action="store_true", help="flat shading (face normals)")
+    p.add_argument("--double-sided", action="store_true", help="shade back faces too")
+    p.add_argument("--supersample", type=_positive_int, default=1,
+                   help="GL only: render at K*S and box-filter down (anti-aliased reference)")
+    p.add_argument("--device", default="cpu", help="torch device for the soft renderers (cpu, cuda)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
+
+    gui = sub.add_parser("gui", help="open the desktop debugger")
+    gui.add_argument("mesh", nargs="?", help="mesh file to open")
+
+    render = sub.add_parser("render", help="render a mesh to PNG and/or NPY")
+    add_scene_arguments(render)
+    render.add_argument("--out", help="PNG file to write (display-clamped 8-bit RGB)")
+    render.add_argument("--npy", help="NPY file to write: raw float32 RGBA (S, S, 4)")
+
+    sub.add_parser("assets", help="list the bundled meshes")
+    return parser
+
+
+def scene_from_args(args: argparse.Namespace):
+    """Build a Scene from parsed scene flags. Raises MeshLoadError / ValueError on bad input."""
+    import torch
+
+    from renderer import Lights, Material, OrbitCamera, RenderSettings, Scene
+    from renderer.assets import DEFAULT_ASSET, load_asset
+    from renderer.io import load_mesh
+
+    if args.mesh:
+        mesh = load_mesh(args.mesh)
+    else:
+        mesh = load_asset(args.asset or DEFAULT_ASSET)
+    if args.distance <= 0:
+        raise ValueError(f"--distance must be positive, got {args.distance}")
+    if not 0 < args.fov < 180:
+        raise ValueError(f"--fov must lie strictly between 0 and 180 degrees, got {args.fov}")
+    if args.supersample > 8:
+        raise ValueError(f"--supersample must be at most 8, got {args.supersample}")
+    device = args.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    settings = RenderSettings(image_size=args.size, renderer=args.renderer, lighting=args.lighting,
+                              sigma=args.sigma, gamma=args.gamma, background=args.background,
+                              flat_shading=args.flat, double_sided=args.double_sided,
+                              supersample=args.supersample, device=device)
+    camera = OrbitCamera(azimuth=args.azimuth, elevation=args.elevation, distance=args.distance,
+                         fov=args.fov)
+    lights = Lights.from_angles(args.light_azimuth, args.light_elevation, args.light_color)
+    return Scene(mesh=mesh, camera=camera, lights=lights,
+                 material=Material.for_lighting(args.lighting), settings=settings)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from renderer.images import save_png
+    from renderer.render import render_numpy
+
+    if not args.out and not args.npy:
+        raise UsageError("render: nothing to write; give --out FILE.png and/or --npy FILE.npy")
+    for path in (args.out, args.npy):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"render: cannot write {path}: folder {Path(path).parent} does not exist")
+    scene = scene_from_args(args)
+    buffers = render_numpy(scene)
+    rgba = np.concatenate([buffers["rgb"], buffers["alpha"][..., None]], axis=-1).astype(np.float32)
+    if args.out:
+        save_png(args.out, buffers["rgb"])
+    if args.npy:
+        np.save(args.npy, rgba)
+    return 0
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    from renderer.assets import DEFAULT_ASSET, list_assets
+
+    for info in list_assets():
+        mark = " (default)" if info.name == DEFAULT_ASSET else ""
+        print(f"{info.name:<10} {info.path.name:<16} {info.description}{mark}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.main_window import run_app
+
+    return run_app(args.mesh)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in VERBS and not argv[0].startswith("-")):
+        argv = ["gui", *argv]  # `python main.py [MESH]` opens the GUI
+    try:
+        args = build_parser().parse_args(argv)
+        if args.verb is None:
+            raise UsageError(f"expected a verb: {', '.join(VERBS)} (or a mesh file to open)")
+        handler = {"render": cmd_render, "assets": cmd_assets, "gui": cmd_gui}[args.verb]
+        return handler(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure must be one readable line
+        from renderer.errors import describe_error
+
+        print(f"{PROG}: error: {describe_error(exc)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Per-face tables shared by the three torch renderers: everything a tile needs about its face,
+computed once per render as (K, F) rows and sliced per chunk (no per-pair gathers)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from ..mesh import face_normals, vertex_normals
+from ..scene import Scene
+from ..shading import sample_texture, shade
+from .geometry import face_table, pair_geometry
+from .project import ScreenMesh, project_mesh
+from .tiles import TileChunk, plan_tiles
+
+# Budget of (pixel, face) tile elements per render: beyond it the render is refused with a clear
+# message instead of exhausting memory (sigma near the top of its range on a large mesh).
+DEFAULT_MAX_PAIRS = 60_000_000
+
+
+@dataclass
+class FaceTables:
+    """A scene projected, on the render device. geo: (18, F) rows of ``face_table`` then the
+    corner view depths; front: (F,) bool; valid: (F,) bool; verts (V, 3), faces (F, 3), eye (3,)."""
+
+    verts: torch.Tensor
+    faces: torch.Tensor
+    eye: torch.Tensor
+    screen: ScreenMesh
+    geo: torch.Tensor
+
+
+def prepare(scene: Scene, detach: bool = False) -> FaceTables:
+    """Project the mesh with the scene's camera. ``detach`` cuts geometry gradients (hard)."""
+    device = torch.device(scene.settings.device)
+    mesh = scene.mesh if scene.mesh.verts.device == device else scene.mesh.to(device)
+    verts = mesh.verts.detach() if detach else mesh.verts
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
+        screen = project_mesh(verts, mesh.faces, scene.camera)
+        geo = torch.cat([face_table(screen.tri), screen.z.T], dim=0)
+        eye = scene.camera.eye.to(device=device, dtype=verts.dtype)
+    return FaceTables(verts=verts, faces=mesh.faces, eye=eye, screen=screen, geo=geo)
+
+
+def plan(prep: FaceTables, scene: Scene, cutoff_sq: float, color_faces: Optional[torch.Tensor]):
+    """Tile chunks of the valid faces, as (chunk, is_colour) pairs: faces in ``color_faces``
+    (F,) bool go to colour chunks, the others to silhouette-only chunks. None: all colour."""
+    st = scene.settings
+    tri = prep.screen.tri.detach()
+    groups = [(prep.screen.valid, True)] if color_faces is None else \
+        [(prep.screen.valid & color_faces, True), (prep.screen.valid & ~color_faces, False)]
+    out: list[tuple[TileChunk, bool]] = []
+    for mask, is_color in groups:
+        out += [(c, is_color) for c in plan_tiles(tri, mask, st.image_size, cutoff_sq, DEFAULT_MAX_PAIRS)]
+    return out
+
+
+def tile_geometry(geo: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
+    """geo: (18, Fg) rows of the chunk's faces; px (Fg, 1, T), py (Fg, T, 1) -> d2, inside
+    (Fg, T, T), screen barycentrics (3, Fg, T, T), corner depths (3, Fg, 1, 1)."""
+    rows = geo[:, :, None, None]
+    d2, inside, bary = pair_geometry(px, py, rows[:15])
+    return d2, inside, bary, rows[15:18]
+
+
+@dataclass
+class ColorTable:
+    """Per-face corner attributes for shading, built once per render. table: (3 corners, C, F)
+    rows of world position (3), normal (3: vertex normals, or the face normal at every corner when
+    flat shading) and albedo source (vertex colour (3) or uv (2), none for a constant albedo)."""
+
+    table: torch.Tensor
+    albedo: str                      # "colors", "texture" or "constant"
+
+
+def color_table(scene: Scene, verts: torch.Tensor, faces: torch.Tensor) -> ColorTable:
+    mesh = scene.mesh
+    device, dtype = verts.device, verts.dtype
+    if scene.settings.flat_shading:
+        normals = face_normals(verts, faces)[:, None, :].expand(-1, 3, -1)  # (F, 3, 3)
+    else:
+        weld = None if mesh.weld is None else mesh.weld.to(device)
+        normals = vertex_normals(verts, faces, weld)[faces]
+    parts = [verts[faces], normals]
+    if mesh.uvs is not None and mesh.texture is not None:
+        parts.append(mesh.uvs.to(device, dtype)[faces])
+        kind = "texture"
+    elif mesh.colors is not None:
+        parts.append(mesh.colors.to(device, dtype)[faces])
+        kind = "colors"
+    else:
+        kind = "constant"
+    return ColorTable(torch.cat(parts, dim=2).permute(1, 2, 0).contiguous(), kind)
+
+
+def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.Tensor,
+             eye: torch.Tensor, back: Optional[torch.Tensor]) -> torch.Tensor:
+    """Shaded colour (3, *B) at pixels with perspective-correct barycentrics ``weights`` (3, *B).
+
+    table: ``ct.table`` sliced to the faces at hand and shaped to broadcast against weights, e.g.
+    (3, C, Fg, 1, 1) for tiles or (3, C, M) per pixel; back: bool broadcastable to *B, pairs seen
+    from behind (double-sided rendering), whose normal is flipped.
+    """
+    attrs = (weights[:, None] * table).sum(0)                               # (C, *B)
+    position, normal = attrs[0:3], attrs[3:6]
+    normal = normal / (normal * normal).sum(0).clamp_min(1e-24).sqrt()
+    if back is not None:
+        normal = torch.where(back, -normal, normal)
+    if ct.albedo == "texture":
+        texture = scene.mesh.texture.to(weights.device)
+        albedo = sample_texture(texture, attrs[6].reshape(-1), attrs[7].reshape(-1)).reshape(position.shape)
+    elif ct.albedo == "colors":
+        albedo = attrs[6:9]
+    else:
+        albedo = scene.material.albedo.to(weights.device, weights.dtype)
+        albedo = albedo.reshape(3, *([1] * (position.dim() - 1))).expand_as(position)
+    flat = lambda t: t.reshape(3, -1)  # noqa: E731
+    return shade(scene.settings.lighting, flat(albedo), flat(normal), flat(position), eye,
+                 scene.lights, scene.material).reshape(position.shape)
+
+
+def background(scene: Scene, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(3,) background colour."""
+    return torch.tensor(scene.settings.background, dtype=dtype, device=device)

@@ -1,0 +1,82 @@
+"""The plain z-buffer rasterizer (sigma -> 0): the baseline with no geometry gradient, and the
+visibility pass DIB-R shares with it."""
+from __future__ import annotations
+
+import torch
+
+from ..scene import Scene
+from .common import FaceTables, background, color_table, plan, prepare, shade_at, tile_geometry
+from .geometry import pair_geometry, perspective_weights
+from .tiles import TileChunk
+
+
+@torch.no_grad()
+def chunk_coverage(chunk: TileChunk, geo: torch.Tensor, image_size: int, dtype: torch.dtype):
+    """Covered pixels of one tile chunk: (pix (K,), face (K,), view depth (K,)) of the
+    (pixel, face) pairs whose pixel centre lies inside the face."""
+    px, py, pix, in_box = chunk.pixel_grid(image_size, dtype)
+    _, inside, bary, zc = tile_geometry(geo, px, py)
+    hit = in_box & inside
+    _, z = perspective_weights(bary, zc, clip=False)
+    face = chunk.faces[:, None, None].expand_as(pix)
+    return pix[hit], face[hit], z[hit]
+
+
+@torch.no_grad()
+def nearest_per_pixel(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, num_pixels: int) -> torch.Tensor:
+    """Indices of the pairs that win the z-buffer test: per pixel the smallest z, ties broken by
+    the smaller face id (deterministic). pix, z, face: (K,) -> (W,) indices into them."""
+    zmin = torch.full((num_pixels,), float("inf"), dtype=z.dtype, device=z.device)
+    zmin = zmin.scatter_reduce(0, pix, z, reduce="amin")
+    nearest = z <= zmin[pix]
+    fmin = torch.full((num_pixels,), torch.iinfo(torch.int64).max, dtype=torch.int64, device=z.device)
+    fmin = fmin.scatter_reduce(0, pix[nearest], face[nearest], reduce="amin")
+    return torch.nonzero(nearest & (face == fmin[pix]), as_tuple=True)[0]
+
+
+def shade_visible(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Shade the visible face of each covered pixel with perspective-correct barycentrics that
+    are differentiable in the geometry (unless ``prep`` was detached), and write the images.
+    pix, face: (W,) one winner per pixel -> rgb (S, S, 3), depth (S, S), face_id (S, S)."""
+    s = scene.settings.image_size
+    dtype, device = prep.verts.dtype, prep.verts.device
+    centres = -1 + (2 * torch.arange(s, device=device, dtype=dtype) + 1) / s
+    px, py = centres[pix % s], -centres[torch.div(pix, s, rounding_mode="floor")]
+    geo = prep.geo.index_select(1, face)
+    _, _, bary = pair_geometry(px, py, geo[:15])
+    weights, z = perspective_weights(bary, geo[15:18], clip=False)
+    ct = color_table(scene, prep.verts, prep.faces)
+    back = ~prep.screen.front[face] if scene.settings.double_sided else None
+    color = shade_at(scene, ct, ct.table.index_select(2, face), weights, prep.eye, back)
+    n_pix = s * s
+    rgb = background(scene, dtype, device)[:, None].repeat(1, n_pix).index_copy(1, pix, color)
+    depth = torch.zeros(n_pix, dtype=dtype, device=device).index_copy_(0, pix, z.detach())
+    face_id = torch.full((n_pix,), -1, dtype=torch.int64, device=device).index_copy_(0, pix, face)
+    return {"rgb": rgb.T.reshape(s, s, 3), "depth": depth.reshape(s, s), "face_id": face_id.reshape(s, s)}
+
+
+def render_hard(scene: Scene) -> dict[str, torch.Tensor]:
+    """Hard rasterization: rgb (S, S, 3), alpha (S, S) coverage by any face (back faces included,
+    as in the soft silhouette), depth (S, S) (0 on background), face_id (S, S) int64 (-1 on
+    background). Geometry is detached on purpose: vertex and camera gradients are exactly zero;
+    vertex colours, lights and material still get theirs."""
+    st = scene.settings
+    s = st.image_size
+    prep = prepare(scene, detach=True)
+    dtype = prep.verts.dtype
+    covered = torch.zeros(s * s + 1, dtype=dtype, device=prep.verts.device)
+    hits = []
+    for chunk, is_color in plan(prep, scene, 0.0, None if st.double_sided else prep.screen.front):
+        pix, face, z = chunk_coverage(chunk, prep.geo.index_select(1, chunk.faces), s, dtype)
+        covered[pix] = 1.0
+        if is_color:
+            hits.append((pix, face, z))
+    if hits:
+        pix, face, z = (torch.cat(t) for t in zip(*hits))
+    else:
+        pix = face = torch.zeros(0, dtype=torch.long, device=covered.device)
+        z = covered.new_zeros(0)
+    win = nearest_per_pixel(pix, z, face, s * s)
+    out = shade_visible(scene, prep, pix[win], face[win])
+    out["alpha"] = covered[:-1].reshape(s, s)
+    return out

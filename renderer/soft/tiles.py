@@ -1,0 +1,106 @@
+"""Per-face pixel tiles: how the torch renderers form (pixel, face) pairs sparsely.
+
+Each face gets the pixels of its screen bounding box grown by the cut-off radius, laid out as a
+dense tile. Faces are grouped into a few buckets of equal square tile size, so a bucket is one
+(Fg, T, T) block: per-face values broadcast over it as (Fg, 1, 1) with no gathers, and
+elementwise torch ops run on long contiguous memory (fast on the CPU, trivially so on CUDA).
+Pairs beyond the cut-off, and tile padding, are masked out exactly. Work and memory grow with the
+summed tile area, a constant factor of the surviving pairs, never with S*S*F (DESIGN.md §3).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+# Square tile sizes (pixels); a face uses the smallest one that holds its grown bounding box.
+# Few sizes keep the number of buckets, hence of torch op launches, small.
+TILE_SIZES = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
+              1536, 2048, 3072, 4096)
+# Tile elements processed per chunk: bounds the transient memory of one chunk's computation.
+CHUNK_ELEMENTS = 1 << 21
+
+
+class TooManyPairsError(ValueError):
+    """The requested render would form more (pixel, face) pairs than the configured budget."""
+
+
+@dataclass
+class TileChunk:
+    """Faces sharing one tile size. faces: (Fg,) int64; c0, r0: (Fg,) first column and row of each
+    tile; w, h: (Fg,) used width and height (the rest of the tile is padding); size: tile side T."""
+
+    faces: torch.Tensor
+    c0: torch.Tensor
+    r0: torch.Tensor
+    w: torch.Tensor
+    h: torch.Tensor
+    size: int
+
+    @property
+    def elements(self) -> int:
+        return int(self.faces.numel()) * self.size * self.size
+
+    def pixel_grid(self, image_size: int, dtype: torch.dtype):
+        """NDC centres and flat indices of the tile pixels.
+
+        -> px (Fg, 1, T), py (Fg, T, 1), pix (Fg, T, T) int64 (padding -> S*S, a spare slot),
+        in_box (Fg, T, T) bool (inside the face's grown bounding box and the image).
+        """
+        s, t = image_size, self.size
+        ar = torch.arange(t, device=self.faces.device)
+        col = self.c0[:, None] + ar                                        # (Fg, T)
+        row = self.r0[:, None] + ar
+        in_box = (ar < self.h[:, None])[:, :, None] & (ar < self.w[:, None])[:, None, :]
+        px = (-1 + (2 * col + 1) / s).to(dtype)[:, None, :]
+        py = (1 - (2 * row + 1) / s).to(dtype)[:, :, None]
+        pix = torch.where(in_box, row[:, :, None] * s + col[:, None, :], torch.full_like(in_box, s * s, dtype=torch.long))
+        return px, py, pix, in_box
+
+
+@torch.no_grad()
+def plan_tiles(tri: torch.Tensor, valid: torch.Tensor, image_size: int, cutoff_sq: float,
+               max_pairs: int, chunk_elements: int = CHUNK_ELEMENTS) -> list[TileChunk]:
+    """Group faces into tile chunks.
+
+    tri: (F, 3, 2) NDC corners (x right, y up); valid: (F,) bool (faces that may form pairs);
+    cutoff_sq: squared NDC distance beyond which a pixel outside a face gets no pair.
+    Raises TooManyPairsError when the summed tile area exceeds ``max_pairs``.
+    """
+    s = image_size
+    radius = math.sqrt(cutoff_sq)
+    lo = tri.amin(dim=1) - radius
+    hi = tri.amax(dim=1) + radius
+    # pixel centre c sits at x = -1 + (2c + 1)/S, i.e. c = (x + 1) S/2 - 1/2; rows run downward
+    c0 = torch.ceil((lo[:, 0] + 1) * s / 2 - 0.5).clamp(0, s)
+    c1 = torch.floor((hi[:, 0] + 1) * s / 2 - 0.5).clamp(-1, s - 1)
+    r0 = torch.ceil((1 - hi[:, 1]) * s / 2 - 0.5).clamp(0, s)
+    r1 = torch.floor((1 - lo[:, 1]) * s / 2 - 0.5).clamp(-1, s - 1)
+    w = (c1 - c0 + 1).clamp_min(0)
+    h = (r1 - r0 + 1).clamp_min(0)
+    keep = valid & torch.isfinite(w) & torch.isfinite(h) & (w > 0) & (h > 0)
+    faces = torch.nonzero(keep, as_tuple=True)[0]
+    if faces.numel() == 0:
+        return []
+    w, h, c0, r0 = w[faces].long(), h[faces].long(), c0[faces].long(), r0[faces].long()
+    sizes = torch.tensor(TILE_SIZES, device=tri.device)
+    bucket = torch.searchsorted(sizes, torch.maximum(w, h))
+    tile = sizes[bucket]
+    total = int((tile * tile).sum())
+    if total > max_pairs:
+        raise TooManyPairsError(
+            f"this render would form {total:,} pixel-face pairs (budget {max_pairs:,}): the mesh "
+            f"covers too many pixels at this sigma and resolution; lower sigma or the image size")
+    chunks: list[TileChunk] = []
+    for b in torch.unique(bucket).tolist():
+        sel = torch.nonzero(bucket == b, as_tuple=True)[0]
+        t = TILE_SIZES[b]
+        per_chunk = max(1, chunk_elements // (t * t))
+        for start in range(0, sel.numel(), per_chunk):
+            part = sel[start:start + per_chunk]
+            chunks.append(TileChunk(faces[part], c0[part], r0[part], w[part], h[part], t))
+    return chunks
+
+

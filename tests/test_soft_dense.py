@@ -1,0 +1,71 @@
+"""The sparse tiled renderers against a naive dense reference, and gradcheck."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from renderer import Mesh
+from renderer.render import render
+from tests.dense_reference import dense_dibr_alpha, dense_softras
+from tests.scenes import small_scene
+
+
+@pytest.mark.parametrize("lighting", ["none", "lambertian", "phong", "sh"])
+@pytest.mark.parametrize("sigma,gamma,double_sided", [(1e-2, 1e-2, False), (3e-3, 1e-4, True), (1e-4, 1e-1, False)])
+def test_softras_forward_matches_dense(lighting, sigma, gamma, double_sided):
+    scene = small_scene("softras", lighting, size=16, sigma=sigma, gamma=gamma, double_sided=double_sided)
+    out = render(scene)
+    rgb_ref, alpha_ref = dense_softras(scene)
+    assert torch.allclose(out["alpha"], alpha_ref, rtol=1e-5, atol=1e-9)
+    assert torch.allclose(out["rgb"], rgb_ref, rtol=1e-5, atol=1e-9)
+    assert 0.05 < out["alpha"].mean() < 0.95   # the scene really covers part of the image
+
+
+@pytest.mark.parametrize("double_sided", [False, True])
+def test_softras_backward_matches_dense(double_sided):
+    scene = small_scene("softras", "phong", size=16, sigma=5e-3, gamma=3e-2, double_sided=double_sided)
+    verts = scene.mesh.verts.clone().requires_grad_()
+    colors = scene.mesh.colors.clone().requires_grad_()
+    azim = scene.camera.azimuth.clone().requires_grad_()
+    scene = scene.replace(mesh=Mesh(verts=verts, faces=scene.mesh.faces, colors=colors),
+                          camera=scene.camera.replace(azimuth=azim))
+    weights = torch.rand(16, 16, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def loss(rgb, alpha):
+        return (rgb * weights[..., :3]).sum() + (alpha * weights[..., 3]).sum()
+
+    out = render(scene)
+    g = torch.autograd.grad(loss(out["rgb"], out["alpha"]), [verts, colors, azim])
+    ref = torch.autograd.grad(loss(*dense_softras(scene)), [verts, colors, azim])
+    for a, b in zip(g, ref):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-8), (a, b)
+        assert a.abs().max() > 0
+
+
+def test_dibr_alpha_matches_dense():
+    scene = small_scene("dibr", "phong", size=16, dibr_delta=2e-3)
+    assert torch.allclose(render(scene)["alpha"], dense_dibr_alpha(scene), rtol=1e-5, atol=1e-9)
+
+
+def _gradcheck_scene(kind, **settings):
+    base = small_scene(kind, "phong", size=8, **settings)
+
+    def fn(verts, colors, azimuth, elevation):
+        scene = base.replace(mesh=Mesh(verts=verts, faces=base.mesh.faces, colors=colors),
+                             camera=base.camera.replace(azimuth=azimuth, elevation=elevation))
+        out = render(scene)
+        return out["rgb"], out["alpha"]
+
+    inputs = (base.mesh.verts.clone().requires_grad_(), base.mesh.colors.clone().requires_grad_(),
+              base.camera.azimuth.clone().requires_grad_(), base.camera.elevation.clone().requires_grad_())
+    return fn, inputs
+
+
+def test_gradcheck_softras():
+    fn, inputs = _gradcheck_scene("softras", sigma=1e-2, gamma=1e-2)
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_gradcheck_dibr():
+    fn, inputs = _gradcheck_scene("dibr", dibr_delta=1e-2)
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
