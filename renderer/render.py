@@ -7,12 +7,13 @@ import torch
 from .scene import Scene
 
 
-def render(scene: Scene) -> dict[str, torch.Tensor]:
+def render(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Tensor]:
     """Render ``scene`` with ``scene.settings.renderer`` (softras, dibr, hard or gl).
 
     Returns a dict of named buffers, row 0 at the top: rgb (S, S, 3), alpha (S, S), depth (S, S),
-    and renderer-specific extras. The torch renderers keep the autograd graph; gl returns
-    tensors made from its numpy arrays.
+    and renderer-specific extras (face_id for hard, dibr and gl; normal and position for gl;
+    with ``with_pairs``, softras's per (pixel, face) pair lists for the pixel inspector). The
+    torch renderers keep the autograd graph; gl returns tensors made from its numpy arrays.
     """
     kind = scene.settings.renderer
     if kind == "gl":
@@ -21,7 +22,7 @@ def render(scene: Scene) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v) for k, v in render_gl(scene).items()}
     from .soft import render_soft
 
-    return render_soft(scene)
+    return render_soft(scene, with_pairs=with_pairs)
 
 
 def render_numpy(scene: Scene) -> dict[str, np.ndarray]:
