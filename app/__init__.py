@@ -1,0 +1,1 @@
+"""The Qt desktop app: widgets wired to the renderer library. It computes nothing itself."""
