@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 PROG = "diffrender-debugger"
-VERBS = ("render", "assets", "gui")
+VERBS = ("render", "assets", "bench", "gui")
 
 
 class UsageError(Exception):
@@ -96,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--npy", help="NPY file to write: raw float32 RGBA (S, S, 4)")
 
     sub.add_parser("assets", help="list the bundled meshes")
+
+    bench = sub.add_parser("bench", help="time the torch renderers (prints a table)")
+    bench.add_argument("--json", help="also write the rows to this JSON file")
+    bench.add_argument("--sizes", default="256,512", help="image sizes, comma-separated")
+    bench.add_argument("--repeats", type=_positive_int, default=5, help="timed runs per case (median)")
+    bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    bench.add_argument("--mesh", help="only meshes whose name contains this")
+    bench.add_argument("--renderer", choices=("softras", "dibr", "hard"), help="only this renderer")
     return parser
 
 
@@ -161,6 +169,27 @@ def cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from renderer.bench import rows_as_dicts, run_bench
+
+    try:
+        sizes = tuple(int(v) for v in args.sizes.split(","))
+    except ValueError:
+        raise UsageError(f"--sizes: expected whole numbers separated by commas, got {args.sizes!r}") from None
+    if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {args.device}: no CUDA GPU is available here")
+    rows = run_bench(sizes=sizes, repeats=args.repeats, device=args.device,
+                     mesh_filter=args.mesh, renderer_filter=args.renderer)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                               "rows": rows_as_dicts(rows)}, indent=1))
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.main_window import run_app
 
@@ -175,7 +204,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = build_parser().parse_args(argv)
         if args.verb is None:
             raise UsageError(f"expected a verb: {', '.join(VERBS)} (or a mesh file to open)")
-        handler = {"render": cmd_render, "assets": cmd_assets, "gui": cmd_gui}[args.verb]
+        handler = {"render": cmd_render, "assets": cmd_assets, "bench": cmd_bench,
+                   "gui": cmd_gui}[args.verb]
         return handler(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

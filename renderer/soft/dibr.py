@@ -17,8 +17,8 @@ CUTOFF_FACTOR = math.log(1e4)
 
 def render_dibr(scene: Scene) -> dict[str, torch.Tensor]:
     """DIB-R render: rgb (S, S, 3), alpha (S, S) (1 on covered pixels, soft outside), depth
-    (S, S), face_id (S, S) int64. Gradients reach vertices through the foreground barycentrics
-    and through the background silhouette."""
+    (S, S), face_id (S, S) int64, num_pairs and tile_elements (0-d int tensors).
+    Gradients reach vertices through the foreground barycentrics and the background silhouette."""
     st = scene.settings
     s, delta = st.image_size, float(st.dibr_delta)
     n = s * s + 1
@@ -28,7 +28,9 @@ def render_dibr(scene: Scene) -> dict[str, torch.Tensor]:
     covered = torch.zeros(n, dtype=torch.bool, device=device)
     log_unc = torch.zeros(n, dtype=dtype, device=device)
     hits = []
-    for chunk, is_color in plan(prep, scene, cutoff, None if st.double_sided else prep.screen.front):
+    num_pairs = torch.zeros((), dtype=torch.int64, device=device)
+    chunks = plan(prep, scene, cutoff, None if st.double_sided else prep.screen.front)
+    for chunk, is_color in chunks:
         px, py, pix, in_box = chunk.pixel_grid(s, dtype)
         d2, inside, bary, zc = tile_geometry(prep.geo.index_select(1, chunk.faces), px, py)
         with torch.no_grad():
@@ -38,6 +40,7 @@ def render_dibr(scene: Scene) -> dict[str, torch.Tensor]:
                 _, z = perspective_weights(bary, zc, clip=False)
                 hits.append((pix[hit], chunk.faces[:, None, None].expand_as(pix)[hit], z[hit]))
         near = in_box & ~inside & (d2 < cutoff)
+        num_pairs = num_pairs + near.sum() + hit.sum()
         # log(1 - exp(-t)) = log(-expm1(-t)); t is kept off 0, where the log's slope is infinite
         t = torch.where(near, d2 / delta, torch.ones_like(d2)).clamp_min(1e-12)
         term = torch.where(near, torch.log(-torch.expm1(-t)), torch.zeros_like(d2))
@@ -51,4 +54,6 @@ def render_dibr(scene: Scene) -> dict[str, torch.Tensor]:
     win = nearest_per_pixel(pix, z, face, s * s)
     out = shade_visible(scene, prep, pix[win], face[win])
     out["alpha"] = alpha.reshape(s, s)
+    out["num_pairs"] = num_pairs
+    out["tile_elements"] = torch.tensor(sum(c.elements for c, _ in chunks))
     return out

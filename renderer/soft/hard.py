@@ -58,7 +58,8 @@ def shade_visible(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch
 def render_hard(scene: Scene) -> dict[str, torch.Tensor]:
     """Hard rasterization: rgb (S, S, 3), alpha (S, S) coverage by any face (back faces included,
     as in the soft silhouette), depth (S, S) (0 on background), face_id (S, S) int64 (-1 on
-    background). Geometry is detached on purpose: vertex and camera gradients are exactly zero;
+    background), num_pairs and tile_elements (0-d int tensors). Geometry is detached on
+    purpose: vertex and camera gradients are exactly zero;
     vertex colours, lights and material still get theirs."""
     st = scene.settings
     s = st.image_size
@@ -66,9 +67,12 @@ def render_hard(scene: Scene) -> dict[str, torch.Tensor]:
     dtype = prep.verts.dtype
     covered = torch.zeros(s * s + 1, dtype=dtype, device=prep.verts.device)
     hits = []
-    for chunk, is_color in plan(prep, scene, 0.0, None if st.double_sided else prep.screen.front):
+    chunks = plan(prep, scene, 0.0, None if st.double_sided else prep.screen.front)
+    num_pairs = 0
+    for chunk, is_color in chunks:
         pix, face, z = chunk_coverage(chunk, prep.geo.index_select(1, chunk.faces), s, dtype)
         covered[pix] = 1.0
+        num_pairs += pix.numel()
         if is_color:
             hits.append((pix, face, z))
     if hits:
@@ -79,4 +83,6 @@ def render_hard(scene: Scene) -> dict[str, torch.Tensor]:
     win = nearest_per_pixel(pix, z, face, s * s)
     out = shade_visible(scene, prep, pix[win], face[win])
     out["alpha"] = covered[:-1].reshape(s, s)
+    out["num_pairs"] = torch.tensor(num_pairs)
+    out["tile_elements"] = torch.tensor(sum(c.elements for c, _ in chunks))
     return out

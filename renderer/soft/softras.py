@@ -31,7 +31,8 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
     """SoftRas render.
 
     Returns rgb (S, S, 3), alpha (S, S), depth (S, S) (softmax-weighted view depth of the faces,
-    0 where there are none), bg_weight (S, S); with ``with_pairs``, per surviving (pixel, face)
+    0 where there are none), bg_weight (S, S), num_pairs (pairs within the cut-off) and
+    tile_elements (pairs formed, padding included) as 0-d int tensors; with ``with_pairs``, per surviving (pixel, face)
     pair for the pixel inspector: pair_pix, pair_face (P,) int64, pair_coverage D (P,),
     pair_weight w (P,) (0 for faces that take no part in colour), pair_depth (P,) (NaN for those).
     Only rgb and alpha carry gradients.
@@ -56,8 +57,9 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
         x = torch.where(inside, d2, -d2) / sigma
         log_unc = torch.zeros(n, dtype=dtype, device=device).index_add_(
             0, pix.reshape(-1), torch.where(keep, -F.softplus(x), torch.zeros_like(x)).reshape(-1))
+        count = keep.sum()
         if not is_color:
-            return log_unc, None, None, None, None
+            return log_unc, None, None, None, None, count
         weights, z = perspective_weights(bary, zc, clip=True)
         zbar = (z_scale[0] - z) / z_scale[1]
         flat_pix = pix.reshape(-1)
@@ -72,13 +74,14 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
         numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(
             1, flat_pix, (e * color).reshape(3, -1))
         zsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, flat_pix, (e * z).detach().reshape(-1))
-        return log_unc, numer, denom, shift, zsum
+        return log_unc, numer, denom, shift, zsum, count
 
     log_unc = torch.zeros(n, dtype=dtype, device=device)
     numer = torch.zeros(3, n, dtype=dtype, device=device)
     denom = torch.zeros(n, dtype=dtype, device=device)
     zsum = torch.zeros(n, dtype=dtype, device=device)
     shift = torch.full((n,), BACKGROUND_DEPTH, dtype=dtype, device=device)
+    num_pairs = torch.zeros((), dtype=torch.int64, device=device)
     for chunk, is_color in chunks:
         geo = prep.geo.index_select(1, chunk.faces)
         args = (chunk, is_color, geo, ct.table.index_select(2, chunk.faces), prep.eye)
@@ -87,6 +90,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
         else:
             out = run_chunk(*args)
         log_unc = log_unc + out[0]
+        num_pairs = num_pairs + out[5]
         if out[1] is None:
             continue
         # online softmax: rescale both sides to the new per-pixel maximum (constants for autograd)
@@ -106,7 +110,8 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
         fg = denom[:-1].detach()
         depth = torch.where(fg > 0, zsum[:-1] / fg.clamp_min(1e-30), torch.zeros_like(fg))
     out = {"rgb": rgb.T.reshape(s, s, 3), "alpha": alpha.reshape(s, s),
-           "depth": depth.reshape(s, s), "bg_weight": (e_bg / total).detach().reshape(s, s)}
+           "depth": depth.reshape(s, s), "bg_weight": (e_bg / total).detach().reshape(s, s),
+           "num_pairs": num_pairs, "tile_elements": torch.tensor(sum(c.elements for c, _ in chunks))}
     if with_pairs:
         from .inspect_pairs import softras_pairs
 

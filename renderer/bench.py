@@ -1,0 +1,156 @@
+"""`python main.py bench`: forward and forward+backward timings of the torch renderers.
+
+Each case renders a mesh at a fixed camera; loss = rgb.sum() + alpha.sum(); times are medians
+over ``repeats`` runs after one warm-up. Peak memory is the process's resident-set high-water
+mark during the case (reset before it through /proc/self/clear_refs) on the CPU, and
+torch.cuda.max_memory_allocated on CUDA.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from .camera import OrbitCamera
+from .lighting import Lights, Material
+from .mesh import Mesh
+from .scene import RenderSettings, Scene
+
+SHARED_MESHES = Path(__file__).resolve().parent.parent.parent / "shared" / "meshes"
+CASES = (("softras", "none"), ("softras", "phong"), ("dibr", "phong"), ("hard", "phong"))
+
+
+@dataclass
+class BenchRow:
+    renderer: str
+    lighting: str
+    mesh: str
+    faces: int
+    size: int
+    forward_ms: float
+    forward_backward_ms: float
+    pairs: int
+    tile_elements: int
+    peak_mb: float
+    device: str
+
+
+def bench_meshes(shared: Path = SHARED_MESHES) -> list[Mesh]:
+    """The benchmark meshes: a 1.3k-face sphere, Spot (5.9k) and Spot subdivided (23k, 94k)."""
+    import trimesh
+
+    from .io import load_mesh
+
+    sphere = load_mesh(shared / "sphere_642.obj")
+    spot = load_mesh(shared / "spot" / "cow.obj")
+    meshes = [replace(sphere, name="sphere"), replace(spot, name="spot")]
+    verts, faces = spot.verts.numpy(), spot.faces.numpy()
+    for _ in range(2):
+        verts, faces = trimesh.remesh.subdivide(verts, faces)
+        meshes.append(Mesh(verts=torch.tensor(verts, dtype=torch.float32),
+                           faces=torch.tensor(faces, dtype=torch.int64), name=f"spot-{len(faces) // 1000}k"))
+    return meshes
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_mb(device: str) -> float:
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _median_ms(fn: Callable[[], object], repeats: int, device: str) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
+               repeats: int) -> BenchRow:
+    from .render import render
+
+    verts = mesh.verts.to(device).clone().requires_grad_()
+    lights = Lights.from_angles(30.0, 40.0)
+    lights.colors = lights.colors.to(device).requires_grad_()   # gives the hard renderer a gradient path
+    scene = Scene(mesh=mesh.to(device).with_verts(verts),
+                  camera=OrbitCamera(azimuth=30.0, elevation=20.0, distance=2.6),
+                  lights=lights, material=Material.for_lighting(lighting),
+                  settings=RenderSettings(image_size=size, renderer=renderer, lighting=lighting, device=device))
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    _reset_peak()
+
+    def forward():
+        with torch.no_grad():
+            return render(scene)
+
+    def forward_backward():
+        out = render(scene)
+        (out["rgb"].sum() + out["alpha"].sum()).backward()
+        return out
+
+    fwd = _median_ms(forward, repeats, device)
+    fb = _median_ms(forward_backward, repeats, device)
+    out = forward()
+    return BenchRow(renderer, lighting, mesh.name, mesh.num_faces, size, fwd, fb,
+                    int(out["num_pairs"]), int(out["tile_elements"]), _peak_mb(device), device)
+
+
+def format_table(rows: list[BenchRow]) -> str:
+    head = f"{'renderer':<8} {'lighting':<8} {'mesh':<10} {'faces':>7} {'size':>5} {'fwd ms':>8} " \
+           f"{'fwd+bwd ms':>10} {'pairs':>11} {'formed':>11} {'peak MB':>8} device"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.renderer:<8} {r.lighting:<8} {r.mesh:<10} {r.faces:>7,} {r.size:>5} "
+                     f"{r.forward_ms:>8.1f} {r.forward_backward_ms:>10.1f} {r.pairs:>11,} "
+                     f"{r.tile_elements:>11,} {r.peak_mb:>8.0f} {r.device}")
+    return "\n".join(lines)
+
+
+def run_bench(sizes=(256, 512), repeats: int = 5, device: Optional[str] = None,
+              mesh_filter: Optional[str] = None, renderer_filter: Optional[str] = None,
+              echo: Callable[[str], None] = print) -> list[BenchRow]:
+    """Run every case, printing each row as it completes; returns the rows."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rows: list[BenchRow] = []
+    meshes = [m for m in bench_meshes() if not mesh_filter or mesh_filter in m.name]
+    echo(format_table([]))
+    for renderer, lighting in CASES:
+        if renderer_filter and renderer != renderer_filter:
+            continue
+        for mesh in meshes:
+            for size in sizes:
+                row = bench_case(mesh, renderer, lighting, size, device, repeats)
+                rows.append(row)
+                echo(format_table([row]).splitlines()[-1])
+    return rows
+
+
+def rows_as_dicts(rows: list[BenchRow]) -> list[dict]:
+    return [asdict(r) for r in rows]
