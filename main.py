@@ -3,6 +3,8 @@
     python main.py [MESH]          open the GUI (on MESH, or the bundled default mesh)
     python main.py render ...      render a mesh to PNG / NPY without a screen
     python main.py assets          list the bundled meshes
+    python main.py grad ...        gradient panel: dL/dI, dI/dtheta against the GL reference
+    python main.py landscape ...   loss and dL/dtheta along a parameter sweep
 
 Every bad input ends with one line on stderr and exit status 2, never a traceback.
 """

@@ -1,0 +1,137 @@
+"""Publication figures of the gradient analysis (matplotlib, Agg backend, no pyplot state).
+
+House rules (DESIGN.md §5): signed quantities use a diverging map symmetric about 0 over +-max|g|
+(stated under the panel); magnitudes and losses use a sequential map; every heatmap has a colour
+bar; titles say what is shown and in which unit.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DIVERGING = "RdBu_r"
+SEQUENTIAL = "viridis"
+UNIT_WORDS = {"deg": "per degree", "world": "per world unit", "coefficient": "per unit",
+              "exponent": "per unit"}
+
+
+def new_figure(width_in: float, height_in: float) -> Figure:
+    fig = Figure(figsize=(width_in, height_in), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_rgba(fig: Figure) -> np.ndarray:
+    """The drawn figure as an (H, W, 4) uint8 array (for npz files)."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+def save_figure(fig: Figure, path: str | Path) -> None:
+    fig.savefig(str(path), dpi=fig.dpi)
+
+
+def show_image(ax, rgb: np.ndarray, title: str) -> None:
+    """A colour image (linear, display-clamped to [0, 1])."""
+    ax.imshow(np.clip(np.nan_to_num(rgb), 0, 1), interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def signed_heatmap(fig: Figure, ax, values: np.ndarray, title: str, unit_label: str) -> float:
+    """A signed map on a diverging scale symmetric about 0 (+-max|v|); returns that max."""
+    v = np.nan_to_num(np.asarray(values, np.float64))
+    vmax = float(np.abs(v).max())
+    scale = vmax if vmax > 0 else 1.0
+    im = ax.imshow(v, cmap=DIVERGING, vmin=-scale, vmax=scale, interpolation="nearest")
+    bar = fig.colorbar(im, ax=ax, shrink=0.85)
+    bar.set_label(unit_label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(f"range +-{vmax:.3g}" + ("  (all zero)" if vmax == 0 else ""), fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return vmax
+
+
+def gradient_panel(render_rgb: np.ndarray, target_rgb: np.ndarray, dl_di: np.ndarray,
+                   soft_d: np.ndarray, reference_d: Optional[np.ndarray], *, loss_label: str,
+                   dl_di_label: str, d_label: str, param: str, unit: str, renderer_label: str, method: str,
+                   summary: Sequence[str]) -> Figure:
+    """The ``grad`` figure: render, target, dL/dI, dI/dtheta soft, dI/dtheta reference and a
+    text panel (loss, cosines, diagnostics). dl_di, soft_d, reference_d: (S, S) maps already
+    reduced to the channel the loss reads (``dl_di_label`` and ``d_label`` say which)."""
+    fig = new_figure(14.0, 8.6)
+    axes = fig.subplots(2, 3)
+    per = UNIT_WORDS.get(unit, f"per {unit}")
+    show_image(axes[0, 0], render_rgb, f"render ({renderer_label})")
+    show_image(axes[0, 1], target_rgb, "target")
+    signed_heatmap(fig, axes[0, 2], dl_di, f"dL/dI, L = {loss_label}\n({dl_di_label})", "dL/dI per pixel")
+    signed_heatmap(fig, axes[1, 0], soft_d, f"dI/d{param}, {renderer_label}\n({method}, {d_label})",
+                   f"dI/d{param}, {per}")
+    if reference_d is not None:
+        signed_heatmap(fig, axes[1, 1], reference_d,
+                       f"dI/d{param}, OpenGL reference\n(central differences, supersampled, {d_label})",
+                       f"dI/d{param}, {per}")
+    else:
+        axes[1, 1].axis("off")
+        axes[1, 1].text(0.5, 0.5, "no OpenGL reference", ha="center", va="center")
+    text = axes[1, 2]
+    text.axis("off")
+    text.text(0.0, 1.0, "\n".join(summary), ha="left", va="top", fontsize=8.5, family="monospace",
+              wrap=True, transform=text.transAxes)
+    return fig
+
+
+def landscape_figure(sweep, title: str) -> Figure:
+    """Loss (top) and dL/dtheta (bottom: the renderer's autograd derivative, solid; the slope of
+    the loss curve by central differences, dotted) along a 1-D sweep, one colour per curve."""
+    fig = new_figure(8.5, 7.5)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    per = UNIT_WORDS.get(sweep.unit, f"per {sweep.unit}")
+    slope = sweep.slope()
+    colors = [f"C{i}" for i in range(len(sweep.labels))]
+    for i, label in enumerate(sweep.labels):
+        top.plot(sweep.values, sweep.loss[i], color=colors[i], lw=1.6, label=label)
+        bottom.plot(sweep.values, sweep.grad[i], color=colors[i], lw=1.6, label=f"{label}: autograd")
+        bottom.plot(sweep.values, slope[i], color=colors[i], lw=1.0, ls=":",
+                    label=f"{label}: slope of the loss curve")
+    unit_text = "deg" if sweep.unit == "deg" else sweep.unit
+    for ax in (top, bottom):
+        if sweep.target_value is not None:
+            ax.axvline(sweep.target_value, color="0.3", ls="--", lw=0.9)
+        ax.grid(alpha=0.3)
+    bottom.axhline(0.0, color="0.2", lw=0.8)
+    top.set_ylabel(f"loss ({sweep.loss_name})")
+    bottom.set_ylabel(f"dL/d{sweep.param} ({per})")
+    bottom.set_xlabel(f"{sweep.param} ({unit_text})" + ("; dashed: target" if sweep.target_value is not None else ""))
+    top.set_title(title, fontsize=10)
+    top.legend(fontsize=8)
+    bottom.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def scan_figure(scan, title: str) -> Figure:
+    """A 2-D loss scan as a sequential heatmap with colour bar, the target (x) and the lowest
+    loss found (o) marked."""
+    fig = new_figure(7.5, 6.2)
+    ax = fig.subplots()
+    extent = [scan.values_x[0], scan.values_x[-1], scan.values_y[0], scan.values_y[-1]]
+    im = ax.imshow(scan.loss, origin="lower", extent=extent, aspect="auto", cmap=SEQUENTIAL,
+                   interpolation="nearest")
+    bar = fig.colorbar(im, ax=ax)
+    bar.set_label(f"loss ({scan.loss_name}), range {scan.loss.min():.3g} .. {scan.loss.max():.3g}")
+    mx, my = scan.minimum()
+    ax.plot([mx], [my], "o", mfc="none", mec="white", ms=10, label="lowest loss")
+    if scan.target_value is not None:
+        ax.plot([scan.target_value[0]], [scan.target_value[1]], "x", color="red", ms=10, label="target")
+    ax.set_xlabel(scan.param_x)
+    ax.set_ylabel(scan.param_y)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
