@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 PROG = "diffrender-debugger"
-VERBS = ("render", "assets", "bench", "gui")
+VERBS = ("render", "assets", "bench", "gui", "grad", "landscape")
 
 
 class UsageError(Exception):
@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     bench.add_argument("--mesh", help="only meshes whose name contains this")
     bench.add_argument("--renderer", choices=("softras", "dibr", "hard"), help="only this renderer")
+
+    from renderer.analysis.commands import add_commands
+
+    add_commands(sub, add_scene_arguments)  # grad, landscape
     return parser
 
 
@@ -206,6 +210,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = build_parser().parse_args(argv)
         if args.verb is None:
             raise UsageError(f"expected a verb: {', '.join(VERBS)} (or a mesh file to open)")
+        if args.verb in ("grad", "landscape"):
+            from renderer.analysis.commands import run_command
+
+            return run_command(args, scene_from_args)
         handler = {"render": cmd_render, "assets": cmd_assets, "bench": cmd_bench,
                    "gui": cmd_gui}[args.verb]
         return handler(args)

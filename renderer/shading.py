@@ -66,15 +66,16 @@ def sample_texture(texture: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> t
     x = u * w - 0.5
     y = (1 - v) * h - 0.5
     x0, y0 = torch.floor(x), torch.floor(y)
-    fx, fy = x - x0, y - y0
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
     x0, y0 = x0.long(), y0.long()
     xs = (torch.remainder(x0, w), torch.remainder(x0 + 1, w))
-    ys = (torch.remainder(y0, h), torch.remainder(y0 + 1, h))
-    flat = texture.to(u.dtype).reshape(h * w, 3).T                         # (3, H*W)
+    ys = (torch.remainder(y0, h) * w, torch.remainder(y0 + 1, h) * w)
+    texels = texture.to(u.dtype).reshape(h * w, 3)
 
-    def tap(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
-        return flat.index_select(1, yy * w + xx)
+    def tap(row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+        # gathering whole 3-channel texel rows is far faster than one channel at a time
+        return texels.index_select(0, row + col)                            # (N, 3)
 
-    top = tap(ys[0], xs[0]) * (1 - fx) + tap(ys[0], xs[1]) * fx
-    bottom = tap(ys[1], xs[0]) * (1 - fx) + tap(ys[1], xs[1]) * fx
-    return top * (1 - fy) + bottom * fy
+    top = torch.lerp(tap(ys[0], xs[0]), tap(ys[0], xs[1]), fx)
+    bottom = torch.lerp(tap(ys[1], xs[0]), tap(ys[1], xs[1]), fx)
+    return torch.lerp(top, bottom, fy).T

@@ -157,7 +157,7 @@ def cmd_grad(args, scene_from_args) -> int:
     ref = None if args.no_reference else reference_derivative(scene, spec, step=step,
                                                                supersample=args.reference_supersample)
     st = scene.settings
-    label = f"softras, sigma={st.sigma:g}, gamma={st.gamma:g}" if st.renderer == "softras" else st.renderer
+    label = f"softras, sigma={_sci(st.sigma)}, gamma={_sci(st.gamma)}" if st.renderer == "softras" else st.renderer
     theta = f"theta = {spec.name} = {param_value(scene, spec):.4g} {spec.unit}"
     g_theta = grads.dL_dV[spec.index] if spec.group == "verts" else grads.dL_dtheta[spec.name]
     summary = [f"loss {loss.name} = {loss.formula}: L = {grads.loss:.5g}",
@@ -181,11 +181,20 @@ def cmd_grad(args, scene_from_args) -> int:
     panel_soft = _reduce(comp4, loss.channel)
     panel_ref = None if ref is None else _reduce(ref, loss.channel)
     dl_di = grads.dL_dI.double().numpy()
+    contribution = (dl_di * soft_d).sum(-1)              # the loss's own channel(s), raw render
+    what = "alpha" if loss.channel == "alpha" else "composited colour, sum of R,G,B"
+    titles = {"render": f"render: {label}\n{spec.name} = {param_value(scene, spec):g} {spec.unit}",
+              "target": "target: " + (Path(args.target_image).name if args.target_image else
+                                      f"{args.target_renderer}" + (" x4" if args.target_renderer == "gl" else "")
+                                      + "".join(f", {k}={v:g}" for k, v in true_values.items())),
+              "dl_di": f"dL/dI, L = {loss.formula}\n({'alpha' if loss.channel == 'alpha' else 'sum over R,G,B'})",
+              "soft": f"dI/d{spec.name}: {st.renderer} ({d.method})\n{what}",
+              "reference": f"dI/d{spec.name}: OpenGL x{args.reference_supersample}, central diff. "
+                           f"+-{step:g} {spec.unit}\n{what}",
+              "contribution": f"per-pixel dL/dI . dI/d{spec.name} ({d.method})\n"
+                              f"sums to dL/d{spec.name} = {float(contribution.sum()):+.4g}"}
     fig = gradient_panel(image[..., :3], target.rgb.double().numpy(), _reduce(dl_di, loss.channel),
-                         panel_soft, panel_ref, loss_label=loss.formula,
-                         dl_di_label="alpha" if loss.channel == "alpha" else "sum over R,G,B",
-                         d_label="alpha" if loss.channel == "alpha" else "composited colour, sum over R,G,B",
-                         param=spec.name, unit=spec.unit, renderer_label=label, method=d.method,
+                         panel_soft, panel_ref, contribution, titles=titles, param=spec.name, unit=spec.unit,
                          summary=summary)
     for line in summary:
         print(line)
@@ -196,6 +205,7 @@ def cmd_grad(args, scene_from_args) -> int:
                   "target_rgb": target.rgb.double().numpy(), "target_alpha": target.alpha.double().numpy(),
                   "soft_image": image, "soft_dI": soft_d, "soft_dI_composite": soft_comp,
                   "panel_dL_dI": _reduce(dl_di, loss.channel), "panel_soft_dI": panel_soft,
+                  "panel_contribution": contribution,
                   "figure": figure_rgba(fig)}
         if ref is not None:
             arrays.update(reference_dI=ref, panel_reference_dI=panel_ref,
@@ -206,6 +216,10 @@ def cmd_grad(args, scene_from_args) -> int:
                 "findings": [vars(f) for f in findings], "true_values": true_values}
         np.savez_compressed(args.npz, meta=np.array(json.dumps(meta)), **arrays)
     return 0
+
+
+def _sci(x: float) -> str:
+    return f"{x:g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.0e}"
 
 
 def _wrap(line: str, width: int = 92) -> str:

@@ -60,31 +60,33 @@ def signed_heatmap(fig: Figure, ax, values: np.ndarray, title: str, unit_label: 
 
 
 def gradient_panel(render_rgb: np.ndarray, target_rgb: np.ndarray, dl_di: np.ndarray,
-                   soft_d: np.ndarray, reference_d: Optional[np.ndarray], *, loss_label: str,
-                   dl_di_label: str, d_label: str, param: str, unit: str, renderer_label: str, method: str,
-                   summary: Sequence[str]) -> Figure:
-    """The ``grad`` figure: render, target, dL/dI, dI/dtheta soft, dI/dtheta reference and a
-    text panel (loss, cosines, diagnostics). dl_di, soft_d, reference_d: (S, S) maps already
-    reduced to the channel the loss reads (``dl_di_label`` and ``d_label`` say which)."""
-    fig = new_figure(14.0, 8.6)
-    axes = fig.subplots(2, 3)
+                   soft_d: np.ndarray, reference_d: Optional[np.ndarray], contribution: np.ndarray, *,
+                   titles: dict[str, str], param: str, unit: str, summary: Sequence[str]) -> Figure:
+    """The ``grad`` figure: render, target, dL/dI (top row), dI/dtheta soft, dI/dtheta reference,
+    the per-pixel contribution dL/dI . dI/dtheta (second row) and a text block (loss, cosines,
+    diagnostics). dl_di, soft_d, reference_d, contribution: (S, S) maps already reduced to the
+    channel the loss reads. titles: "render", "target", "dl_di", "soft", "reference",
+    "contribution" -> panel titles."""
+    fig = new_figure(13.0, 10.0)
+    grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.48])
+    ax = {key: fig.add_subplot(grid[r, c]) for key, (r, c) in
+          {"render": (0, 0), "target": (0, 1), "dl_di": (0, 2), "soft": (1, 0), "reference": (1, 1),
+           "contribution": (1, 2)}.items()}
     per = UNIT_WORDS.get(unit, f"per {unit}")
-    show_image(axes[0, 0], render_rgb, f"render ({renderer_label})")
-    show_image(axes[0, 1], target_rgb, "target")
-    signed_heatmap(fig, axes[0, 2], dl_di, f"dL/dI, L = {loss_label}\n({dl_di_label})", "dL/dI per pixel")
-    signed_heatmap(fig, axes[1, 0], soft_d, f"dI/d{param}, {renderer_label}\n({method}, {d_label})",
-                   f"dI/d{param}, {per}")
+    show_image(ax["render"], render_rgb, titles["render"])
+    show_image(ax["target"], target_rgb, titles["target"])
+    signed_heatmap(fig, ax["dl_di"], dl_di, titles["dl_di"], "dL/dI (per unit of I)")
+    signed_heatmap(fig, ax["soft"], soft_d, titles["soft"], f"dI/d{param}, {per}")
     if reference_d is not None:
-        signed_heatmap(fig, axes[1, 1], reference_d,
-                       f"dI/d{param}, OpenGL reference\n(central differences, supersampled, {d_label})",
-                       f"dI/d{param}, {per}")
+        signed_heatmap(fig, ax["reference"], reference_d, titles["reference"], f"dI/d{param}, {per}")
     else:
-        axes[1, 1].axis("off")
-        axes[1, 1].text(0.5, 0.5, "no OpenGL reference", ha="center", va="center")
-    text = axes[1, 2]
+        ax["reference"].axis("off")
+        ax["reference"].text(0.5, 0.5, "no OpenGL reference", ha="center", va="center")
+    signed_heatmap(fig, ax["contribution"], contribution, titles["contribution"], f"dL/d{param}, {per}")
+    text = fig.add_subplot(grid[2, :])
     text.axis("off")
-    text.text(0.0, 1.0, "\n".join(summary), ha="left", va="top", fontsize=8.5, family="monospace",
-              wrap=True, transform=text.transAxes)
+    text.text(0.0, 1.0, "\n".join(summary), ha="left", va="top", fontsize=9, family="monospace",
+              transform=text.transAxes)
     return fig
 
 

@@ -102,7 +102,8 @@ def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.T
     (3, C, Fg, 1, 1) for tiles or (3, C, M) per pixel; back: bool broadcastable to *B, pairs seen
     from behind (double-sided rendering), whose normal is flipped.
     """
-    attrs = (weights[:, None] * table).sum(0)                               # (C, *B)
+    # three fused multiply-adds: much cheaper in backward than a broadcast product and a sum
+    attrs = torch.addcmul(torch.addcmul(weights[0] * table[0], weights[1], table[1]), weights[2], table[2])
     position, normal = attrs[0:3], attrs[3:6]
     normal = normal / (normal * normal).sum(0).clamp_min(1e-24).sqrt()
     if back is not None:

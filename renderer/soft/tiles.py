@@ -16,9 +16,12 @@ from typing import Iterator
 import torch
 
 # Square tile sizes (pixels); a face uses the smallest one that holds its grown bounding box.
-# Few sizes keep the number of buckets, hence of torch op launches, small.
-TILE_SIZES = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
-              1536, 2048, 3072, 4096)
+# Every size up to 16 (typical faces: padding costs more than the extra op launches of another
+# bucket), then steps of about 1/8 so that padding stays small for large faces too.
+TILE_SIZES = tuple(range(1, 17)) + (18, 20, 22, 24, 28, 32, 36, 40, 48, 56, 64, 72, 80, 96, 112,
+                                    128, 144, 160, 192, 224, 256, 288, 320, 384, 448, 512, 576,
+                                    640, 768, 896, 1024, 1152, 1280, 1536, 1792, 2048, 2560,
+                                    3072, 3584, 4096)
 # Tile elements processed per chunk: bounds the transient memory of one chunk's computation.
 CHUNK_ELEMENTS = 1 << 21
 
