@@ -7,9 +7,12 @@ import math
 import torch
 
 from ..scene import Scene
+from torch.utils.checkpoint import checkpoint
+
 from .common import plan, prepare, tile_geometry
-from .geometry import perspective_weights
-from .hard import nearest_per_pixel, shade_visible
+from .hard import chunk_coverage, nearest_per_pixel, shade_visible
+from .softras import CHECKPOINT_ABOVE
+from .tiles import TileChunk
 
 # Faces farther than this (squared NDC) contribute exp(-d2/delta) < 1e-4 and are dropped.
 CUTOFF_FACTOR = math.log(1e4)
@@ -25,26 +28,36 @@ def render_dibr(scene: Scene) -> dict[str, torch.Tensor]:
     prep = prepare(scene)
     dtype, device = prep.verts.dtype, prep.verts.device
     cutoff = delta * CUTOFF_FACTOR
-    covered = torch.zeros(n, dtype=torch.bool, device=device)
-    log_unc = torch.zeros(n, dtype=dtype, device=device)
-    hits = []
-    num_pairs = torch.zeros((), dtype=torch.int64, device=device)
     chunks = plan(prep, scene, cutoff, None if st.double_sided else prep.screen.front)
-    for chunk, is_color in chunks:
+    use_ckpt = torch.is_grad_enabled() and sum(c.elements for c, _ in chunks) > CHECKPOINT_ABOVE
+
+    def soft_silhouette(chunk: TileChunk, geo: torch.Tensor):
+        """Per pixel, the sum over the chunk's faces that do not cover it of
+        log(1 - exp(-d2/delta)), and the number of such (pixel, face) pairs."""
         px, py, pix, in_box = chunk.pixel_grid(s, dtype)
-        d2, inside, bary, zc = tile_geometry(prep.geo.index_select(1, chunk.faces), px, py)
-        with torch.no_grad():
-            hit = in_box & inside
-            covered[pix[hit]] = True
-            if is_color:
-                _, z = perspective_weights(bary, zc, clip=False)
-                hits.append((pix[hit], chunk.faces[:, None, None].expand_as(pix)[hit], z[hit]))
+        d2, inside, _, _ = tile_geometry(geo, px, py)
         near = in_box & ~inside & (d2 < cutoff)
-        num_pairs = num_pairs + near.sum() + hit.sum()
         # log(1 - exp(-t)) = log(-expm1(-t)); t is kept off 0, where the log's slope is infinite
         t = torch.where(near, d2 / delta, torch.ones_like(d2)).clamp_min(1e-12)
         term = torch.where(near, torch.log(-torch.expm1(-t)), torch.zeros_like(d2))
-        log_unc = log_unc.index_add(0, pix.reshape(-1), term.reshape(-1))
+        acc = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix.reshape(-1), term.reshape(-1))
+        return acc, near.sum()
+
+    covered = torch.zeros(n, dtype=torch.bool, device=device)
+    log_unc = torch.zeros(n, dtype=dtype, device=device)
+    num_pairs = 0
+    hits = []
+    for chunk, is_color in chunks:
+        geo = prep.geo.index_select(1, chunk.faces)
+        pix, face, z = chunk_coverage(chunk, geo.detach(), s, dtype)
+        covered[pix] = True
+        num_pairs += pix.numel()
+        if is_color:
+            hits.append((pix, face, z))
+        acc, near = (checkpoint(soft_silhouette, chunk, geo, use_reentrant=False)
+                     if use_ckpt else soft_silhouette(chunk, geo))
+        log_unc = log_unc + acc
+        num_pairs += int(near)
     alpha = torch.where(covered, torch.ones_like(log_unc), -torch.expm1(log_unc))[:-1]
     if hits:
         pix, face, z = (torch.cat(t) for t in zip(*hits))
@@ -54,6 +67,6 @@ def render_dibr(scene: Scene) -> dict[str, torch.Tensor]:
     win = nearest_per_pixel(pix, z, face, s * s)
     out = shade_visible(scene, prep, pix[win], face[win])
     out["alpha"] = alpha.reshape(s, s)
-    out["num_pairs"] = num_pairs
+    out["num_pairs"] = torch.tensor(num_pairs)
     out["tile_elements"] = torch.tensor(sum(c.elements for c, _ in chunks))
     return out

@@ -24,7 +24,7 @@ CUTOFF_FACTOR = math.log(1 / COVERAGE_FLOOR - 1)      # ~9.21
 BACKGROUND_DEPTH = 1e-3                               # eps in the colour aggregation
 # Renders with more tile elements than this recompute each chunk in backward instead of keeping
 # its graph (memory stays near one chunk's worth).
-CHECKPOINT_ABOVE = 6_000_000
+CHECKPOINT_ABOVE = 3_000_000
 
 
 def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Tensor]:
