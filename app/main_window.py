@@ -7,18 +7,28 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QMainWindow,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
+                               QMainWindow, QVBoxLayout, QWidget)
 
 from renderer import Mesh, OrbitCamera, Scene
 from renderer.assets import DEFAULT_ASSET, load_asset
+from renderer.edits import apply_edit
 from renderer.errors import describe_error
 from renderer.io import SUPPORTED_EXTENSIONS, load_mesh
 
+from .controls import ControlsPanel
 from .image_pane import ImagePane
 from .render_worker import RenderScheduler
 
 ORBIT_DEG_PER_PX = 0.4
+PREVIEW_SIZE = 128          # resolution of the fast preview while a slider is dragged
+DEFAULT_CAMERA = dict(azimuth=30.0, elevation=20.0, distance=2.6, fov=60.0)
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 class MainWindow(QMainWindow):
@@ -51,8 +61,18 @@ class MainWindow(QMainWindow):
             pane.wheeled.connect(self._zoom)
         mesh = mesh if mesh is not None else load_asset(DEFAULT_ASSET)
         self.scene = Scene.default(mesh, image_size=256)
-        self.scene.camera = OrbitCamera(azimuth=30.0, elevation=20.0, distance=2.6)
-        self.resize(1100, 620)
+        self.scene.camera = OrbitCamera(**DEFAULT_CAMERA)
+        self.dragging = False
+        self.last_rendered_scene: Optional[Scene] = None
+        self.controls = ControlsPanel(self.scene, available_devices())
+        self.controls.edited.connect(self.edit)
+        self.controls.dragging.connect(self._set_dragging)
+        self.controls.reset_camera.connect(self._reset_camera)
+        dock = QDockWidget("Controls", self)
+        dock.setObjectName("controls")
+        dock.setWidget(self.controls)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.resize(1400, 700)
         self.request_render()
 
     # --- model -----------------------------------------------------------------------------
@@ -60,8 +80,30 @@ class MainWindow(QMainWindow):
         self.scene = scene
         self.request_render()
 
+    def edit(self, name: str, value) -> None:
+        """Apply one named control change (see renderer.edits) and re-render."""
+        try:
+            scene = apply_edit(self.scene, name, value)
+        except ValueError as exc:
+            self.show_error(describe_error(exc))
+            return
+        self.set_scene(scene)
+        self.controls.show_edge_width(scene)
+
     def request_render(self) -> None:
-        self.scheduler.request(self.scene.copy())
+        scene = self.scene.copy()
+        if self.dragging and scene.settings.image_size > PREVIEW_SIZE:
+            scene = scene.with_settings(image_size=PREVIEW_SIZE)
+        self.scheduler.request(scene)
+
+    def _set_dragging(self, on: bool) -> None:
+        self.dragging = on
+        if not on:
+            self.request_render()          # the full-resolution render on release
+
+    def _reset_camera(self) -> None:
+        self.set_scene(self.scene.replace(camera=OrbitCamera(**DEFAULT_CAMERA)))
+        self.controls.sync(self.scene)
 
     def open_mesh(self, path: str) -> bool:
         """Load ``path``; on failure show why and keep the current mesh."""
@@ -82,25 +124,28 @@ class MainWindow(QMainWindow):
 
     # --- views -------------------------------------------------------------------------------
     def _show_result(self, result: dict) -> None:
-        st = self.scene.settings
+        self.last_rendered_scene = result["scene"]
+        st = result["scene"].settings
         caption = (f"{st.renderer}  sigma {st.sigma:.1e}  gamma {st.gamma:.1e}  "
                    f"edge {st.edge_width_px():.2f} px")
         self.soft_pane.set_image(result["soft"]["rgb"], caption)
         self.gl_pane.set_image(result["gl"]["rgb"], f"OpenGL reference ({st.lighting})")
         t = result["times"]
         self.statusBar().showMessage(
-            f"{self.scene.mesh.name}: {self.scene.mesh.num_faces:,} faces   "
+            f"{result['scene'].mesh.name}: {result['scene'].mesh.num_faces:,} faces   "
             f"{st.renderer} {t['soft_ms']:.0f} ms   GL {t['gl_ms']:.0f} ms   device {st.device}")
 
     def _orbit(self, dx: float, dy: float) -> None:
         cam = self.scene.camera
         self.set_scene(self.scene.with_camera(
-            azimuth=float(cam.azimuth) - dx * ORBIT_DEG_PER_PX,
+            azimuth=(float(cam.azimuth) - dx * ORBIT_DEG_PER_PX + 180.0) % 360.0 - 180.0,
             elevation=max(-89.0, min(89.0, float(cam.elevation) + dy * ORBIT_DEG_PER_PX))))
+        self.controls.sync(self.scene)
 
     def _zoom(self, steps: float) -> None:
         distance = float(self.scene.camera.distance) * (0.9 ** steps)
-        self.set_scene(self.scene.with_camera(distance=max(0.3, min(50.0, distance))))
+        self.set_scene(self.scene.with_camera(distance=max(0.5, min(20.0, distance))))
+        self.controls.sync(self.scene)
 
     # --- files and menus ---------------------------------------------------------------------
     def _build_menu(self) -> None:

@@ -14,7 +14,7 @@ class RenderWorker(QObject):
     """Lives in its own thread; owns the OpenGL reference renderer (a GL context belongs to the
     thread that made it) and runs the torch renderer. Emits numpy buffers only."""
 
-    finished = Signal(int, object)       # request id, {"soft": {...}, "gl": {...}, "times": {...}}
+    finished = Signal(int, object)   # request id, {"scene", "soft": {...}, "gl": {...}, "times"}
     failed = Signal(int, str)
 
     def __init__(self) -> None:
@@ -34,7 +34,7 @@ class RenderWorker(QObject):
             t1 = time.perf_counter()
             gl = self._gl.render(scene)
             t2 = time.perf_counter()
-            self.finished.emit(request_id, {"soft": soft, "gl": gl,
+            self.finished.emit(request_id, {"scene": scene, "soft": soft, "gl": gl,
                                             "times": {"soft_ms": 1e3 * (t1 - t0), "gl_ms": 1e3 * (t2 - t1)}})
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message in the GUI
             self.failed.emit(request_id, describe_error(exc))

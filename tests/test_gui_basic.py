@@ -44,3 +44,46 @@ def test_window_renders_both_views_and_drop(qtbot, tmp_path):
     assert not np.array_equal(window.gl_pane.image, gl)
     assert window.banner.isHidden()
     window.close()
+
+
+def test_sigma_changes_soft_pane_only_and_azimuth_changes_both(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.edit("image_size", 64)
+    _wait_idle(qtbot, window)
+    soft0, gl0 = window.soft_pane.image.copy(), window.gl_pane.image.copy()
+    window.controls.widgets["sigma"].set_value(1e-2)          # as if typed into the box
+    qtbot.waitUntil(lambda: not window.scheduler.busy(), timeout=60_000)
+    qtbot.wait(50)
+    assert window.scene.settings.sigma == 1e-2
+    assert np.abs(window.soft_pane.image - soft0).max() > 0.05
+    assert np.array_equal(window.gl_pane.image, gl0)
+    window.controls.widgets["azimuth"].set_value(75.0)
+    qtbot.waitUntil(lambda: not window.scheduler.busy(), timeout=60_000)
+    qtbot.wait(50)
+    assert float(window.scene.camera.azimuth) == 75.0
+    assert np.abs(window.gl_pane.image - gl0).max() > 0.05
+    # in hard mode the two views agree (the same z-buffer picture, up to edge pixels)
+    window.edit("renderer", "hard")
+    qtbot.waitUntil(lambda: not window.scheduler.busy(), timeout=60_000)
+    qtbot.wait(50)
+    diff = np.abs(window.soft_pane.image - window.gl_pane.image).max(-1)
+    assert (diff > 1e-3).mean() < 0.01
+    window.close()
+
+
+def test_burst_of_slider_changes_is_coalesced(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.edit("image_size", 64)
+    _wait_idle(qtbot, window)
+    before = window.scheduler.renders_started
+    slider = window.controls.widgets["azimuth"]
+    for i in range(50):
+        slider.set_value(-60.0 + i)                            # 50 edits in one event-loop turn
+    qtbot.waitUntil(lambda: not window.scheduler.busy(), timeout=60_000)
+    qtbot.wait(50)
+    assert window.scheduler.renders_started - before <= 3
+    assert float(window.scene.camera.azimuth) == -11.0
+    assert window.last_rendered_scene.camera.azimuth.item() == -11.0
+    window.close()

@@ -23,7 +23,7 @@ TILE_SIZES = tuple(range(1, 17)) + (18, 20, 22, 24, 28, 32, 36, 40, 48, 56, 64, 
                                     640, 768, 896, 1024, 1152, 1280, 1536, 1792, 2048, 2560,
                                     3072, 3584, 4096)
 # Tile elements processed per chunk: bounds the transient memory of one chunk's computation.
-CHUNK_ELEMENTS = 1 << 21
+CHUNK_ELEMENTS = 1 << 19
 
 
 class TooManyPairsError(ValueError):

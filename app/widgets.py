@@ -1,0 +1,151 @@
+"""Small reusable input widgets: a log-scale slider with an editable number, a labelled linear
+slider, and a colour button."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QDoubleValidator
+from PySide6.QtWidgets import (QColorDialog, QHBoxLayout, QLineEdit, QPushButton, QSlider,
+                               QWidget)
+
+STEPS = 1000
+
+
+class LogSlider(QWidget):
+    """A slider over [lo, hi] on a log scale, beside a text box that accepts any number in range.
+    Emits ``valueChanged(float)``; ``sliderPressed``/``sliderReleased`` pass through for
+    preview-while-dragging."""
+
+    valueChanged = Signal(float)
+    sliderPressed = Signal()
+    sliderReleased = Signal()
+
+    def __init__(self, lo: float, hi: float, value: float, tooltip: str = "") -> None:
+        super().__init__()
+        self.lo, self.hi = lo, hi
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, STEPS)
+        self.edit = QLineEdit()
+        self.edit.setFixedWidth(80)
+        self.edit.setValidator(QDoubleValidator(lo, hi, 10))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.edit)
+        self.setToolTip(tooltip)
+        self._value = value
+        self.set_value(value, emit=False)
+        self.slider.valueChanged.connect(self._from_slider)
+        self.slider.sliderPressed.connect(self.sliderPressed)
+        self.slider.sliderReleased.connect(self.sliderReleased)
+        self.edit.editingFinished.connect(self._from_edit)
+
+    def value(self) -> float:
+        return self._value
+
+    def _to_pos(self, value: float) -> int:
+        t = (math.log10(value) - math.log10(self.lo)) / (math.log10(self.hi) - math.log10(self.lo))
+        return round(min(1.0, max(0.0, t)) * STEPS)
+
+    def set_value(self, value: float, emit: bool = True) -> None:
+        value = min(self.hi, max(self.lo, float(value)))
+        self._value = value
+        self.slider.blockSignals(True)
+        self.slider.setValue(self._to_pos(value))
+        self.slider.blockSignals(False)
+        self.edit.setText(f"{value:.3g}")
+        if emit:
+            self.valueChanged.emit(value)
+
+    def _from_slider(self, pos: int) -> None:
+        value = 10 ** (math.log10(self.lo) + pos / STEPS * (math.log10(self.hi) - math.log10(self.lo)))
+        self._value = float(f"{value:.3g}")
+        self.edit.setText(f"{self._value:.3g}")
+        self.valueChanged.emit(self._value)
+
+    def _from_edit(self) -> None:
+        try:
+            value = float(self.edit.text())
+        except ValueError:
+            self.edit.setText(f"{self._value:.3g}")
+            return
+        if value != self._value:
+            self.set_value(value)
+
+
+class ValueSlider(QWidget):
+    """A linear slider over [lo, hi] with a given step, beside an editable number."""
+
+    valueChanged = Signal(float)
+    sliderPressed = Signal()
+    sliderReleased = Signal()
+
+    def __init__(self, lo: float, hi: float, value: float, step: float = 1.0, tooltip: str = "") -> None:
+        super().__init__()
+        self.lo, self.hi, self.step = lo, hi, step
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, round((hi - lo) / step))
+        self.edit = QLineEdit()
+        self.edit.setFixedWidth(80)
+        self.edit.setValidator(QDoubleValidator(lo, hi, 6))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.edit)
+        self.setToolTip(tooltip)
+        self._value = value
+        self.set_value(value, emit=False)
+        self.slider.valueChanged.connect(lambda pos: self.set_value(lo + pos * step))
+        self.slider.sliderPressed.connect(self.sliderPressed)
+        self.slider.sliderReleased.connect(self.sliderReleased)
+        self.edit.editingFinished.connect(self._from_edit)
+
+    def value(self) -> float:
+        return self._value
+
+    def set_value(self, value: float, emit: bool = True) -> None:
+        value = min(self.hi, max(self.lo, float(value)))
+        changed = value != self._value
+        self._value = value
+        self.slider.blockSignals(True)
+        self.slider.setValue(round((value - self.lo) / self.step))
+        self.slider.blockSignals(False)
+        self.edit.setText(f"{value:g}")
+        if emit and changed:
+            self.valueChanged.emit(value)
+
+    def _from_edit(self) -> None:
+        try:
+            self.set_value(float(self.edit.text()))
+        except ValueError:
+            self.edit.setText(f"{self._value:g}")
+
+
+class ColorButton(QPushButton):
+    """A button showing an RGB colour in [0, 1]; clicking opens a colour dialog."""
+
+    colorChanged = Signal(tuple)
+
+    def __init__(self, rgb: tuple[float, float, float], tooltip: str = "") -> None:
+        super().__init__()
+        self.setToolTip(tooltip)
+        self.rgb = rgb
+        self._paint()
+        self.clicked.connect(self._pick)
+
+    def set_rgb(self, rgb: tuple[float, float, float], emit: bool = True) -> None:
+        self.rgb = tuple(float(c) for c in rgb)
+        self._paint()
+        if emit:
+            self.colorChanged.emit(self.rgb)
+
+    def _paint(self) -> None:
+        c = QColor.fromRgbF(*self.rgb)
+        self.setStyleSheet(f"background-color: {c.name()}; min-width: 40px;")
+        self.setText(f"{self.rgb[0]:.2f}, {self.rgb[1]:.2f}, {self.rgb[2]:.2f}")
+
+    def _pick(self) -> None:
+        c = QColorDialog.getColor(QColor.fromRgbF(*self.rgb), self)
+        if c.isValid():
+            self.set_rgb((c.redF(), c.greenF(), c.blueF()))
