@@ -15,20 +15,24 @@ elementwise ops on long rows are fast on the CPU.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from .lighting import Lights, Material, sh_irradiance
 
 
-def shade(model: str, albedo: torch.Tensor, normal: torch.Tensor, position: torch.Tensor,
-          eye: torch.Tensor, lights: Lights, material: Material) -> torch.Tensor:
+def shade(model: str, albedo: torch.Tensor, normal: Optional[torch.Tensor],
+          position: Optional[torch.Tensor], eye: torch.Tensor, lights: Lights,
+          material: Material) -> torch.Tensor:
     """Shaded linear RGB, not clamped.
 
-    albedo: (3, N); normal: (3, N) unit; position: (3, N) world; eye: (3,) -> (3, N).
+    albedo: (3, N); normal: (3, N) unit (not read by 'none'); position: (3, N) world (read by
+    'phong' only); eye: (3,) -> (3, N).
     """
     if model == "none":
         return albedo
-    dtype, device = normal.dtype, normal.device
+    dtype, device = albedo.dtype, albedo.device
     if model == "sh":
         return albedo * sh_irradiance(lights.sh.to(device, dtype), normal.T).T
     dirs = lights.directions.to(device, dtype)

@@ -176,7 +176,6 @@ def cmd_grad(args, scene_from_args) -> int:
         summary += ["diagnostics:"] + [f"- {f}" for f in findings]
     else:
         summary.append("diagnostics: no problems found")
-    summary = [_wrap(line) for line in summary]
     comp4 = np.concatenate([soft_comp, soft_d[..., 3:]], -1)
     panel_soft = _reduce(comp4, loss.channel)
     panel_ref = None if ref is None else _reduce(ref, loss.channel)
@@ -195,7 +194,7 @@ def cmd_grad(args, scene_from_args) -> int:
                               f"sums to dL/d{spec.name} = {float(contribution.sum()):+.4g}"}
     fig = gradient_panel(image[..., :3], target.rgb.double().numpy(), _reduce(dl_di, loss.channel),
                          panel_soft, panel_ref, contribution, titles=titles, param=spec.name, unit=spec.unit,
-                         summary=summary)
+                         summary=[_wrap(line) for line in summary])
     for line in summary:
         print(line)
     if args.out:

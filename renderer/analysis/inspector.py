@@ -133,8 +133,10 @@ def _pixel_gradients(scene: Scene, row: int, col: int) -> tuple[np.ndarray, np.n
     return np.stack(grads[:3]), grads[3]
 
 
-def inspect_pixel(scene: Scene, row: int, col: int) -> PixelReport:
-    """The pixel inspector for (row, col), row 0 at the top, of the scene's torch renderer."""
+def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True) -> PixelReport:
+    """The pixel inspector for (row, col), row 0 at the top, of the scene's torch renderer.
+    with_gradients: also d(pixel)/dV (four reverse passes through the full render; without it
+    grad_rgb and grad_alpha are zeros)."""
     st = scene.settings
     s = st.image_size
     if not (0 <= row < s and 0 <= col < s):
@@ -166,5 +168,8 @@ def inspect_pixel(scene: Scene, row: int, col: int) -> PixelReport:
             for f, c, w, z, b, col_ in zip(faces.tolist(), coverage.tolist(), weight.tolist(),
                                          depth.tolist(), bary, colors)]
     infl.sort(key=lambda f: (-f.weight, -f.coverage, f.face))
-    grad_rgb, grad_alpha = _pixel_gradients(scene, row, col)
+    if with_gradients:
+        grad_rgb, grad_alpha = _pixel_gradients(scene, row, col)
+    else:
+        grad_rgb, grad_alpha = np.zeros((3, scene.mesh.num_verts, 3)), np.zeros((scene.mesh.num_verts, 3))
     return PixelReport(row, col, st.renderer, rgb, alpha, bg_weight, bg, infl, grad_rgb, grad_alpha, notes)

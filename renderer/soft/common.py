@@ -10,7 +10,7 @@ import torch
 from ..mesh import face_normals, vertex_normals
 from ..scene import Scene
 from ..shading import sample_texture, shade
-from .geometry import face_table, pair_geometry
+from .geometry import TABLE_ROWS, face_table, pair_geometry
 from .project import ScreenMesh, project_mesh
 from .tiles import TileChunk, plan_tiles
 
@@ -21,7 +21,7 @@ DEFAULT_MAX_PAIRS = 60_000_000
 
 @dataclass
 class FaceTables:
-    """A scene projected, on the render device. geo: (18, F) rows of ``face_table`` then the
+    """A scene projected, on the render device. geo: (21, F) rows of ``face_table`` then the
     corner view depths; front: (F,) bool; valid: (F,) bool; verts (V, 3), faces (F, 3), eye (3,)."""
 
     verts: torch.Tensor
@@ -57,41 +57,58 @@ def plan(prep: FaceTables, scene: Scene, cutoff_sq: float, color_faces: Optional
 
 
 def tile_geometry(geo: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
-    """geo: (18, Fg) rows of the chunk's faces; px (Fg, 1, T), py (Fg, T, 1) -> d2, inside
+    """geo: (21, Fg) rows of the chunk's faces; px (Fg, 1, T), py (Fg, T, 1) -> d2, inside
     (Fg, T, T), screen barycentrics (3, Fg, T, T), corner depths (3, Fg, 1, 1)."""
     rows = geo[:, :, None, None]
-    d2, inside, bary = pair_geometry(px, py, rows[:15])
-    return d2, inside, bary, rows[15:18]
+    d2, inside, bary = pair_geometry(px, py, rows[:TABLE_ROWS])
+    return d2, inside, bary, rows[TABLE_ROWS:TABLE_ROWS + 3]
 
 
 @dataclass
 class ColorTable:
-    """Per-face corner attributes for shading, built once per render. table: (3 corners, C, F)
-    rows of world position (3), normal (3: vertex normals, or the face normal at every corner when
-    flat shading) and albedo source (vertex colour (3) or uv (2), none for a constant albedo)."""
+    """Per-face corner attributes for shading, built once per render: table (3 corners, C, F) and
+    the row slices of each attribute in it. Only what the lighting model reads is kept: world
+    position (phong's view vector), normal (vertex normals, or the face normal at every corner
+    when flat shading; not for 'none'), albedo source (vertex colour or uv; none when the
+    material's constant albedo is used)."""
 
     table: torch.Tensor
+    rows: dict[str, slice]
     albedo: str                      # "colors", "texture" or "constant"
 
 
 def color_table(scene: Scene, verts: torch.Tensor, faces: torch.Tensor) -> ColorTable:
-    mesh = scene.mesh
+    mesh, lighting = scene.mesh, scene.settings.lighting
     device, dtype = verts.device, verts.dtype
-    if scene.settings.flat_shading:
-        normals = face_normals(verts, faces)[:, None, :].expand(-1, 3, -1)  # (F, 3, 3)
-    else:
-        weld = None if mesh.weld is None else mesh.weld.to(device)
-        normals = vertex_normals(verts, faces, weld)[faces]
-    parts = [verts[faces], normals]
+    parts: list[torch.Tensor] = []
+    rows: dict[str, slice] = {}
+
+    def add(name: str, per_corner: torch.Tensor) -> None:
+        start = sum(p.shape[2] for p in parts)
+        rows[name] = slice(start, start + per_corner.shape[2])
+        parts.append(per_corner)
+
+    if lighting == "phong":
+        add("position", verts[faces])
+    if lighting != "none":
+        if scene.settings.flat_shading:
+            add("normal", face_normals(verts, faces)[:, None, :].expand(-1, 3, -1))
+        else:
+            weld = None if mesh.weld is None else mesh.weld.to(device)
+            add("normal", vertex_normals(verts, faces, weld)[faces])
     if mesh.uvs is not None and mesh.texture is not None:
-        parts.append(mesh.uvs.to(device, dtype)[faces])
+        add("uv", mesh.uvs.to(device, dtype)[faces])
         kind = "texture"
     elif mesh.colors is not None:
-        parts.append(mesh.colors.to(device, dtype)[faces])
+        add("albedo", mesh.colors.to(device, dtype)[faces])
         kind = "colors"
     else:
         kind = "constant"
-    return ColorTable(torch.cat(parts, dim=2).permute(1, 2, 0).contiguous(), kind)
+    if not parts:
+        table = torch.zeros(3, 0, faces.shape[0], dtype=dtype, device=device)
+    else:
+        table = torch.cat(parts, dim=2).permute(1, 2, 0).contiguous()
+    return ColorTable(table, rows, kind)
 
 
 def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.Tensor,
@@ -102,23 +119,33 @@ def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.T
     (3, C, Fg, 1, 1) for tiles or (3, C, M) per pixel; back: bool broadcastable to *B, pairs seen
     from behind (double-sided rendering), whose normal is flipped.
     """
-    # three fused multiply-adds: much cheaper in backward than a broadcast product and a sum
-    attrs = torch.addcmul(torch.addcmul(weights[0] * table[0], weights[1], table[1]), weights[2], table[2])
-    position, normal = attrs[0:3], attrs[3:6]
-    normal = normal / (normal * normal).sum(0).clamp_min(1e-24).sqrt()
-    if back is not None:
-        normal = torch.where(back, -normal, normal)
+    shape = (3, *torch.broadcast_shapes(weights.shape[1:], table.shape[2:]))
+    device, dtype = weights.device, weights.dtype
+    attrs = None
+    if table.shape[1]:
+        # three fused multiply-adds: much cheaper in backward than a broadcast product and a sum
+        attrs = torch.addcmul(torch.addcmul(weights[0] * table[0], weights[1], table[1]), weights[2], table[2])
+    position = attrs[ct.rows["position"]] if "position" in ct.rows else None
+    normal = None
+    if "normal" in ct.rows:
+        normal = attrs[ct.rows["normal"]]
+        normal = normal / (normal * normal).sum(0).clamp_min(1e-24).sqrt()
+        if back is not None:
+            normal = torch.where(back, -normal, normal)
     if ct.albedo == "texture":
-        texture = scene.mesh.texture.to(weights.device)
-        albedo = sample_texture(texture, attrs[6].reshape(-1), attrs[7].reshape(-1)).reshape(position.shape)
+        uv = attrs[ct.rows["uv"]]
+        albedo = sample_texture(scene.mesh.texture.to(device), uv[0].reshape(-1), uv[1].reshape(-1))
     elif ct.albedo == "colors":
-        albedo = attrs[6:9]
+        albedo = attrs[ct.rows["albedo"]]
     else:
-        albedo = scene.material.albedo.to(weights.device, weights.dtype)
-        albedo = albedo.reshape(3, *([1] * (position.dim() - 1))).expand_as(position)
-    flat = lambda t: t.reshape(3, -1)  # noqa: E731
-    return shade(scene.settings.lighting, flat(albedo), flat(normal), flat(position), eye,
-                 scene.lights, scene.material).reshape(position.shape)
+        albedo = scene.material.albedo.to(device, dtype).reshape(3, *([1] * (len(shape) - 1))).expand(shape)
+    albedo = albedo.reshape(3, -1)
+
+    def flat(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        return None if t is None else t.reshape(3, -1)
+
+    return shade(scene.settings.lighting, albedo, flat(normal), flat(position), eye,
+                 scene.lights, scene.material).reshape(shape)
 
 
 def background(scene: Scene, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

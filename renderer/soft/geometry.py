@@ -11,33 +11,36 @@ import torch
 # Triangles whose doubled signed screen area is below this (in NDC^2) are treated as edge-on:
 # they never count as covering a pixel, but their edges still give a distance.
 MIN_AREA2 = 1e-12
-TABLE_ROWS = 15
+TABLE_ROWS = 18
 
 
 def face_table(tri: torch.Tensor) -> torch.Tensor:
     """Per-face constants of the distance and barycentric computations.
 
-    tri: (F, 3, 2) NDC corners a, b, c -> (15, F) rows: ax ay bx by cx cy (corners),
-    e0x e0y e1x e1y e2x e2y (edges b-a, c-b, a-c), 1/|e0|^2 1/|e1|^2 1/|e2|^2.
+    tri: (F, 3, 2) NDC corners a, b, c -> (18, F) rows: ax ay bx by cx cy (corners),
+    e0x e0y e1x e1y e2x e2y (edges b-a, c-b, a-c), then the edges divided by their squared
+    length, e/|e|^2, x and y interleaved likewise (the projection parameter along an edge is
+    r . e/|e|^2).
     """
     edges = tri.roll(-1, dims=1) - tri                                     # (F, 3, 2)
-    inv_len2 = 1.0 / (edges * edges).sum(-1).clamp_min(1e-30)              # (F, 3)
-    return torch.cat([tri.reshape(-1, 6), edges.reshape(-1, 6), inv_len2], dim=1).T.contiguous()
+    scaled = edges / (edges * edges).sum(-1, keepdim=True).clamp_min(1e-30)
+    return torch.cat([tri.reshape(-1, 6), edges.reshape(-1, 6), scaled.reshape(-1, 6)], dim=1).T.contiguous()
 
 
 def pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor):
     """Squared distance, inside test and screen barycentrics of pixel centres w.r.t. triangles.
 
-    px, py: (P,) NDC; g: (15, P), ``face_table`` gathered per pair -> d2 (P,) (0 on the
+    px, py: (P,) NDC; g: (18, P), ``face_table`` rows per pair -> d2 (P,) (0 on the
     boundary), inside (P,) bool (either winding; edge-on triangles never), bary (3, P) signed
     weights of corners a, b, c summing to 1.
     """
-    ax, ay, bx, by, cx, cy, e0x, e0y, e1x, e1y, e2x, e2y, il0, il1, il2 = g
+    ax, ay, bx, by, cx, cy, e0x, e0y, e1x, e1y, e2x, e2y, s0x, s0y, s1x, s1y, s2x, s2y = g
     d2 = None
     cross = []
-    for vx, vy, ex, ey, il in ((ax, ay, e0x, e0y, il0), (bx, by, e1x, e1y, il1), (cx, cy, e2x, e2y, il2)):
+    for vx, vy, ex, ey, sx, sy in ((ax, ay, e0x, e0y, s0x, s0y), (bx, by, e1x, e1y, s1x, s1y),
+                                   (cx, cy, e2x, e2y, s2x, s2y)):
         rx, ry = px - vx, py - vy
-        t = ((rx * ex + ry * ey) * il).clamp(0.0, 1.0)
+        t = (rx * sx + ry * sy).clamp(0.0, 1.0)
         dx, dy = rx - t * ex, ry - t * ey
         d = dx * dx + dy * dy
         d2 = d if d2 is None else torch.minimum(d2, d)

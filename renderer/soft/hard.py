@@ -6,7 +6,7 @@ import torch
 
 from ..scene import Scene
 from .common import FaceTables, background, color_table, plan, prepare, shade_at, tile_geometry
-from .geometry import pair_geometry, perspective_weights
+from .geometry import TABLE_ROWS, pair_geometry, perspective_weights
 from .tiles import TileChunk
 
 
@@ -43,8 +43,8 @@ def shade_visible(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch
     centres = -1 + (2 * torch.arange(s, device=device, dtype=dtype) + 1) / s
     px, py = centres[pix % s], -centres[torch.div(pix, s, rounding_mode="floor")]
     geo = prep.geo.index_select(1, face)
-    _, _, bary = pair_geometry(px, py, geo[:15])
-    weights, z = perspective_weights(bary, geo[15:18], clip=False)
+    _, _, bary = pair_geometry(px, py, geo[:TABLE_ROWS])
+    weights, z = perspective_weights(bary, geo[TABLE_ROWS:TABLE_ROWS + 3], clip=False)
     ct = color_table(scene, prep.verts, prep.faces)
     back = ~prep.screen.front[face] if scene.settings.double_sided else None
     color = shade_at(scene, ct, ct.table.index_select(2, face), weights, prep.eye, back)

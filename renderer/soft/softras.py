@@ -53,10 +53,14 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
                   eye: torch.Tensor):
         px, py, pix, in_box = chunk.pixel_grid(s, dtype)
         d2, inside, bary, zc = tile_geometry(geo, px, py)
-        keep = in_box & (inside | (d2 < cutoff))
-        x = torch.where(inside, d2, -d2) / sigma
+        with torch.no_grad():
+            keep = in_box & (inside | (d2 < cutoff))
+            drop = ~keep
+            signed_rate = torch.where(inside, 1.0 / sigma, -1.0 / sigma).to(dtype)
+        x = d2 * signed_rate
+        # log(1 - D) = log(1 - sigmoid(x)) = -softplus(x): stable for any sigma
         log_unc = torch.zeros(n, dtype=dtype, device=device).index_add_(
-            0, pix.reshape(-1), torch.where(keep, -F.softplus(x), torch.zeros_like(x)).reshape(-1))
+            0, pix.reshape(-1), F.softplus(x).neg().masked_fill(drop, 0.0).reshape(-1))
         count = keep.sum()
         if not is_color:
             return log_unc, None, None, None, None, count
@@ -65,8 +69,8 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
         flat_pix = pix.reshape(-1)
         with torch.no_grad():
             shift = torch.full((n,), BACKGROUND_DEPTH, dtype=dtype, device=device).scatter_reduce(
-                0, flat_pix[keep.reshape(-1)], zbar.detach()[keep], reduce="amax")
-        expo = torch.where(keep, (zbar - shift[pix]) / gamma, torch.full_like(zbar, -math.inf))
+                0, flat_pix, zbar.detach().masked_fill(drop, -math.inf).reshape(-1), reduce="amax")
+        expo = ((zbar - shift[pix]) / gamma).masked_fill(drop, -math.inf)
         e = torch.sigmoid(x) * torch.exp(expo)
         back = (~prep.screen.front[chunk.faces])[:, None, None] if st.double_sided else None
         color = shade_at(scene, ct, table[..., None, None], weights, eye, back)   # (3, Fg, T, T)
