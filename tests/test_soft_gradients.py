@@ -182,7 +182,8 @@ def test_softras_gradient_lives_inside_and_in_the_cutoff_band(double_sided):
     assert abs(scene.settings.edge_width_px() - band_px) < 0.01
     scene, params = with_leaves(scene)
     names = GEOMETRY
-    weights = torch.rand(size, size, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    weights = torch.rand(size, size, 3, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(5))
     jac, out = pixel_jacobian(scene, params, names, weights)
     nonzero = (jac != 0).any(1).reshape(size, size).numpy()
     d2, covered = pixel_distances(scene)
@@ -241,7 +242,8 @@ def test_softras_band_gradient_matches_finite_differences():
                 fd = (alpha_at(verts0 + eps * direction)[r, c]
                       - alpha_at(verts0 - eps * direction)[r, c]) / (2 * eps)
             ad = (g * direction).sum()
-            assert torch.isclose(ad, fd, rtol=1e-4, atol=1e-7), f"({r}, {c}): autograd {ad}, FD {fd}"
+            assert torch.isclose(ad, fd, rtol=1e-4, atol=1e-7), \
+                f"({r}, {c}): autograd {ad}, FD {fd}"
             checked += int(abs(float(ad)) > 1e-6)
     assert checked >= 6
 
@@ -338,7 +340,8 @@ def test_extreme_scenes_are_what_they_claim():
     with torch.no_grad():
         vp = scene.camera.view_projection()
         clip = scene.mesh.verts @ vp[:, :3].T + vp[:, 3]
-        assert torch.allclose(clip[3:, 0] / clip[3:, 3], torch.zeros(3, dtype=torch.float64), atol=1e-12)
+        x_ndc = clip[3:, 0] / clip[3:, 3]
+        assert torch.allclose(x_ndc, torch.zeros(3, dtype=torch.float64), atol=1e-12)
     for case in ("degenerate", "edge_on"):
         scene = extreme_scene(case, torch.float64)
         alone = scene.replace(mesh=Mesh(verts=scene.mesh.verts, faces=scene.mesh.faces[1:],
@@ -359,7 +362,8 @@ def test_extreme_scenes_are_what_they_claim():
 def test_float32_and_float64_agree(kind, lighting):
     def scene_in(dtype):
         sc = small_scene(kind, lighting, size=32, dtype=torch.float64, sigma=1e-3, gamma=1e-2)
-        mesh = Mesh(verts=sc.mesh.verts.to(dtype), faces=sc.mesh.faces, colors=sc.mesh.colors.to(dtype))
+        mesh = Mesh(verts=sc.mesh.verts.to(dtype), faces=sc.mesh.faces,
+                    colors=sc.mesh.colors.to(dtype))
         cam = sc.camera.replace(**{k: getattr(sc.camera, k).to(dtype) for k in CAMERA_PARAMS})
         return with_leaves(sc.replace(mesh=mesh, camera=cam))
 
@@ -368,7 +372,8 @@ def test_float32_and_float64_agree(kind, lighting):
         scene, params = scene_in(dtype)
         out = render(scene)
         assert out["rgb"].dtype == dtype and out["alpha"].dtype == dtype
-        weights = torch.rand(32, 32, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).to(dtype)
+        weights = torch.rand(32, 32, 4, dtype=torch.float64,
+                             generator=torch.Generator().manual_seed(0)).to(dtype)
         loss = (out["rgb"] * weights[..., :3]).sum() + (out["alpha"] * weights[..., 3]).sum()
         results[dtype] = (out, grads(loss, params))
     (o32, g32), (o64, g64) = results[torch.float32], results[torch.float64]
@@ -386,4 +391,5 @@ def test_float32_and_float64_agree(kind, lighting):
             continue
         rel = float((a - b).norm() / b.norm())
         print(f"    d loss / d {name}: relative difference {rel:.1e}")
-        assert b.norm() > 0 and rel < 1e-3, f"{kind}: d loss / d {name} differs by {rel:.2e} (relative)"
+        assert b.norm() > 0 and rel < 1e-3, \
+            f"{kind}: d loss / d {name} differs by {rel:.2e} (relative)"
