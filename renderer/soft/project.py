@@ -22,7 +22,7 @@ class ScreenMesh:
 
 def project_mesh(verts: torch.Tensor, faces: torch.Tensor, camera: OrbitCamera) -> ScreenMesh:
     """verts: (V, 3) world; faces: (F, 3) -> ScreenMesh, differentiable in verts and camera."""
-    vp = camera.view_projection().to(verts.dtype)
+    vp = camera.view_projection().to(device=verts.device, dtype=verts.dtype)
     clip = verts @ vp[:, :3].T + vp[:, 3]                                  # (V, 4)
     w = clip[:, 3]                                                         # = -z_view > 0 in front
     in_front = w > camera.near

@@ -32,8 +32,8 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
 
     Returns rgb (S, S, 3), alpha (S, S), depth (S, S) (softmax-weighted view depth of the faces,
     0 where there are none), bg_weight (S, S), num_pairs (pairs within the cut-off) and
-    tile_elements (pairs formed, padding included) as 0-d int tensors; with ``with_pairs``, per surviving (pixel, face)
-    pair for the pixel inspector: pair_pix, pair_face (P,) int64, pair_coverage D (P,),
+    tile_elements (pairs formed, padding included) as 0-d int tensors; with ``with_pairs``, per
+    surviving (pixel, face) pair for the pixel inspector: pair_pix, pair_face (P,) int64, pair_coverage D (P,),
     pair_weight w (P,) (0 for faces that take no part in colour), pair_depth (P,) (NaN for those).
     Only rgb and alpha carry gradients.
     """

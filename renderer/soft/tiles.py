@@ -93,9 +93,10 @@ def plan_tiles(tri: torch.Tensor, valid: torch.Tensor, image_size: int, cutoff_s
     tile = sizes[bucket]
     total = int((tile * tile).sum())
     if total > max_pairs:
+        band = radius * s / 2
         raise TooManyPairsError(
-            f"this render would form {total:,} pixel-face pairs (budget {max_pairs:,}): the mesh "
-            f"covers too many pixels at this sigma and resolution; lower sigma or the image size")
+            f"the soft edge band is {band:.0f} px wide at {s}x{s}: this mesh would form {total:,} "
+            f"pixel-face pairs (budget {max_pairs:,}); lower sigma, the resolution or the face count")
     chunks: list[TileChunk] = []
     for b in torch.unique(bucket).tolist():
         sel = torch.nonzero(bucket == b, as_tuple=True)[0]
