@@ -15,6 +15,7 @@ elementwise ops on long rows are fast on the CPU.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Optional
 
 import torch
@@ -60,6 +61,24 @@ def shade(model: str, albedo: torch.Tensor, normal: Optional[torch.Tensor],
     return color + ks * (colors.T @ spec)
 
 
+def wrap_padded(texture: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) -> (H + 2, W + 2, 3): the texture with one texel of wrapped border, so that
+    bilinear lookups need no modulo. Cached per texture tensor (textures are large and reused)."""
+    key = (id(texture), texture._version, texture.device, texture.dtype)
+    hit = _PADDED.get(key)
+    if hit is not None and hit[0]() is texture:
+        return hit[1]
+    padded = torch.cat([texture[-1:], texture, texture[:1]], dim=0)
+    padded = torch.cat([padded[:, -1:], padded, padded[:, :1]], dim=1).contiguous()
+    if len(_PADDED) >= 4:
+        _PADDED.clear()
+    _PADDED[key] = (weakref.ref(texture), padded)
+    return padded
+
+
+_PADDED: dict = {}
+
+
 def sample_texture(texture: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Bilinear texture lookup with repeat wrap, as OpenGL's GL_LINEAR + GL_REPEAT.
 
@@ -67,19 +86,19 @@ def sample_texture(texture: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> t
     Texel centres sit at (i + 0.5) / W, as in GL.
     """
     h, w = texture.shape[:2]
-    x = u * w - 0.5
-    y = (1 - v) * h - 0.5
+    padded = wrap_padded(texture).to(u.dtype)
+    # position in the padded texture: one texel of border, texel centres at integer + 0.5
+    x = (u - torch.floor(u)) * w + 0.5
+    y = (torch.ceil(v) - v) * h + 0.5
     x0, y0 = torch.floor(x), torch.floor(y)
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    x0, y0 = x0.long(), y0.long()
-    xs = (torch.remainder(x0, w), torch.remainder(x0 + 1, w))
-    ys = (torch.remainder(y0, h) * w, torch.remainder(y0 + 1, h) * w)
-    texels = texture.to(u.dtype).reshape(h * w, 3)
+    index = y0.long() * (w + 2) + x0.long()
+    texels = padded.reshape(-1, 3)
 
-    def tap(row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+    def tap(offset: int) -> torch.Tensor:
         # gathering whole 3-channel texel rows is far faster than one channel at a time
-        return texels.index_select(0, row + col)                            # (N, 3)
+        return texels.index_select(0, index + offset)                       # (N, 3)
 
-    top = torch.lerp(tap(ys[0], xs[0]), tap(ys[0], xs[1]), fx)
-    bottom = torch.lerp(tap(ys[1], xs[0]), tap(ys[1], xs[1]), fx)
+    top = torch.lerp(tap(0), tap(1), fx)
+    bottom = torch.lerp(tap(w + 2), tap(w + 3), fx)
     return torch.lerp(top, bottom, fy).T

@@ -24,6 +24,9 @@ TILE_SIZES = tuple(range(1, 17)) + (18, 20, 22, 24, 28, 32, 36, 40, 48, 56, 64, 
                                     3072, 3584, 4096)
 # Tile elements processed per chunk: bounds the transient memory of one chunk's computation.
 CHUNK_ELEMENTS = 1 << 19
+# A bucket smaller than this joins the next larger tile size: each chunk costs a few hundred op
+# launches, which outweighs the padding of a few small faces in slightly larger tiles.
+MIN_BUCKET_ELEMENTS = 1 << 16
 
 
 class TooManyPairsError(ValueError):
@@ -98,9 +101,17 @@ def plan_tiles(tri: torch.Tensor, valid: torch.Tensor, image_size: int, cutoff_s
             f"the soft edge band is {band:.0f} px wide at {s}x{s}: this mesh would form {total:,} "
             f"pixel-face pairs (budget {max_pairs:,}); lower sigma, the resolution or the face count")
     chunks: list[TileChunk] = []
-    for b in torch.unique(bucket).tolist():
-        sel = torch.nonzero(bucket == b, as_tuple=True)[0]
+    present, counts = torch.unique(bucket, return_counts=True)
+    pending: list[torch.Tensor] = []
+    pending_faces = 0
+    for i, (b, count) in enumerate(zip(present.tolist(), counts.tolist())):
+        pending.append(torch.nonzero(bucket == b, as_tuple=True)[0])
+        pending_faces += count
         t = TILE_SIZES[b]
+        if pending_faces * t * t < MIN_BUCKET_ELEMENTS and i + 1 < len(present):
+            continue                                   # too small alone: join the next size
+        sel = torch.cat(pending)
+        pending, pending_faces = [], 0
         per_chunk = max(1, chunk_elements // (t * t))
         for start in range(0, sel.numel(), per_chunk):
             part = sel[start:start + per_chunk]
