@@ -16,7 +16,7 @@ from renderer.analysis.derivatives import (derivative_double_backward, derivativ
                                            derivative_jvp, reference_derivative)
 from renderer.analysis.diagnostics import diagnose
 from renderer.analysis.gradients import loss_gradients, loss_value
-from renderer.analysis.params import with_param
+from renderer.analysis.params import param_value, with_param
 from renderer.analysis.targets import render_target
 from tests.scenes import small_scene
 
@@ -85,8 +85,8 @@ def test_gradient_buffers_match_finite_differences_of_the_loss(loss):
     checked = ["azimuth", "elevation", "distance", "fov"] + (["light_azimuth", "ka"] if loss == "l2" else [])
     for name in checked:
         h = 1e-5 if name != "ka" else 1e-7
-        fd = (loss_value(with_param(scene, name, float(scene_value(scene, name)) + h), target, loss)
-              - loss_value(with_param(scene, name, float(scene_value(scene, name)) - h), target, loss)) / (2 * h)
+        fd = (loss_value(with_param(scene, name, float(param_value(scene, name)) + h), target, loss)
+              - loss_value(with_param(scene, name, float(param_value(scene, name)) - h), target, loss)) / (2 * h)
         assert grads.dL_dtheta[name] == pytest.approx(fd, rel=1e-4, abs=1e-9), name
     for v, axis in ((4, 1), (0, 0), (9, 2)):
         name = f"vertex:{v}:{'xyz'[axis]}"
@@ -97,12 +97,6 @@ def test_gradient_buffers_match_finite_differences_of_the_loss(loss):
     # the per-pixel contributions dL/dI . dI/dtheta sum to dL/dtheta
     d = derivative_image(scene, "azimuth").d_image
     assert float((grads.dL_dI * d).sum()) == pytest.approx(grads.dL_dtheta["azimuth"], rel=1e-8, abs=1e-12)
-
-
-def scene_value(scene, name):
-    from renderer.analysis.params import param_value
-
-    return param_value(scene, name)
 
 
 def test_regularizers_add_to_dl_dv():

@@ -22,14 +22,26 @@ def test_weights_sum_to_one_and_faces_reproduce_the_colour(kind, double_sided):
     covered = 0
     for row in range(12):
         for col in range(12):
-            rep = inspect_pixel(scene, row, col)
-            assert rep.weight_sum == pytest.approx(1.0, abs=1e-12)
-            assert np.allclose(rep.reconstructed_rgb, rep.rgb, atol=1e-12), (row, col)
+            rep = inspect_pixel(scene, row, col, with_gradients=False)
+            # float64 scene; 1e-6 rather than 1e-12 only because of the renderer issue in
+            # test_softras_pairs_exact_in_float64 below
+            assert rep.weight_sum == pytest.approx(1.0, abs=1e-6)
+            assert np.allclose(rep.reconstructed_rgb, rep.rgb, atol=1e-6), (row, col)
             assert all(f.weight >= 0 and 0 <= f.coverage <= 1 for f in rep.faces)
             weights = [f.weight for f in rep.faces]
             assert weights == sorted(weights, reverse=True)
             covered += bool(rep.faces)
     assert covered > 20
+
+
+def test_softras_pairs_exact_in_float64():
+    scene = small_scene("softras", "phong", size=12, sigma=3e-3, gamma=3e-2)
+    worst = 0.0
+    for row in range(12):
+        for col in range(12):
+            rep = inspect_pixel(scene, row, col, with_gradients=False)
+            worst = max(worst, abs(rep.weight_sum - 1), float(np.abs(rep.reconstructed_rgb - rep.rgb).max()))
+    assert worst <= 1e-12, worst
 
 
 def test_softras_pixel_lists_every_face_in_reach():
@@ -72,7 +84,7 @@ def test_spot_textured_pixel_is_reproduced():
 
     scene = Scene.default(load_mesh(SPOT), image_size=96, renderer="softras")
     scene = scene.with_camera(azimuth=torch.tensor(40.0), elevation=torch.tensor(20.0))
-    rep = inspect_pixel(scene, 52, 40)
+    rep = inspect_pixel(scene, 52, 40, with_gradients=False)
     assert rep.alpha > 0.5 and len(rep.faces) > 1
     assert rep.weight_sum == pytest.approx(1.0, abs=1e-5)
     assert np.allclose(rep.reconstructed_rgb, rep.rgb, atol=1e-5)

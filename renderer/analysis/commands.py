@@ -78,6 +78,8 @@ def add_commands(subparsers, add_scene_arguments: Callable[[argparse.ArgumentPar
     grad.add_argument("--reference-supersample", type=int, default=4, choices=range(1, 9), metavar="K",
                       help="supersampling of the OpenGL reference (default 4)")
     grad.add_argument("--no-reference", action="store_true", help="skip the OpenGL reference derivative")
+    grad.add_argument("--pixel", type=int, nargs=2, metavar=("ROW", "COL"),
+                      help="also print the pixel inspector for this pixel (row 0 at the top)")
     grad.add_argument("--out", help="PNG file to write (the labelled figure)")
     grad.set_defaults(renderer="softras")
 
@@ -113,18 +115,15 @@ def _target_values(args, scene) -> dict[str, float]:
 
 
 def _make_target(args, scene):
-    from .params import parse_param
     from .targets import load_target_image, render_target
 
+    if scene.settings.renderer == "gl":
+        raise ValueError(f"{args.verb} needs a differentiable renderer: --renderer softras, dibr or hard")
     values = _target_values(args, scene)
     if args.target_image:
         if values:
             raise ValueError("give either --target-image or target parameters (--target-...), not both")
         return load_target_image(args.target_image, scene.settings.image_size, scene.settings.background), {}
-    if scene.settings.renderer == "gl":
-        raise ValueError(f"{args.verb} needs a differentiable renderer: --renderer softras, dibr or hard")
-    for name in values:
-        parse_param(name, scene)
     return render_target(scene, values, renderer=args.target_renderer), values
 
 
@@ -145,12 +144,15 @@ def cmd_grad(args, scene_from_args) -> int:
     _check_outputs("grad", args)
     scene = scene_from_args(args)
     spec = parse_param(args.param, scene)
+    size = scene.settings.image_size
+    if args.pixel and not all(0 <= v < size for v in args.pixel):
+        raise ValueError(f"--pixel {args.pixel[0]} {args.pixel[1]} is outside the {size}x{size} image")
     target, true_values = _make_target(args, scene)
     loss = get_loss(args.loss)
     grads = loss_gradients(scene, target, args.loss)
     findings = diagnose(scene, target, args.loss, true_values=true_values, grads=grads)
     d = derivative_image(scene, spec, method=args.method)
-    image, soft_d = d.image.double().numpy(), d.d_image.double().numpy()
+    image, soft_d = d.image.double().cpu().numpy(), d.d_image.double().cpu().numpy()
     bg = scene.settings.background
     soft_comp = composite_derivative(image, soft_d, bg)
     step = args.step if args.step is not None else reference_step(spec, scene.settings.image_size)
@@ -179,7 +181,7 @@ def cmd_grad(args, scene_from_args) -> int:
     comp4 = np.concatenate([soft_comp, soft_d[..., 3:]], -1)
     panel_soft = _reduce(comp4, loss.channel)
     panel_ref = None if ref is None else _reduce(ref, loss.channel)
-    dl_di = grads.dL_dI.double().numpy()
+    dl_di = grads.dL_dI.double().cpu().numpy()
     contribution = (dl_di * soft_d).sum(-1)              # the loss's own channel(s), raw render
     what = "alpha" if loss.channel == "alpha" else "composited colour, sum of R,G,B"
     titles = {"render": f"render: {label}\n{spec.name} = {param_value(scene, spec):g} {spec.unit}",
@@ -192,16 +194,23 @@ def cmd_grad(args, scene_from_args) -> int:
                            f"+-{step:g} {spec.unit}\n{what}",
               "contribution": f"per-pixel dL/dI . dI/d{spec.name} ({d.method})\n"
                               f"sums to dL/d{spec.name} = {float(contribution.sum()):+.4g}"}
-    fig = gradient_panel(image[..., :3], target.rgb.double().numpy(), _reduce(dl_di, loss.channel),
+    fig = gradient_panel(image[..., :3], target.rgb.double().cpu().numpy(), _reduce(dl_di, loss.channel),
                          panel_soft, panel_ref, contribution, titles=titles, param=spec.name, unit=spec.unit,
                          summary=[_wrap(line) for line in summary])
     for line in summary:
         print(line)
+    pixel = None
+    if args.pixel:
+        from .inspector import inspect_pixel
+
+        pixel = inspect_pixel(scene, *args.pixel)
+        for line in pixel.lines():
+            print(line)
     if args.out:
         save_figure(fig, args.out)
     if args.npz:
         arrays = {**{f"grad_{k}": v for k, v in grads.arrays().items()},
-                  "target_rgb": target.rgb.double().numpy(), "target_alpha": target.alpha.double().numpy(),
+                  "target_rgb": target.rgb.double().cpu().numpy(), "target_alpha": target.alpha.double().cpu().numpy(),
                   "soft_image": image, "soft_dI": soft_d, "soft_dI_composite": soft_comp,
                   "panel_dL_dI": _reduce(dl_di, loss.channel), "panel_soft_dI": panel_soft,
                   "panel_contribution": contribution,
@@ -210,6 +219,13 @@ def cmd_grad(args, scene_from_args) -> int:
             arrays.update(reference_dI=ref, panel_reference_dI=panel_ref,
                           **{f"{k}_{name}": np.float64(v) for k, a in agreement.items()
                              for name, v in vars(a).items()})
+        if pixel is not None:
+            arrays.update(pixel_faces=np.array([f.face for f in pixel.faces], dtype=np.int64),
+                          pixel_weights=np.array([f.weight for f in pixel.faces]),
+                          pixel_coverage=np.array([f.coverage for f in pixel.faces]),
+                          pixel_colors=np.array([f.color for f in pixel.faces]).reshape(-1, 3),
+                          pixel_bg_weight=np.float64(pixel.bg_weight),
+                          pixel_grad_rgb=pixel.grad_rgb, pixel_grad_alpha=pixel.grad_alpha)
         meta = {"param": spec.name, "unit": spec.unit, "loss": args.loss, "renderer": st.renderer,
                 "sigma": st.sigma, "gamma": st.gamma, "method": d.method, "reference_step": step,
                 "findings": [vars(f) for f in findings], "true_values": true_values}
@@ -245,8 +261,10 @@ def cmd_landscape(args, scene_from_args) -> int:
     values = centre + np.linspace(args.range[0], args.range[1], args.steps)
     sweep = loss_sweep(scene, target, args.loss, spec.name, values, args.sigmas,
                        target_value=centre if known else None, progress=_progress("sweep"))
-    title = (f"{args.loss} loss along {spec.name}, renderer {scene.settings.renderer}; target "
-             f"{'image ' + Path(args.target_image).name if args.target_image else 'by ' + args.target_renderer}")
+    st = scene.settings
+    made = (f"image {Path(args.target_image).name}" if args.target_image else
+            f"{args.target_renderer} render" + "".join(f", {k}={v:g}" for k, v in true_values.items()))
+    title = f"{args.loss} loss along {spec.name}, renderer {st.renderer}; target: {made}"
     for label, m in zip(sweep.labels, sweep.minima()):
         print(f"{label}: lowest loss at {spec.name} = {m:.4g} {spec.unit}")
     arrays = dict(sweep.arrays())
@@ -263,7 +281,9 @@ def cmd_landscape(args, scene_from_args) -> int:
                             target_value=(centre, centre2), progress=_progress("scan"))
         print(f"2-D scan: lowest loss at {spec.name} = {scan.minimum()[0]:.4g}, {spec2.name} = {scan.minimum()[1]:.4g}")
         arrays.update(scan.arrays())
-        scan_fig = scan_figure(scan, f"{args.loss} loss over {spec.name} x {spec2.name}")
+        sigma = f", sigma={_sci(st.sigma)}" if st.renderer == "softras" else ""
+        scan_fig = scan_figure(scan, f"{args.loss} loss over {spec.name} x {spec2.name}, "
+                                     f"renderer {st.renderer}{sigma}; target: {made}")
         arrays["figure_scan"] = figure_rgba(scan_fig)
     if args.out:
         save_figure(fig, args.out)

@@ -113,8 +113,8 @@ def landscape_figure(sweep, title: str) -> Figure:
     bottom.set_ylabel(f"dL/d{sweep.param} ({per})")
     bottom.set_xlabel(f"{sweep.param} ({unit_text})" + ("; dashed: target" if sweep.target_value is not None else ""))
     top.set_title(title, fontsize=10)
-    top.legend(fontsize=8)
-    bottom.legend(fontsize=7, ncol=2)
+    top.legend(fontsize=8, loc="best")
+    bottom.legend(fontsize=7, ncol=2, loc="best")
     return fig
 
 
@@ -132,8 +132,8 @@ def scan_figure(scan, title: str) -> Figure:
     ax.plot([mx], [my], "o", mfc="none", mec="white", ms=10, label="lowest loss")
     if scan.target_value is not None:
         ax.plot([scan.target_value[0]], [scan.target_value[1]], "x", color="red", ms=10, label="target")
-    ax.set_xlabel(scan.param_x)
-    ax.set_ylabel(scan.param_y)
+    ax.set_xlabel(f"{scan.param_x} ({scan.units[0]})" if scan.units[0] else scan.param_x)
+    ax.set_ylabel(f"{scan.param_y} ({scan.units[1]})" if scan.units[1] else scan.param_y)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper right")
     return fig

@@ -51,8 +51,8 @@ class GradientBuffers:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The buffers as numpy arrays (for npz files)."""
-        return {"rgb": self.rgb.numpy(), "alpha": self.alpha.numpy(), "dL_dI": self.dL_dI.numpy(),
-                "dL_dV": self.dL_dV.numpy(), "dL_dV_norm": self.dL_dV_norm.numpy(),
+        return {"rgb": self.rgb.cpu().numpy(), "alpha": self.alpha.cpu().numpy(), "dL_dI": self.dL_dI.cpu().numpy(),
+                "dL_dV": self.dL_dV.cpu().numpy(), "dL_dV_norm": self.dL_dV_norm.cpu().numpy(),
                 "dL_dtheta_names": np.array(list(self.dL_dtheta)),
                 "dL_dtheta": np.array(list(self.dL_dtheta.values()), dtype=np.float64)}
 

@@ -17,7 +17,7 @@ import torch
 from ..render import render
 from ..scene import Scene
 from ..soft.common import background, color_table, prepare, shade_at
-from ..soft.geometry import pair_geometry, perspective_weights
+from ..soft.geometry import TABLE_ROWS, pair_geometry, perspective_weights
 
 DEFAULT_MIN_WEIGHT = 1e-4
 
@@ -107,16 +107,18 @@ def _face_colors(scene: Scene, faces: torch.Tensor, row: int, col: int, clip: bo
     s = scene.settings.image_size
     with torch.no_grad():
         prep = prepare(scene)
-        dtype = prep.verts.dtype
-        px = torch.full((faces.numel(),), -1 + (2 * col + 1) / s, dtype=dtype)
-        py = torch.full((faces.numel(),), 1 - (2 * row + 1) / s, dtype=dtype)
+        dtype, device = prep.verts.dtype, prep.verts.device
+        faces = faces.to(device)
+        px = torch.full((faces.numel(),), -1 + (2 * col + 1) / s, dtype=dtype, device=device)
+        py = torch.full((faces.numel(),), 1 - (2 * row + 1) / s, dtype=dtype, device=device)
         geo = prep.geo.index_select(1, faces)
-        _, _, bary = pair_geometry(px, py, geo[:15])
-        weights, z = perspective_weights(bary, geo[15:18], clip=clip)
+        # the same calls as renderer.soft.hard.shade_visible, per (pixel, face) pair
+        _, _, bary = pair_geometry(px, py, geo[:TABLE_ROWS])
+        weights, z = perspective_weights(bary, geo[TABLE_ROWS:TABLE_ROWS + 3], clip=clip)
         ct = color_table(scene, prep.verts, prep.faces)
         back = ~prep.screen.front[faces] if scene.settings.double_sided else None
         color = shade_at(scene, ct, ct.table.index_select(2, faces), weights, prep.eye, back)
-    return color.T.double().numpy(), weights.T.double().numpy(), z.double().numpy()
+    return color.T.double().cpu().numpy(), weights.T.double().cpu().numpy(), z.double().cpu().numpy()
 
 
 def _pixel_gradients(scene: Scene, row: int, col: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +131,7 @@ def _pixel_gradients(scene: Scene, row: int, col: int) -> tuple[np.ndarray, np.n
             (g,) = torch.autograd.grad(v, verts, retain_graph=i < 3, allow_unused=True)
         else:
             g = None
-        grads.append(np.zeros(tuple(verts.shape)) if g is None else g.double().numpy())
+        grads.append(np.zeros(tuple(verts.shape)) if g is None else g.double().cpu().numpy())
     return np.stack(grads[:3]), grads[3]
 
 
@@ -145,7 +147,7 @@ def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True)
         raise ValueError("the pixel inspector needs a torch renderer (softras, dibr or hard)")
     with torch.no_grad():
         out = render(scene, with_pairs=st.renderer == "softras")
-    rgb = out["rgb"][row, col].double().numpy()
+    rgb = out["rgb"][row, col].double().cpu().numpy()
     alpha = float(out["alpha"][row, col])
     bg = background(scene, torch.float64, torch.device("cpu")).numpy()
     notes: list[str] = []

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import torch
 
 from ..scene import Scene
 from .gradients import loss_and_param_grads, loss_value
@@ -95,6 +94,7 @@ class Scan:
     loss: np.ndarray
     grad: Optional[np.ndarray] = None
     target_value: Optional[tuple[float, float]] = None
+    units: tuple[str, str] = ("", "")
 
     def minimum(self) -> tuple[float, float]:
         iy, ix = np.unravel_index(int(np.argmin(self.loss)), self.loss.shape)
@@ -129,7 +129,7 @@ def loss_scan_2d(scene: Scene, target: Target, loss: str, param_x: str, values_x
                 grid[iy, ix] = loss_value(s, target, loss)
             if progress:
                 progress(iy * len(xs) + ix + 1, total)
-    return Scan(sx.name, sy.name, loss, xs, ys, grid, grads, target_value)
+    return Scan(sx.name, sy.name, loss, xs, ys, grid, grads, target_value, (sx.unit, sy.unit))
 
 
-__all__ = ["Sweep", "Scan", "loss_sweep", "loss_scan_2d", "torch"]
+

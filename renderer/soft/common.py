@@ -35,11 +35,13 @@ def prepare(scene: Scene, detach: bool = False) -> FaceTables:
     """Project the mesh with the scene's camera. ``detach`` cuts geometry gradients (hard)."""
     device = torch.device(scene.settings.device)
     mesh = scene.mesh if scene.mesh.verts.device == device else scene.mesh.to(device)
+    # detach() (unlike no_grad) also drops forward-mode tangents, so a jvp sees no geometry either
     verts = mesh.verts.detach() if detach else mesh.verts
+    camera = scene.camera.detached() if detach else scene.camera
     with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
-        screen = project_mesh(verts, mesh.faces, scene.camera)
+        screen = project_mesh(verts, mesh.faces, camera)
         geo = torch.cat([face_table(screen.tri), screen.z.T], dim=0)
-        eye = scene.camera.eye.to(device=device, dtype=verts.dtype)
+        eye = camera.eye.to(device=device, dtype=verts.dtype)
     return FaceTables(verts=verts, faces=mesh.faces, eye=eye, screen=screen, geo=geo)
 
 

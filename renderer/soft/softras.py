@@ -56,7 +56,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
         with torch.no_grad():
             keep = in_box & (inside | (d2 < cutoff))
             drop = ~keep
-            signed_rate = torch.where(inside, 1.0 / sigma, -1.0 / sigma).to(dtype)
+            signed_rate = (inside.to(dtype) * 2 - 1) / sigma
         x = d2 * signed_rate
         # log(1 - D) = log(1 - sigmoid(x)) = -softplus(x): stable for any sigma
         log_unc = torch.zeros(n, dtype=dtype, device=device).index_add_(

@@ -60,8 +60,9 @@ class TileChunk:
         col = self.c0[:, None] + ar                                        # (Fg, T)
         row = self.r0[:, None] + ar
         in_box = (ar < self.h[:, None])[:, :, None] & (ar < self.w[:, None])[:, None, :]
-        px = (-1 + (2 * col + 1) / s).to(dtype)[:, None, :]
-        py = (1 - (2 * row + 1) / s).to(dtype)[:, :, None]
+        # in the render's own dtype: int / int would give float32 pixel centres
+        px = (-1 + (2 * col.to(dtype) + 1) / s)[:, None, :]
+        py = (1 - (2 * row.to(dtype) + 1) / s)[:, :, None]
         pix = torch.where(in_box, row[:, :, None] * s + col[:, None, :], torch.full_like(in_box, s * s, dtype=torch.long))
         return px, py, pix, in_box
 
