@@ -10,7 +10,7 @@ import torch
 from ..mesh import face_normals, vertex_normals
 from ..scene import Scene
 from ..shading import sample_texture, shade
-from .geometry import TABLE_ROWS, face_table, pair_geometry
+from .geometry import TABLE_ROWS, face_table, tile_pair_geometry
 from .project import ScreenMesh, project_mesh
 from .tiles import TileChunk, plan_tiles
 
@@ -62,7 +62,7 @@ def tile_geometry(geo: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
     """geo: (21, Fg) rows of the chunk's faces; px (Fg, 1, T), py (Fg, T, 1) -> d2, inside
     (Fg, T, T), screen barycentrics (3, Fg, T, T), corner depths (3, Fg, 1, 1)."""
     rows = geo[:, :, None, None]
-    d2, inside, bary = pair_geometry(px, py, rows[:TABLE_ROWS])
+    d2, inside, bary = tile_pair_geometry(px, py, rows[:TABLE_ROWS])
     return d2, inside, bary, rows[TABLE_ROWS:TABLE_ROWS + 3]
 
 
