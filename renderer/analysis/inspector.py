@@ -16,8 +16,8 @@ import torch
 
 from ..render import render
 from ..scene import Scene
-from ..soft.common import background, color_table, prepare, shade_at
-from ..soft.geometry import TABLE_ROWS, pair_geometry, perspective_weights
+from ..soft.common import background, prepare
+from ..soft.hard import shade_pairs
 
 DEFAULT_MIN_WEIGHT = 1e-4
 
@@ -103,21 +103,14 @@ class PixelReport:
 
 
 def _face_colors(scene: Scene, faces: torch.Tensor, row: int, col: int, clip: bool):
-    """Shaded colour (M, 3), barycentrics (M, 3) and depth (M,) of ``faces`` at the pixel centre."""
+    """Shaded colour (M, 3), barycentrics (M, 3) and depth (M,) of ``faces`` at the pixel centre,
+    by the renderers' own per-pair shading."""
     s = scene.settings.image_size
     with torch.no_grad():
         prep = prepare(scene)
-        dtype, device = prep.verts.dtype, prep.verts.device
-        faces = faces.to(device)
-        px = torch.full((faces.numel(),), -1 + (2 * col + 1) / s, dtype=dtype, device=device)
-        py = torch.full((faces.numel(),), 1 - (2 * row + 1) / s, dtype=dtype, device=device)
-        geo = prep.geo.index_select(1, faces)
-        # the same calls as renderer.soft.hard.shade_visible, per (pixel, face) pair
-        _, _, bary = pair_geometry(px, py, geo[:TABLE_ROWS])
-        weights, z = perspective_weights(bary, geo[TABLE_ROWS:TABLE_ROWS + 3], clip=clip)
-        ct = color_table(scene, prep.verts, prep.faces)
-        back = ~prep.screen.front[faces] if scene.settings.double_sided else None
-        color = shade_at(scene, ct, ct.table.index_select(2, faces), weights, prep.eye, back)
+        faces = faces.to(prep.verts.device)
+        pix = torch.full_like(faces, row * s + col)
+        color, weights, z = shade_pairs(scene, prep, pix, faces, clip=clip)
     return color.T.double().cpu().numpy(), weights.T.double().cpu().numpy(), z.double().cpu().numpy()
 
 

@@ -34,20 +34,30 @@ def nearest_per_pixel(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, nu
     return torch.nonzero(nearest & (face == fmin[pix]), as_tuple=True)[0]
 
 
-def shade_visible(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Shade the visible face of each covered pixel with perspective-correct barycentrics that
-    are differentiable in the geometry (unless ``prep`` was detached), and write the images.
-    pix, face: (W,) one winner per pixel -> rgb (S, S, 3), depth (S, S), face_id (S, S)."""
+def shade_pairs(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.Tensor,
+                clip: bool = False):
+    """Shaded colour of face ``face[i]`` at pixel ``pix[i]`` (flat index r*S + c), with
+    perspective-correct barycentrics differentiable in the geometry (unless ``prep`` was
+    detached). clip: clip the barycentrics to the face first (SoftRas, for pixels outside it).
+    pix, face: (M,) -> colour (3, M), weights (3, M), view depth (M,)."""
     s = scene.settings.image_size
     dtype, device = prep.verts.dtype, prep.verts.device
     centres = -1 + (2 * torch.arange(s, device=device, dtype=dtype) + 1) / s
     px, py = centres[pix % s], -centres[torch.div(pix, s, rounding_mode="floor")]
     geo = prep.geo.index_select(1, face)
     _, _, bary = pair_geometry(px, py, geo[:TABLE_ROWS])
-    weights, z = perspective_weights(bary, geo[TABLE_ROWS:TABLE_ROWS + 3], clip=False)
+    weights, z = perspective_weights(bary, geo[TABLE_ROWS:TABLE_ROWS + 3], clip=clip)
     ct = color_table(scene, prep.verts, prep.faces)
     back = ~prep.screen.front[face] if scene.settings.double_sided else None
-    color = shade_at(scene, ct, ct.table.index_select(2, face), weights, prep.eye, back)
+    return shade_at(scene, ct, ct.table.index_select(2, face), weights, prep.eye, back), weights, z
+
+
+def shade_visible(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Shade the visible face of each covered pixel and write the images.
+    pix, face: (W,) one winner per pixel -> rgb (S, S, 3), depth (S, S), face_id (S, S)."""
+    s = scene.settings.image_size
+    dtype, device = prep.verts.dtype, prep.verts.device
+    color, _, z = shade_pairs(scene, prep, pix, face)
     n_pix = s * s
     rgb = background(scene, dtype, device)[:, None].repeat(1, n_pix).index_copy(1, pix, color)
     depth = torch.zeros(n_pix, dtype=dtype, device=device).index_copy_(0, pix, z.detach())
