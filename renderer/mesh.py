@@ -10,6 +10,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .tensor_cache import derived
+
 
 def face_normals(verts: torch.Tensor, faces: torch.Tensor, unit: bool = True) -> torch.Tensor:
     """Face normals of a triangle mesh.
@@ -45,6 +47,13 @@ def weld_index(verts: np.ndarray, decimals: int = 6) -> np.ndarray:
     _, first, inverse = np.unique(np.round(verts, decimals), axis=0, return_index=True,
                                   return_inverse=True)
     return first[inverse.reshape(-1)].astype(np.int64)
+
+
+def device_copy(t: Optional[torch.Tensor], device: torch.device) -> Optional[torch.Tensor]:
+    """``t.to(device)``, cached while ``t`` lives unmodified, unless it needs its autograd link."""
+    if t is None or t.device == device or t.requires_grad:
+        return None if t is None else t.to(device)
+    return derived(t, ("device", str(device)), lambda src: src.to(device))
 
 
 @dataclass
@@ -90,9 +99,14 @@ class Mesh:
         return replace(self, verts=verts)
 
     def to(self, device: torch.device | str) -> "Mesh":
-        move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return replace(self, verts=move(self.verts), faces=move(self.faces), colors=move(self.colors),
-                       uvs=move(self.uvs), texture=move(self.texture), weld=move(self.weld))
+        """The mesh on ``device``. Tensors that carry no gradient (faces, uvs, texture, ...) are
+        copied once per device and reused (see ``device_copy``), so rendering a CPU scene on a
+        GPU every frame does not re-upload a large texture; verts always move fresh, keeping
+        their autograd link."""
+        device = torch.device(device)
+        return replace(self, verts=self.verts.to(device), faces=device_copy(self.faces, device),
+                       colors=device_copy(self.colors, device), uvs=device_copy(self.uvs, device),
+                       texture=device_copy(self.texture, device), weld=device_copy(self.weld, device))
 
     def original_verts(self) -> torch.Tensor:
         """(V, 3) vertices in the file's own coordinates (undoes the load-time normalisation)."""

@@ -15,12 +15,12 @@ elementwise ops on long rows are fast on the CPU.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Optional
 
 import torch
 
 from .lighting import Lights, Material, sh_irradiance
+from .tensor_cache import derived
 
 
 def shade(model: str, albedo: torch.Tensor, normal: Optional[torch.Tensor],
@@ -64,19 +64,12 @@ def shade(model: str, albedo: torch.Tensor, normal: Optional[torch.Tensor],
 def wrap_padded(texture: torch.Tensor) -> torch.Tensor:
     """(H, W, 3) -> (H + 2, W + 2, 3): the texture with one texel of wrapped border, so that
     bilinear lookups need no modulo. Cached per texture tensor (textures are large and reused)."""
-    key = (id(texture), texture._version, texture.device, texture.dtype)
-    hit = _PADDED.get(key)
-    if hit is not None and hit[0]() is texture:
-        return hit[1]
-    padded = torch.cat([texture[-1:], texture, texture[:1]], dim=0)
-    padded = torch.cat([padded[:, -1:], padded, padded[:, :1]], dim=1).contiguous()
-    if len(_PADDED) >= 4:
-        _PADDED.clear()
-    _PADDED[key] = (weakref.ref(texture), padded)
-    return padded
 
+    def pad(tex: torch.Tensor) -> torch.Tensor:
+        rows = torch.cat([tex[-1:], tex, tex[:1]], dim=0)
+        return torch.cat([rows[:, -1:], rows, rows[:, :1]], dim=1).contiguous()
 
-_PADDED: dict = {}
+    return derived(texture, "wrap-padded", pad)
 
 
 def sample_texture(texture: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
