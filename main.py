@@ -5,6 +5,7 @@
     python main.py assets          list the bundled meshes
     python main.py grad ...        gradient panel: dL/dI, dI/dtheta against the GL reference
     python main.py landscape ...   loss and dL/dtheta along a parameter sweep
+    python main.py optimize ...    optimize pose, shape, colours or light; record the run (.npz, .gif)
 
 Every bad input ends with one line on stderr and exit status 2, never a traceback.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 PROG = "diffrender-debugger"
-VERBS = ("render", "assets", "bench", "gui", "grad", "landscape")
+VERBS = ("render", "assets", "bench", "gui", "grad", "landscape", "optimize")
 
 
 class UsageError(Exception):
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     from renderer.analysis.commands import add_commands
 
     add_commands(sub, add_scene_arguments)  # grad, landscape
+    from renderer.optimize.commands import add_command as add_optimize_command
+
+    add_optimize_command(sub, add_scene_arguments)  # optimize
     return parser
 
 
@@ -214,6 +218,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from renderer.analysis.commands import run_command
 
             return run_command(args, scene_from_args)
+        if args.verb == "optimize":
+            from renderer.optimize.commands import run_optimize
+
+            return run_optimize(args, scene_from_args)
         handler = {"render": cmd_render, "assets": cmd_assets, "bench": cmd_bench,
                    "gui": cmd_gui}[args.verb]
         return handler(args)

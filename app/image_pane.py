@@ -1,59 +1,257 @@
-"""One image view: a pyqtgraph image with a caption, square pixels, row 0 at the top."""
+"""One image view: a pyqtgraph image with a caption, an optional colour bar, overlays and a
+readout of the value under the cursor.
+
+Images are drawn into the unit square (x = u across, y = v down), whatever their resolution, so a
+low-resolution preview and a full render line up, and overlays given in pixel coordinates of one
+resolution land on the same spot in every pane.
+"""
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from renderer.images import to_uint8
 
+from .colormaps import colormap
+
+CLICK_SLOP_PX = 4           # a press and release closer than this is a click (pick), not a drag
+ARROW_HEAD = 0.25           # arrow head length, as a fraction of the arrow
+
 
 class ImagePane(QWidget):
-    """Shows an (S, S, 3) float image. Emits ``dragged(dx, dy)`` in pixels while the left mouse
-    button drags over it, and ``wheeled(steps)`` on the wheel."""
+    """Shows an (S, S, 3) float image or an (S, S) heatmap with its colour bar.
 
-    dragged = Signal(float, float)
+    Signals: ``dragged(dx, dy, shift)`` in screen pixels while the left button drags;
+    ``drag_started()``/``drag_finished()`` around a drag; ``wheeled(steps)``; ``picked(u, v)``
+    for a click, as fractions of the image (u across, v down); ``magnified(factor, u, v)`` on
+    Ctrl+wheel and ``fitted()`` on a double click (the window applies them to every pane).
+    """
+
+    dragged = Signal(float, float, bool)
+    drag_started = Signal()
+    drag_finished = Signal()
     wheeled = Signal(float)
+    picked = Signal(float, float)
+    magnified = Signal(float, float, float)     # factor, centre u, centre v
+    fitted = Signal()
 
     def __init__(self, title: str) -> None:
         super().__init__()
-        self.title = QLabel(title)
+        self.title = QLabel(title)             # two lines: what it shows, the settings it was made with
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.view = pg.GraphicsLayoutWidget()
-        self.box = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.view.setBackground("#3a3a3a")      # grey, so a black image background shows its edge
+        self.box = self.view.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False)
+        self.box.disableAutoRange()         # the view is the unit square; only Ctrl+wheel changes it
+        self.box.setRange(QRectF(0, 0, 1, 1), padding=0)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.item)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap("sequential"), label=" ",
+                                        interactive=False, width=14, colorMapMenu=False)
+        self._bar_shown = False
+        self._contour = pg.IsocurveItem(level=0.5, pen=pg.mkPen("#202020", width=1.5), axisOrder="row-major")
+        self._contour.setParentItem(self.item)
+        self._contour.setPos(0.5, 0.5)          # isocurve points are at pixel centres
+        self._outlines = self._curve("#ffd21f", 1.2)
+        self._selected = self._curve("#00e5ff", 2.5)
+        self._arrows = self._curve("#ff2d55", 1.8)
+        self._marker = pg.ScatterPlotItem(symbol="+", size=16, pen=pg.mkPen("#ff2d55", width=2), brush=None)
+        self.box.addItem(self._marker)
+        self.readout = QLabel(" ")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setStyleSheet("color: #555; font-family: monospace;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
         layout.addWidget(self.view, 1)
-        self.image: np.ndarray | None = None
-        self._last = None
+        layout.addWidget(self.readout)
+        self.image: Optional[np.ndarray] = None       # the float image (rgb) or heatmap values
+        self.values: Optional[np.ndarray] = None      # heatmap values (None for rgb panes)
+        self.value_label = ""
+        self.levels: Optional[tuple[float, float]] = None
+        self.cmap_kind: Optional[str] = None
+        self.hover_text = ""
+        self._press: Optional[QPointF] = None
+        self._last: Optional[QPointF] = None
+        self._dragging = False
+        self._press_shift = False
+        self.view.viewport().setMouseTracking(True)
         self.view.viewport().installEventFilter(self)
 
-    def set_image(self, image: np.ndarray, caption: str | None = None) -> None:
-        self.image = image
-        self.item.setImage(to_uint8(image), autoLevels=False, levels=(0, 255))
-        self.box.autoRange(padding=0)
+    def _curve(self, color: str, width: float) -> pg.PlotCurveItem:
+        curve = pg.PlotCurveItem(pen=pg.mkPen(color, width=width), connect="pairs")
+        self.box.addItem(curve)
+        return curve
+
+    # --- content ---------------------------------------------------------------------------
+    def set_image(self, image: np.ndarray, caption: Optional[str] = None) -> None:
+        """Show an (S, S, 3) float colour image (clamped for display only)."""
+        self.image, self.values, self.levels, self.cmap_kind = image, None, None, None
+        self.item.setImage(to_uint8(image), autoLevels=False, levels=(0, 255), lut=None)
+        self._fit_item()
+        self._show_bar(False)
+        self._contour.setData(None)
         if caption is not None:
             self.title.setText(caption)
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
-        from PySide6.QtCore import QEvent, Qt
+    def set_heatmap(self, values: np.ndarray, kind: str, levels: tuple[float, float], label: str,
+                    caption: Optional[str] = None, rgb: Optional[np.ndarray] = None,
+                    contour: Optional[np.ndarray] = None) -> None:
+        """Show a scalar image through the ``kind`` colour map over ``levels`` with a colour bar;
+        with ``rgb`` that image is shown instead (already colour-mapped) and ``values`` still feed
+        the hover readout. ``contour``: a field whose 0.5 isoline is drawn on top."""
+        cmap = colormap(kind)
+        self.image = self.values = values
+        self.levels, self.cmap_kind, self.value_label = levels, kind, label
+        if rgb is not None:
+            self.item.setImage(to_uint8(rgb), autoLevels=False, levels=(0, 255), lut=None)
+        else:
+            shown = np.nan_to_num(np.asarray(values, np.float32), nan=levels[0])
+            self.item.setImage(shown, autoLevels=False, levels=levels, lut=cmap.getLookupTable(nPts=256))
+        self._fit_item()
+        self.colorbar.setColorMap(cmap)
+        self.colorbar.setLevels(levels)
+        self.colorbar.getAxis("left").setLabel(f"{label}  [{levels[0]:.3g}, {levels[1]:.3g}]")
+        self._show_bar(True)
+        self._contour.setData(None if contour is None else np.asarray(contour, np.float32), level=0.5)
+        if caption is not None:
+            self.title.setText(caption)
 
+    def set_overlays(self, size: Optional[int] = None, arrows: Optional[np.ndarray] = None,
+                     outlines: Optional[np.ndarray] = None) -> None:
+        """Arrows (K, 2, 2) and triangle outlines (M, 3, 2) in pixel coordinates of a ``size``
+        image (x = column, y = row); None clears them."""
+        self._arrows.setData(*self._arrow_segments(arrows, size))
+        self._outlines.setData(*self._triangle_segments(outlines, size))
+
+    def set_selected_face(self, triangle: Optional[np.ndarray], size: Optional[int] = None) -> None:
+        """Highlight one triangle (3, 2) in pixel coordinates, or clear with None."""
+        self._selected.setData(*self._triangle_segments(None if triangle is None else triangle[None], size))
+
+    def set_marker(self, pick: Optional[tuple[float, float]]) -> None:
+        """Mark the picked pixel (u, v fractions), or clear with None."""
+        self._marker.setData([] if pick is None else [{"pos": pick}])
+
+    @staticmethod
+    def _triangle_segments(tris: Optional[np.ndarray], size: Optional[int]):
+        if tris is None or len(tris) == 0 or not size:
+            return [], []
+        t = np.asarray(tris, np.float64) / size
+        seg = np.stack([t, np.roll(t, -1, axis=1)], axis=2).reshape(-1, 2)   # edges as point pairs
+        return seg[:, 0], seg[:, 1]
+
+    @staticmethod
+    def _arrow_segments(arrows: Optional[np.ndarray], size: Optional[int]):
+        if arrows is None or len(arrows) == 0 or not size:
+            return [], []
+        a = np.asarray(arrows, np.float64) / size
+        tail, head = a[:, 0], a[:, 1]
+        d = head - tail
+        normal = np.stack([-d[:, 1], d[:, 0]], axis=1)
+        barb1 = head - ARROW_HEAD * d + 0.5 * ARROW_HEAD * normal
+        barb2 = head - ARROW_HEAD * d - 0.5 * ARROW_HEAD * normal
+        pts = np.stack([tail, head, head, barb1, head, barb2], axis=1).reshape(-1, 2)
+        return pts[:, 0], pts[:, 1]
+
+    def _fit_item(self) -> None:
+        self.item.setRect(QRectF(0, 0, 1, 1))
+
+    def _show_bar(self, on: bool) -> None:
+        if on and not self._bar_shown:
+            self.view.addItem(self.colorbar, row=0, col=1)
+        elif not on and self._bar_shown:
+            self.view.ci.removeItem(self.colorbar)
+        self._bar_shown = on
+
+    @property
+    def colorbar_visible(self) -> bool:
+        return self._bar_shown
+
+    def fit_view(self) -> None:
+        self.box.setRange(QRectF(0, 0, 1, 1), padding=0)
+
+    def zoom_to(self, u: float, v: float, half: float) -> None:
+        """Show the square of half-width ``half`` (a fraction of the image) around (u, v)."""
+        self.box.setRange(QRectF(u - half, v - half, 2 * half, 2 * half), padding=0)
+
+    def magnify(self, factor: float, u: float, v: float) -> None:
+        """Scale the view by ``factor`` (< 1 magnifies) about the point (u, v)."""
+        self.box.scaleBy(s=(factor, factor), center=QPointF(u, v))
+
+    def rendered_rgb(self) -> Optional[np.ndarray]:
+        """What the pane shows as uint8 (S, S, 3) (heatmaps colour-mapped), for export."""
+        if self.image is None:
+            return None
+        if self.values is None or self.cmap_kind is None:
+            return to_uint8(self.image)
+        from .colormaps import map_to_rgb
+
+        return to_uint8(map_to_rgb(self.values, self.cmap_kind, self.levels))
+
+    # --- mouse -----------------------------------------------------------------------------
+    def _to_unit(self, pos: QPointF) -> QPointF:
+        return self.box.mapSceneToView(self.view.mapToScene(pos.toPoint()))
+
+    def describe_at(self, u: float, v: float) -> str:
+        """The readout for the point (u, v) of the image (fractions), or '' outside it."""
+        if self.image is None or not (0 <= u < 1 and 0 <= v < 1):
+            return ""
+        s = self.image.shape[0]
+        row, col = int(v * s), int(u * self.image.shape[1])
+        if self.values is not None:
+            return f"row {row}, col {col}:  {self.value_label} = {float(self.values[row, col]):.4g}"
+        rgb = np.asarray(self.image[row, col], np.float64).ravel()
+        return f"row {row}, col {col}:  rgb " + " ".join(f"{c:.3f}" for c in rgb)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
         kind = event.type()
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
-            self._last = event.position()
+            self._press = self._last = event.position()
+            self._press_shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self._dragging = False
+            self.view.setFocus()           # so the pane's arrow keys work after a click
             return True
-        if kind == QEvent.Type.MouseMove and self._last is not None:
+        if kind == QEvent.Type.MouseMove:
             pos = event.position()
-            self.dragged.emit(pos.x() - self._last.x(), pos.y() - self._last.y())
-            self._last = pos
+            if self._press is not None:
+                if not self._dragging and (pos - self._press).manhattanLength() >= CLICK_SLOP_PX:
+                    self._dragging = True
+                    self.drag_started.emit()
+                if self._dragging:
+                    # Shift held at the press or now: a drag keeps moving the light once started
+                    shift = self._press_shift or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                    self.dragged.emit(pos.x() - self._last.x(), pos.y() - self._last.y(), shift)
+                    self._last = pos
+                return True
+            p = self._to_unit(pos)
+            self.hover_text = self.describe_at(p.x(), p.y())
+            self.readout.setText(self.hover_text or " ")
+            return False
+        if kind == QEvent.Type.MouseButtonRelease and self._press is not None:
+            if self._dragging:
+                self.drag_finished.emit()
+            else:
+                p = self._to_unit(event.position())
+                if 0 <= p.x() < 1 and 0 <= p.y() < 1:
+                    self.picked.emit(p.x(), p.y())
+            self._press = None
+            self._dragging = False
             return True
-        if kind == QEvent.Type.MouseButtonRelease:
-            self._last = None
+        if kind == QEvent.Type.MouseButtonDblClick:
+            self.fitted.emit()
             return True
         if kind == QEvent.Type.Wheel:
-            self.wheeled.emit(event.angleDelta().y() / 120.0)
+            steps = event.angleDelta().y() / 120.0
+            if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                c = self._to_unit(event.position())
+                self.magnified.emit(0.85 ** steps, c.x(), c.y())
+            else:
+                self.wheeled.emit(steps)
             return True
+        if kind == QEvent.Type.Leave:
+            self.readout.setText(" ")
         return super().eventFilter(obj, event)

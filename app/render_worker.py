@@ -1,57 +1,116 @@
-"""Rendering off the GUI thread, with requests coalesced (latest wins)."""
+"""Rendering and analysis off the GUI thread, with requests coalesced (latest wins).
+
+The GUI thread only builds ``RenderJob``s and shows the numpy buffers that come back; every torch
+and OpenGL call happens in the worker's QThread (a GL context belongs to the thread that made it).
+"""
 from __future__ import annotations
 
 import time
-from typing import Optional
+from collections import OrderedDict
+from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from renderer import Scene
 from renderer.errors import describe_error
+
+from .analysis_modes import BY_NAME
+from .jobs import RenderJob, scene_key
+
+RENDER_CACHE_SIZE = 3
 
 
 class RenderWorker(QObject):
-    """Lives in its own thread; owns the OpenGL reference renderer (a GL context belongs to the
-    thread that made it) and runs the torch renderer. Emits numpy buffers only."""
+    """Lives in its own thread. For each job: the differentiable render and the GL reference
+    (emitted at once as ``rendered``), then the analysis the job asks for (``analysed``), then
+    ``done``. A job superseded by a newer request stops between its slow steps."""
 
-    finished = Signal(int, object)   # request id, {"scene", "soft": {...}, "gl": {...}, "times"}
+    rendered = Signal(int, object)   # id, {"scene", "soft", "gl", "times", "preview"}
+    analysed = Signal(int, object)   # id, jobs.AnalysisResult
     failed = Signal(int, str)
+    done = Signal(int)
 
-    def __init__(self) -> None:
+    def __init__(self, is_superseded: Callable[[int], bool]) -> None:
         super().__init__()
+        self._is_superseded = is_superseded
         self._gl = None
+        self._engine = None
+        self._renders: OrderedDict = OrderedDict()
+
+    def _ensure_gl(self) -> None:
+        if self._gl is None:
+            from renderer.gl import GLRenderer
+
+            from .analysis_compute import AnalysisEngine
+
+            self._gl = GLRenderer()
+            self._engine = AnalysisEngine(self._gl)
+
+    def _render(self, job: RenderJob) -> dict:
+        """Both renders of the job's scene (cached: an analysis-only change re-renders nothing)."""
+        from renderer.render import render_numpy
+
+        key = scene_key(job.scene)
+        if key in self._renders:
+            self._renders.move_to_end(key)
+            soft, gl, times = self._renders[key]
+            return {"scene": job.scene, "soft": soft, "gl": gl, "times": dict(times, cached=True),
+                    "preview": job.preview}
+        t0 = time.perf_counter()
+        soft = render_numpy(job.scene)
+        t1 = time.perf_counter()
+        gl = self._gl.render(job.scene)
+        t2 = time.perf_counter()
+        times = {"soft_ms": 1e3 * (t1 - t0), "gl_ms": 1e3 * (t2 - t1)}
+        self._renders[key] = (soft, gl, times)
+        while len(self._renders) > RENDER_CACHE_SIZE:
+            self._renders.popitem(last=False)
+        return {"scene": job.scene, "soft": soft, "gl": gl, "times": times, "preview": job.preview}
 
     @Slot(int, object)
-    def render(self, request_id: int, scene: Scene) -> None:
-        try:
-            from renderer.gl import GLRenderer
-            from renderer.render import render_numpy
+    def run_job(self, request_id: int, job: RenderJob) -> None:
+        from .analysis_compute import Superseded
 
-            if self._gl is None:
-                self._gl = GLRenderer()
-            t0 = time.perf_counter()
-            soft = render_numpy(scene)
-            t1 = time.perf_counter()
-            gl = self._gl.render(scene)
-            t2 = time.perf_counter()
-            self.finished.emit(request_id, {"scene": scene, "soft": soft, "gl": gl,
-                                            "times": {"soft_ms": 1e3 * (t1 - t0), "gl_ms": 1e3 * (t2 - t1)}})
+        def check() -> None:
+            if self._is_superseded(request_id):
+                raise Superseded()
+
+        stage = "render"
+        try:
+            self._ensure_gl()
+            result = self._render(job)
+            self.rendered.emit(request_id, result)
+            request = job.analysis
+            if request is not None and (not job.preview or BY_NAME[request.mode].cheap):
+                stage = "analysis"
+                analysis = self._engine.run(job.scene, request, result["soft"], result["gl"], check)
+                analysis.times.update(forward_ms=result["times"]["soft_ms"], gl_ms=result["times"]["gl_ms"])
+                self.analysed.emit(request_id, analysis)
+        except Superseded:
+            pass
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message in the GUI
-            self.failed.emit(request_id, describe_error(exc))
+            prefix = "analysis: " if stage == "analysis" else ""
+            self.failed.emit(request_id, prefix + describe_error(exc))
+        finally:
+            self.done.emit(request_id)
 
     @Slot()
     def shutdown(self) -> None:
+        self._engine = None
+        self._renders.clear()
         if self._gl is not None:
             self._gl.release()
             self._gl = None
 
 
 class RenderScheduler(QObject):
-    """GUI-side front of the worker: at most one render in flight, and of the requests made
-    meanwhile only the latest is kept (slider drags coalesce)."""
+    """GUI-side front of the worker: at most one job in flight, and of the requests made
+    meanwhile only the latest is kept (slider drags coalesce). A running job's slow analysis is
+    abandoned as soon as a newer request arrives."""
 
-    rendered = Signal(object)            # the worker's result dict
+    rendered = Signal(object)        # the worker's render dict
+    analysed = Signal(object)        # jobs.AnalysisResult
     error = Signal(str)
+    idle = Signal()
     _submit = Signal(int, object)
     _shutdown = Signal()
 
@@ -59,49 +118,66 @@ class RenderScheduler(QObject):
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("render-worker")
-        self._worker = RenderWorker()
+        self._requested = 0          # id of the newest request (read by the worker: an int is atomic)
+        self._worker = RenderWorker(lambda rid: rid < self._requested)
         self._worker.moveToThread(self._thread)
-        self._submit.connect(self._worker.render)
+        self._submit.connect(self._worker.run_job)
         self._shutdown.connect(self._worker.shutdown)
-        self._worker.finished.connect(self._on_finished)
+        self._worker.rendered.connect(self._on_rendered)
+        self._worker.analysed.connect(self._on_analysed)
         self._worker.failed.connect(self._on_failed)
+        self._worker.done.connect(self._on_done)
         self._thread.start()
-        self._next_id = 0
         self._in_flight: Optional[int] = None
-        self._pending: Optional[Scene] = None
+        self._pending: Optional[tuple[int, RenderJob]] = None
         self.renders_started = 0
+        self._stopped = False
 
-    def request(self, scene: Scene) -> None:
-        """Ask for a render of ``scene`` (a copy the caller will not mutate)."""
-        self._pending = scene
+    def request(self, job: RenderJob) -> None:
+        """Ask for ``job`` (its scene a copy the caller will not mutate); replaces any request
+        still waiting."""
+        self._requested += 1
+        self._pending = (self._requested, job)
         self._pump()
 
     def busy(self) -> bool:
         return self._in_flight is not None or self._pending is not None
 
     def _pump(self) -> None:
-        if self._in_flight is not None or self._pending is None:
+        if self._stopped or self._in_flight is not None or self._pending is None:
             return
-        scene, self._pending = self._pending, None
-        self._next_id += 1
-        self._in_flight = self._next_id
+        (request_id, job), self._pending = self._pending, None
+        self._in_flight = request_id
         self.renders_started += 1
-        self._submit.emit(self._in_flight, scene)
+        self._submit.emit(request_id, job)
 
     @Slot(int, object)
-    def _on_finished(self, request_id: int, result: dict) -> None:
-        self._in_flight = None
+    def _on_rendered(self, request_id: int, result: dict) -> None:
         self.rendered.emit(result)
-        self._pump()
+
+    @Slot(int, object)
+    def _on_analysed(self, request_id: int, result) -> None:
+        # shown even when a newer request waits: it is complete and consistent with its own scene
+        self.analysed.emit(result)
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:
-        self._in_flight = None
         self.error.emit(message)
+
+    @Slot(int)
+    def _on_done(self, request_id: int) -> None:
+        self._in_flight = None
         self._pump()
+        if not self.busy():
+            self.idle.emit()
 
     def stop(self) -> None:
         """Release the worker's GL context in its own thread, then end the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._pending = None
+        self._requested += 1         # any running analysis stops at its next check
         self._shutdown.emit()
         self._thread.quit()
-        self._thread.wait(10_000)
+        self._thread.wait(30_000)

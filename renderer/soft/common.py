@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from ..mesh import face_normals, vertex_normals
+from ..mesh import device_copy, face_normals, vertex_normals
 from ..scene import Scene
 from ..shading import sample_texture, shade
 from .geometry import TABLE_ROWS, face_table, tile_pair_geometry
@@ -136,7 +136,7 @@ def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.T
             normal = torch.where(back, -normal, normal)
     if ct.albedo == "texture":
         uv = attrs[ct.rows["uv"]]
-        albedo = sample_texture(scene.mesh.texture.to(device), uv[0].reshape(-1), uv[1].reshape(-1))
+        albedo = sample_texture(device_copy(scene.mesh.texture, device), uv[0].reshape(-1), uv[1].reshape(-1))
     elif ct.albedo == "colors":
         albedo = attrs[ct.rows["albedo"]]
     else:
