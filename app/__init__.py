@@ -1,1 +1,10 @@
-"""The Qt desktop app: widgets wired to the renderer library. It computes nothing itself."""
+"""The Qt desktop app: widgets wired to the renderer library. It computes nothing itself.
+
+main_window     the window: one Scene, three panes, docks; every change -> a worker request
+render_worker   the QThread that renders and analyses (torch and OpenGL live only there)
+analysis_compute  what each analysis mode computes (runs in the worker), with caches
+jobs            the plain data that goes to and comes back from the worker
+image_pane, analysis_pane, inspector_panel   the views
+controls, sh_table, loss_controls, widgets   the docks' inputs
+menus, files, persistence, startup, preload, window_parts, scene_edits, target_images, colormaps
+"""

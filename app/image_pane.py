@@ -53,9 +53,8 @@ class ImagePane(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap("sequential"), label=" ",
                                         interactive=False, width=14, colorMapMenu=False)
         self._bar_shown = False
-        self._contour = pg.IsocurveItem(level=0.5, pen=pg.mkPen("#202020", width=1.5), axisOrder="row-major")
-        self._contour.setParentItem(self.item)
-        self._contour.setPos(0.5, 0.5)          # isocurve points are at pixel centres
+        self._contour = pg.PlotCurveItem(pen=pg.mkPen("#202020", width=1.5), connect="finite")
+        self.box.addItem(self._contour)
         self._outlines = self._curve("#ffd21f", 1.2)
         self._selected = self._curve("#00e5ff", 2.5)
         self._arrows = self._curve("#ff2d55", 1.8)
@@ -75,6 +74,7 @@ class ImagePane(QWidget):
         self.levels: Optional[tuple[float, float]] = None
         self.cmap_kind: Optional[str] = None
         self.hover_text = ""
+        self._hover_uv: Optional[tuple[float, float]] = None   # where the cursor is, if over the pane
         self._press: Optional[QPointF] = None
         self._last: Optional[QPointF] = None
         self._dragging = False
@@ -94,16 +94,18 @@ class ImagePane(QWidget):
         self.item.setImage(to_uint8(image), autoLevels=False, levels=(0, 255), lut=None)
         self._fit_item()
         self._show_bar(False)
-        self._contour.setData(None)
+        self._contour.setData([], [])
         if caption is not None:
             self.title.setText(caption)
+        self._refresh_readout()
 
     def set_heatmap(self, values: np.ndarray, kind: str, levels: tuple[float, float], label: str,
                     caption: Optional[str] = None, rgb: Optional[np.ndarray] = None,
                     contour: Optional[np.ndarray] = None) -> None:
         """Show a scalar image through the ``kind`` colour map over ``levels`` with a colour bar;
         with ``rgb`` that image is shown instead (already colour-mapped) and ``values`` still feed
-        the hover readout. ``contour``: a field whose 0.5 isoline is drawn on top."""
+        the hover readout. ``contour``: an (N, 2) polyline in pixel coordinates (NaN rows
+        between pieces) drawn on top."""
         cmap = colormap(kind)
         self.image = self.values = values
         self.levels, self.cmap_kind, self.value_label = levels, kind, label
@@ -117,9 +119,14 @@ class ImagePane(QWidget):
         self.colorbar.setLevels(levels)
         self.colorbar.getAxis("left").setLabel(f"{label}  [{levels[0]:.3g}, {levels[1]:.3g}]")
         self._show_bar(True)
-        self._contour.setData(None if contour is None else np.asarray(contour, np.float32), level=0.5)
+        if contour is None or len(contour) == 0:
+            self._contour.setData([], [])
+        else:
+            line = np.asarray(contour, np.float64) / values.shape[0]
+            self._contour.setData(line[:, 0], line[:, 1])
         if caption is not None:
             self.title.setText(caption)
+        self._refresh_readout()
 
     def set_overlays(self, size: Optional[int] = None, arrows: Optional[np.ndarray] = None,
                      outlines: Optional[np.ndarray] = None) -> None:
@@ -203,9 +210,17 @@ class ImagePane(QWidget):
         s = self.image.shape[0]
         row, col = int(v * s), int(u * self.image.shape[1])
         if self.values is not None:
-            return f"row {row}, col {col}:  {self.value_label} = {float(self.values[row, col]):.4g}"
+            value = float(self.values[row, col])
+            shown = f"{value:.4g}" if np.isfinite(value) else "none (no surface here)"
+            return f"row {row}, col {col}:  {self.value_label} = {shown}"
         rgb = np.asarray(self.image[row, col], np.float64).ravel()
         return f"row {row}, col {col}:  rgb " + " ".join(f"{c:.3f}" for c in rgb)
+
+    def _refresh_readout(self) -> None:
+        """The readout follows the cursor and the content: a new image under a resting cursor
+        updates it too, so it never describes an image no longer shown."""
+        self.hover_text = "" if self._hover_uv is None else self.describe_at(*self._hover_uv)
+        self.readout.setText(self.hover_text or " ")
 
     def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
         kind = event.type()
@@ -228,8 +243,8 @@ class ImagePane(QWidget):
                     self._last = pos
                 return True
             p = self._to_unit(pos)
-            self.hover_text = self.describe_at(p.x(), p.y())
-            self.readout.setText(self.hover_text or " ")
+            self._hover_uv = (p.x(), p.y())
+            self._refresh_readout()
             return False
         if kind == QEvent.Type.MouseButtonRelease and self._press is not None:
             if self._dragging:
@@ -253,5 +268,6 @@ class ImagePane(QWidget):
                 self.wheeled.emit(steps)
             return True
         if kind == QEvent.Type.Leave:
-            self.readout.setText(" ")
+            self._hover_uv = None
+            self._refresh_readout()
         return super().eventFilter(obj, event)

@@ -2,6 +2,7 @@
 the one Scene the window holds; every change goes through ``set_scene`` and a worker request."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -251,8 +252,10 @@ class MainWindow(QMainWindow):
         self.last_rendered_scene, self.last_render = scene, result
         self.soft_pane.set_image(result["soft"]["rgb"], caption(scene, f"differentiable render: {scene.settings.renderer}"))
         self.gl_pane.set_image(result["gl"]["rgb"], caption(scene, f"OpenGL reference ({scene.settings.lighting})"))
-        if result["preview"] and not BY_NAME[self.analysis_pane.mode()].cheap:
-            self.analysis_pane.mark_stale("updates on release")
+        if result["preview"]:
+            self.gl_pane.set_overlays()         # the outlined faces have moved; back on release
+            if not BY_NAME[self.analysis_pane.mode()].cheap:
+                self.analysis_pane.mark_stale("updates on release")
         self.timings.setText(timing_text(result["times"], None, scene.settings.device))
 
     def _show_analysis(self, result) -> None:
@@ -381,5 +384,13 @@ def run_app(mesh_path: Optional[str] = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = create_window(mesh_path)
+
+    def report(kind, exc, tb) -> None:
+        # a bug in a slot must not end the session: say what happened, keep the window
+        window.show_error(describe_error(exc))
+        if os.environ.get("DRD_DEBUG"):
+            sys.__excepthook__(kind, exc, tb)
+
+    sys.excepthook = report
     window.show()
     return app.exec()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -82,6 +83,8 @@ class RenderWorker(QObject):
             request = job.analysis
             if request is not None and (not job.preview or BY_NAME[request.mode].cheap):
                 stage = "analysis"
+                if job.preview:
+                    request = replace(request, pick=None)    # the inspector waits for the release
                 analysis = self._engine.run(job.scene, request, result["soft"], result["gl"], check)
                 analysis.times.update(forward_ms=result["times"]["soft_ms"], gl_ms=result["times"]["gl_ms"])
                 self.analysed.emit(request_id, analysis)

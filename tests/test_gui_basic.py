@@ -16,7 +16,7 @@ def test_window_renders_three_panes_and_drop(qtbot, make_window, tmp_path):
     assert window.analysis_pane.image.shape == (64, 64)
     assert window.scene.mesh.name == "knot"
     for pane in window.panes:                        # captions carry the settings of their image
-        assert "sigma 0.0001" in pane.title.text() and "edge" in pane.title.text()
+        assert "&sigma; 0.0001" in pane.title.text() and "edge" in pane.title.text()
 
     bad = tmp_path / "bad.obj"
     bad.write_text("this is not a mesh\n")
@@ -40,7 +40,7 @@ def test_sigma_changes_soft_pane_only_and_azimuth_changes_both(qtbot, make_windo
     assert window.scene.settings.sigma == 1e-2
     assert np.abs(window.soft_pane.image - soft0).max() > 0.05
     assert np.array_equal(window.gl_pane.image, gl0)
-    assert "sigma 0.01" in window.soft_pane.title.text()
+    assert "&sigma; 0.01" in window.soft_pane.title.text()
     window.controls.widgets["azimuth"].set_value(75.0)
     wait_idle(qtbot, window)
     assert float(window.scene.camera.azimuth) == 75.0

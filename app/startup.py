@@ -1,0 +1,38 @@
+"""Opening the window the way a user starts the app: on a mesh from the command line, else the
+last mesh used, with the saved layout and values; a bad start-up file is a message, not a crash."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QSettings
+
+from renderer.errors import describe_error
+from renderer.io import load_mesh
+
+from .main_window import MainWindow
+from .persistence import app_settings, last_mesh_path, restore_window
+
+
+def create_window(mesh_path: Optional[str] = None, store: Optional[QSettings] = None,
+                  image_size: int = 256) -> MainWindow:
+    """The window on ``mesh_path``, else the last mesh, else the default asset, with the saved
+    layout and values restored (``image_size`` applies when none is saved). A broken or missing
+    file opens the default mesh and shows why."""
+    store = store if store is not None else app_settings()
+    path = mesh_path or last_mesh_path(store)
+    error, mesh = None, None
+    if path:
+        try:
+            mesh = load_mesh(path)
+        except Exception as exc:  # noqa: BLE001 - shown in the window instead
+            error = describe_error(exc) + ("" if mesh_path else " (the last mesh used)")
+            path = None
+    window = MainWindow(mesh, settings=store, image_size=image_size,
+                        mesh_path=str(Path(path).resolve()) if path else None)
+    problems = restore_window(window)
+    if window.mesh_path and window.mesh_path not in window.recent_files:
+        window.remember(window.mesh_path)
+    if error or problems:
+        window.show_error("; ".join(([error] if error else []) + problems))
+    return window
