@@ -6,5 +6,5 @@ analysis_compute  what each analysis mode computes (runs in the worker), with ca
 jobs            the plain data that goes to and comes back from the worker
 image_pane, analysis_pane, inspector_panel   the views
 controls, sh_table, loss_controls, widgets   the docks' inputs
-menus, files, persistence, startup, preload, window_parts, scene_edits, target_images, colormaps
+menus, files, persistence, startup, preload, window_parts, target_images, colormaps
 """

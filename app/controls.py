@@ -1,5 +1,5 @@
 """The scene controls dock: every knob of the Scene, each emitting ``edited(name, value)`` with the
-names of ``renderer.edits.apply_edit`` (plus ``sh_coeff``, see ``scene_edits``)."""
+names of ``renderer.edits.apply_edit``."""
 from __future__ import annotations
 
 from typing import Callable

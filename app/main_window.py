@@ -28,7 +28,7 @@ from .menus import Menus
 from .persistence import MAX_RECENT, app_settings, save_window
 from .preload import preload_modules
 from .render_worker import RenderScheduler
-from .scene_edits import apply_control, move_light
+from renderer.edits import apply_edit, dragged_light_angles
 from .target_images import IMAGE_EXTENSIONS, read_target_file
 from .window_parts import Banner, caption, timing_text
 
@@ -134,9 +134,9 @@ class MainWindow(QMainWindow):
         self.request_render()
 
     def edit(self, name: str, value) -> None:
-        """Apply one named control change (see scene_edits) and re-render."""
+        """Apply one named control change (see renderer.edits) and re-render."""
         try:
-            scene = apply_control(self.scene, name, value)
+            scene = apply_edit(self.scene, name, value)
         except (ValueError, TypeError) as exc:
             self.show_error(describe_error(exc))
             self.controls.sync(self.scene)          # the control shows the value actually in use
@@ -201,7 +201,7 @@ class MainWindow(QMainWindow):
 
     def _on_drag(self, dx: float, dy: float, shift: bool) -> None:
         if shift:                      # Shift+drag moves the light the way the camera orbits
-            az, el = move_light(self.scene, dx * ORBIT_DEG_PER_PX, -dy * ORBIT_DEG_PER_PX)
+            az, el = dragged_light_angles(self.scene, dx * ORBIT_DEG_PER_PX, -dy * ORBIT_DEG_PER_PX)
             self.edit("light_angles", (az, el))
             self.controls.sync(self.scene)
         else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QSettings
 
 from renderer import Scene
-from renderer.edits import light_angles
+from renderer.edits import apply_edit, light_angles
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -46,7 +46,7 @@ def write_json(settings: QSettings, key: str, value: Any) -> None:
 
 
 def scene_values(scene: Scene) -> dict[str, Any]:
-    """Every control's value, as the named edits of ``scene_edits.apply_control`` take them."""
+    """Every control's value, as the named edits of ``renderer.edits.apply_edit`` take them."""
     st = scene.settings
     values: dict[str, Any] = {"lighting": st.lighting}
     values.update({n: getattr(st, n) for n in SETTINGS_FIELDS})
@@ -62,7 +62,6 @@ def scene_values(scene: Scene) -> dict[str, Any]:
 
 def restore_scene(scene: Scene, values: dict[str, Any], devices: list[str]) -> tuple[Scene, list[str]]:
     """``scene`` with saved ``values`` applied; values that no longer apply are skipped and named."""
-    from .scene_edits import apply_control
 
     problems = []
     order = ["lighting"] + [n for n in values if n not in ("lighting", "sh")]   # lighting resets the material
@@ -76,14 +75,14 @@ def restore_scene(scene: Scene, values: dict[str, Any], devices: list[str]) -> t
         if name in ("background", "light_color"):
             value = tuple(value)
         try:
-            scene = apply_control(scene, name, value)
+            scene = apply_edit(scene, name, value)
         except (ValueError, TypeError) as exc:
             problems.append(f"{name}: {exc}")
     sh = values.get("sh")
     if isinstance(sh, list) and len(sh) == 9:
         for k, row in enumerate(sh):
             for c, v in enumerate(row[:3]):
-                scene = apply_control(scene, "sh_coeff", (k, c, float(v)))
+                scene = apply_edit(scene, "sh_coeff", (k, c, float(v)))
     return scene, problems
 
 

@@ -17,6 +17,19 @@ from renderer.errors import describe_error
 from .analysis_modes import BY_NAME
 from .jobs import RenderJob, scene_key
 
+_GUI_THREAD_GC = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Python's cyclic collector may run in whichever thread allocates; if it frees a Qt object
+    in the worker thread, Qt deadlocks or crashes. pyqtgraph's GarbageCollector turns automatic
+    collection off and collects on a GUI-thread timer instead (once per process)."""
+    global _GUI_THREAD_GC
+    if _GUI_THREAD_GC is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GUI_THREAD_GC = GarbageCollector(interval=0.5)
+
 RENDER_CACHE_SIZE = 3
 
 
@@ -119,6 +132,7 @@ class RenderScheduler(QObject):
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
+        collect_garbage_on_gui_thread()
         self._thread = QThread()
         self._thread.setObjectName("render-worker")
         self._requested = 0          # id of the newest request (read by the worker: an int is atomic)

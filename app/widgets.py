@@ -12,94 +12,44 @@ from PySide6.QtWidgets import (QColorDialog, QHBoxLayout, QLineEdit, QPushButton
 STEPS = 1000
 
 
-class LogSlider(QWidget):
-    """A slider over [lo, hi] on a log scale, beside a text box that accepts any number in range.
-    Emits ``valueChanged(float)``; ``sliderPressed``/``sliderReleased`` pass through for
-    preview-while-dragging."""
+class _NumberSlider(QWidget):
+    """A slider beside a text box that accepts any number in [lo, hi]. Emits
+    ``valueChanged(float)`` when the value changes; ``sliderPressed``/``sliderReleased`` pass
+    through for preview-while-dragging. Subclasses map values to slider positions."""
 
     valueChanged = Signal(float)
     sliderPressed = Signal()
     sliderReleased = Signal()
 
-    def __init__(self, lo: float, hi: float, value: float, tooltip: str = "") -> None:
+    def __init__(self, lo: float, hi: float, value: float, positions: int, decimals: int,
+                 tooltip: str) -> None:
         super().__init__()
         self.lo, self.hi = lo, hi
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, STEPS)
+        self.slider.setRange(0, positions)
         self.edit = QLineEdit()
         self.edit.setFixedWidth(80)
-        self.edit.setValidator(QDoubleValidator(lo, hi, 10))
+        self.edit.setValidator(QDoubleValidator(lo, hi, decimals))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.edit)
         self.setToolTip(tooltip)
-        self._value = value
+        self._value = None
         self.set_value(value, emit=False)
-        self.slider.valueChanged.connect(self._from_slider)
+        self.slider.valueChanged.connect(lambda pos: self.set_value(self._from_pos(pos)))
         self.slider.sliderPressed.connect(self.sliderPressed)
         self.slider.sliderReleased.connect(self.sliderReleased)
         self.edit.editingFinished.connect(self._from_edit)
-
-    def value(self) -> float:
-        return self._value
 
     def _to_pos(self, value: float) -> int:
-        t = (math.log10(value) - math.log10(self.lo)) / (math.log10(self.hi) - math.log10(self.lo))
-        return round(min(1.0, max(0.0, t)) * STEPS)
+        raise NotImplementedError
 
-    def set_value(self, value: float, emit: bool = True) -> None:
-        value = min(self.hi, max(self.lo, float(value)))
-        self._value = value
-        self.slider.blockSignals(True)
-        self.slider.setValue(self._to_pos(value))
-        self.slider.blockSignals(False)
-        self.edit.setText(f"{value:.3g}")
-        if emit:
-            self.valueChanged.emit(value)
+    def _from_pos(self, pos: int) -> float:
+        raise NotImplementedError
 
-    def _from_slider(self, pos: int) -> None:
-        value = 10 ** (math.log10(self.lo) + pos / STEPS * (math.log10(self.hi) - math.log10(self.lo)))
-        self._value = float(f"{value:.3g}")
-        self.edit.setText(f"{self._value:.3g}")
-        self.valueChanged.emit(self._value)
-
-    def _from_edit(self) -> None:
-        try:
-            value = float(self.edit.text())
-        except ValueError:
-            self.edit.setText(f"{self._value:.3g}")
-            return
-        if value != self._value:
-            self.set_value(value)
-
-
-class ValueSlider(QWidget):
-    """A linear slider over [lo, hi] with a given step, beside an editable number."""
-
-    valueChanged = Signal(float)
-    sliderPressed = Signal()
-    sliderReleased = Signal()
-
-    def __init__(self, lo: float, hi: float, value: float, step: float = 1.0, tooltip: str = "") -> None:
-        super().__init__()
-        self.lo, self.hi, self.step = lo, hi, step
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, round((hi - lo) / step))
-        self.edit = QLineEdit()
-        self.edit.setFixedWidth(80)
-        self.edit.setValidator(QDoubleValidator(lo, hi, 6))
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.edit)
-        self.setToolTip(tooltip)
-        self._value = value
-        self.set_value(value, emit=False)
-        self.slider.valueChanged.connect(lambda pos: self.set_value(lo + pos * step))
-        self.slider.sliderPressed.connect(self.sliderPressed)
-        self.slider.sliderReleased.connect(self.sliderReleased)
-        self.edit.editingFinished.connect(self._from_edit)
+    def _text(self, value: float) -> str:
+        return f"{value:g}"
 
     def value(self) -> float:
         return self._value
@@ -109,9 +59,9 @@ class ValueSlider(QWidget):
         changed = value != self._value
         self._value = value
         self.slider.blockSignals(True)
-        self.slider.setValue(round((value - self.lo) / self.step))
+        self.slider.setValue(self._to_pos(value))
         self.slider.blockSignals(False)
-        self.edit.setText(f"{value:g}")
+        self.edit.setText(self._text(value))
         if emit and changed:
             self.valueChanged.emit(value)
 
@@ -119,7 +69,43 @@ class ValueSlider(QWidget):
         try:
             self.set_value(float(self.edit.text()))
         except ValueError:
-            self.edit.setText(f"{self._value:g}")
+            self.edit.setText(self._text(self._value))
+
+
+class LogSlider(_NumberSlider):
+    """A slider over [lo, hi] on a log scale (values from the slider rounded to 3 significant
+    digits), beside an editable number."""
+
+    def __init__(self, lo: float, hi: float, value: float, tooltip: str = "") -> None:
+        super().__init__(lo, hi, value, STEPS, 10, tooltip)
+
+    def _span(self) -> tuple[float, float]:
+        return math.log10(self.lo), math.log10(self.hi) - math.log10(self.lo)
+
+    def _to_pos(self, value: float) -> int:
+        start, width = self._span()
+        return round(min(1.0, max(0.0, (math.log10(value) - start) / width)) * STEPS)
+
+    def _from_pos(self, pos: int) -> float:
+        start, width = self._span()
+        return float(f"{10 ** (start + pos / STEPS * width):.3g}")
+
+    def _text(self, value: float) -> str:
+        return f"{value:.3g}"
+
+
+class ValueSlider(_NumberSlider):
+    """A linear slider over [lo, hi] with a given step, beside an editable number."""
+
+    def __init__(self, lo: float, hi: float, value: float, step: float = 1.0, tooltip: str = "") -> None:
+        self.step = step
+        super().__init__(lo, hi, value, round((hi - lo) / step), 6, tooltip)
+
+    def _to_pos(self, value: float) -> int:
+        return round((value - self.lo) / self.step)
+
+    def _from_pos(self, pos: int) -> float:
+        return self.lo + pos * self.step
 
 
 class ColorButton(QPushButton):

@@ -19,7 +19,8 @@ SETTINGS_EDITS = ("renderer", "lighting", "sigma", "gamma", "image_size", "devic
                   "flat_shading", "double_sided")
 CAMERA_EDITS = ("azimuth", "elevation", "distance", "fov")
 MATERIAL_EDITS = ("ka", "kd", "ks", "shininess")
-LIGHT_EDITS = ("light_azimuth", "light_elevation", "light_color", "sh_preset")
+LIGHT_EDITS = ("light_azimuth", "light_elevation", "light_angles", "light_color", "sh_preset",
+               "sh_coeff")
 SH_PRESETS = ("from light", "ambient", "sky and ground")
 
 
@@ -47,6 +48,13 @@ def sh_preset(name: str, lights: Lights) -> torch.Tensor:
     return coeffs
 
 
+def dragged_light_angles(scene: Scene, d_azimuth: float, d_elevation: float) -> tuple[float, float]:
+    """The first light's (azimuth, elevation) after a drag by these many degrees: azimuth wraps
+    to [-180, 180), elevation stops at the poles."""
+    az, el = light_angles(scene.lights)
+    return (az + d_azimuth + 180.0) % 360.0 - 180.0, max(-90.0, min(90.0, el + d_elevation))
+
+
 def apply_edit(scene: Scene, name: str, value: Any) -> Scene:
     """The scene with control ``name`` set to ``value``. Raises ValueError for an unknown name or
     a value out of range."""
@@ -69,11 +77,20 @@ def apply_edit(scene: Scene, name: str, value: Any) -> Scene:
         lights = scene.lights
         if name == "sh_preset":
             return replace(scene, lights=replace(lights, sh=sh_preset(value, lights)))
+        if name == "sh_coeff":                       # value: (band index k, channel, new value)
+            k, channel, v = value
+            if not (0 <= int(k) < 9 and 0 <= int(channel) < 3):
+                raise ValueError(f"SH coefficient ({k}, {channel}) does not exist (9 rows, 3 channels)")
+            sh = lights.sh.detach().clone()
+            sh[int(k), int(channel)] = float(v)
+            return replace(scene, lights=replace(lights, sh=sh))
         az, el = light_angles(lights)
         if name == "light_azimuth":
             az = float(value)
         elif name == "light_elevation":
             el = float(value)
+        elif name == "light_angles":                 # value: (azimuth, elevation)
+            az, el = (float(v) for v in value)
         directions = lights.directions.detach().clone()
         directions[0] = direction_from_angles(az, el).to(directions.dtype)
         colors = lights.colors.detach().clone()
