@@ -62,12 +62,14 @@ def shade(model: str, albedo: torch.Tensor, normal: Optional[torch.Tensor],
 
 
 def wrap_padded(texture: torch.Tensor) -> torch.Tensor:
-    """(H, W, 3) -> (H + 2, W + 2, 3): the texture with one texel of wrapped border, so that
-    bilinear lookups need no modulo. Cached per texture tensor (textures are large and reused)."""
+    """(H, W, 3) -> (3, (H + 2) * (W + 2)): the texture with one texel of wrapped border (so
+    bilinear lookups need no modulo), channel-first and flattened (so lookups gather straight into
+    (3, N) rows). Cached per texture tensor (textures are large and reused)."""
 
     def pad(tex: torch.Tensor) -> torch.Tensor:
         rows = torch.cat([tex[-1:], tex, tex[:1]], dim=0)
-        return torch.cat([rows[:, -1:], rows, rows[:, :1]], dim=1).contiguous()
+        padded = torch.cat([rows[:, -1:], rows, rows[:, :1]], dim=1)
+        return padded.reshape(-1, 3).T.contiguous()
 
     return derived(texture, "wrap-padded", pad)
 
@@ -84,14 +86,12 @@ def sample_texture(texture: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> t
     x = (u - torch.floor(u)) * w + 0.5
     y = (torch.ceil(v) - v) * h + 0.5
     x0, y0 = torch.floor(x), torch.floor(y)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    fx, fy = x - x0, y - y0
     index = y0.long() * (w + 2) + x0.long()
-    texels = padded.reshape(-1, 3)
 
     def tap(offset: int) -> torch.Tensor:
-        # gathering whole 3-channel texel rows is far faster than one channel at a time
-        return texels.index_select(0, index + offset)                       # (N, 3)
+        return padded.index_select(1, index + offset)                       # (3, N)
 
     top = torch.lerp(tap(0), tap(1), fx)
     bottom = torch.lerp(tap(w + 2), tap(w + 3), fx)
-    return torch.lerp(top, bottom, fy).T
+    return torch.lerp(top, bottom, fy)

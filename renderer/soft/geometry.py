@@ -7,6 +7,7 @@ ops on long contiguous rows are several times faster on the CPU than small trail
 from __future__ import annotations
 
 import torch
+import torch.autograd.forward_ad as fwad
 
 # Triangles whose doubled signed screen area is below this (in NDC^2) are treated as edge-on:
 # they never count as covering a pixel, but their edges still give a distance.
@@ -181,6 +182,8 @@ def tile_pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor):
     """``pair_geometry`` for the per-face tiles, with hand-written backward and forward-mode
     derivatives (w.r.t. the corner rows of ``g``; the derived edge rows are functions of them).
     px (Fg, 1, T), py (Fg, T, 1), g (18, Fg, 1, 1) -> d2 (Fg, T, T), inside, bary (3, Fg, T, T)."""
+    if not torch.is_grad_enabled() and fwad.unpack_dual(g).tangent is None:
+        return pair_geometry(px, py, g)       # no derivative wanted: skip the bookkeeping
     return _TileGeometry.apply(px, py, g[:6], g[6:TABLE_ROWS])
 
 
