@@ -6,6 +6,7 @@
     python main.py grad ...        gradient panel: dL/dI, dI/dtheta against the GL reference
     python main.py landscape ...   loss and dL/dtheta along a parameter sweep
     python main.py optimize ...    optimize pose, shape, colours or light; record the run (.npz, .gif)
+    python main.py open RUN.npz    open the GUI on a recorded run (scrub it in the timeline dock)
 
 Every bad input ends with one line on stderr and exit status 2, never a traceback.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 PROG = "diffrender-debugger"
-VERBS = ("render", "assets", "bench", "gui", "grad", "landscape", "optimize")
+VERBS = ("render", "assets", "bench", "gui", "grad", "landscape", "optimize", "open")
 
 
 class UsageError(Exception):
@@ -92,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="open the desktop debugger")
     gui.add_argument("mesh", nargs="?", help="mesh file to open")
+
+    open_run = sub.add_parser("open", help="open the desktop debugger on a recorded run (.npz)")
+    open_run.add_argument("run", help="timeline file written by `optimize --out` or File > Export run")
 
     render = sub.add_parser("render", help="render a mesh to PNG and/or NPY")
     add_scene_arguments(render)
@@ -206,6 +210,18 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(args.mesh)
 
 
+def cmd_open(args: argparse.Namespace) -> int:
+    from renderer.optimize.timeline_file import TimelineFileError, load_timeline
+
+    try:
+        timeline = load_timeline(args.run)         # before the window: a bad file is one line, exit 2
+    except TimelineFileError as exc:
+        raise UsageError(str(exc)) from None
+    from app.main_window import run_app
+
+    return run_app(None, run=(timeline, Path(args.run).name))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in VERBS and not argv[0].startswith("-")):
@@ -223,7 +239,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             return run_optimize(args, scene_from_args)
         handler = {"render": cmd_render, "assets": cmd_assets, "bench": cmd_bench,
-                   "gui": cmd_gui}[args.verb]
+                   "gui": cmd_gui, "open": cmd_open}[args.verb]
         return handler(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -28,6 +28,7 @@ from .menus import Menus
 from .persistence import MAX_RECENT, app_settings, save_window
 from .preload import preload_modules
 from .render_worker import RenderScheduler
+from .run_view import RunView
 from renderer.edits import apply_edit, dragged_light_angles
 from .target_images import IMAGE_EXTENSIONS, read_target_file
 from .window_parts import Banner, caption, timing_text
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([inspector_dock], [190], Qt.Orientation.Vertical)
         self.timings = QLabel()
         self.statusBar().addPermanentWidget(self.timings)
+        self.runs = RunView(self)           # the run panel and timeline docks, playback of runs
         self.menus = Menus(self)
         self.menus.check_mode(DEFAULT_MODE)
         self.menus.refresh_recent()
@@ -131,6 +133,7 @@ class MainWindow(QMainWindow):
     # --- model -----------------------------------------------------------------------------
     def set_scene(self, scene: Scene) -> None:
         self.scene = scene
+        self.runs.leave_playback()          # an edited scene is shown live, not the recorded run
         self.request_render()
 
     def edit(self, name: str, value) -> None:
@@ -250,6 +253,8 @@ class MainWindow(QMainWindow):
     def _show_render(self, result: dict) -> None:
         scene = result["scene"]
         self.last_rendered_scene, self.last_render = scene, result
+        if self.runs.playback:
+            return                          # the panes show a recorded run (see run_view)
         self.soft_pane.set_image(result["soft"]["rgb"], caption(scene, f"differentiable render: {scene.settings.renderer}"))
         self.gl_pane.set_image(result["gl"]["rgb"], caption(scene, f"OpenGL reference ({scene.settings.lighting})"))
         if result["preview"]:
@@ -259,6 +264,8 @@ class MainWindow(QMainWindow):
         self.timings.setText(timing_text(result["times"], None, scene.settings.device))
 
     def _show_analysis(self, result) -> None:
+        if self.runs.playback:
+            return
         scene = result.scene
         self.banner.clear("worker")                 # an earlier render or analysis error is resolved
         label = BY_NAME[result.request.mode].label
@@ -288,6 +295,8 @@ class MainWindow(QMainWindow):
     # --- files -----------------------------------------------------------------------------
     def open_path(self, path: str) -> bool:
         """Open a mesh or a target image, by its extension."""
+        if Path(path).suffix.lower() == ".npz":
+            return self.runs.files.open_run(path)
         return self.open_target_image(path) if file_kind(path) == "image" else self.open_mesh(path)
 
     def open_mesh(self, path: str) -> bool:
@@ -374,16 +383,20 @@ class MainWindow(QMainWindow):
             save_window(self)
         except Exception as exc:  # noqa: BLE001 - never keep the window from closing
             print(f"diffrender-debugger: could not save settings: {describe_error(exc)}", file=sys.stderr)
+        self.runs.shutdown()
         self.scheduler.stop()
         super().closeEvent(event)
 
 
-def run_app(mesh_path: Optional[str] = None) -> int:
-    """Start the GUI (see ``startup.create_window``) and run it until the window closes."""
+def run_app(mesh_path: Optional[str] = None, run=None) -> int:
+    """Start the GUI (see ``startup.create_window``) and run it until the window closes;
+    ``run``: (Timeline, name) of a recorded run to show."""
     from .startup import create_window
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = create_window(mesh_path)
+    if run is not None:
+        window.runs.show_timeline(*run)
 
     def report(kind, exc, tb) -> None:
         # a bug in a slot must not end the session: say what happened, keep the window

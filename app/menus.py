@@ -32,6 +32,13 @@ class Menus:
         file_menu = bar.addMenu("&File")
         self._action(file_menu, "&Open mesh...", w.open_mesh_dialog, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open &target image...", w.open_target_dialog, "Ctrl+T")
+        runs = w.runs.files
+        self._action(file_menu, "Open r&un...", runs.open_dialog, "Ctrl+Shift+O")
+        self._action(file_menu, "O&verlay run...", runs.overlay_dialog)
+        export_run = file_menu.addMenu("Export ru&n")
+        self._action(export_run, "Save the run (.npz)...", runs.save_dialog)
+        self._action(export_run, "Animation of chosen panes (GIF, MP4)...", runs.animation_dialog)
+        self._action(export_run, "Mesh at the current step (OBJ, PLY)...", runs.mesh_dialog)
         self.recent_menu = file_menu.addMenu("&Recent files")
         file_menu.addSeparator()
         self._action(file_menu, "&Export panes and buffers...", w.export_dialog, "Ctrl+E")

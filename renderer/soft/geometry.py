@@ -122,13 +122,12 @@ class _TileGeometry(torch.autograd.Function):
 
     @staticmethod
     def _corner_weights(edge: torch.Tensor, t: torch.Tensor) -> list[torch.Tensor]:
-        """c_j: weight of corner j in the closest point q = sum_j c_j v_j."""
-        start, end = 1 - t, t
-        weights = []
-        for j in range(3):
-            w = torch.where(edge == j, start, torch.zeros_like(t))
-            weights.append(torch.where(edge == (j + 2) % 3, end, w))
-        return weights
+        """c_j: weight of corner j in the closest point q = sum_j c_j v_j (corner j starts edge
+        j, weight 1 - t, and ends edge j - 1, weight t)."""
+        on_edge = [edge == k for k in range(3)]
+        start = 1 - t
+        return [torch.where(on_edge[j], start, torch.where(on_edge[(j + 2) % 3], t, 0.0))
+                for j in range(3)]
 
     @staticmethod
     def backward(ctx, g_d2, g_inside, g_bary):
