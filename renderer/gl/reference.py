@@ -84,6 +84,7 @@ class GLRenderer:
     def __init__(self, ctx: Optional[moderngl.Context] = None):
         self._owns_ctx = ctx is None
         self.ctx = create_context("egl") if ctx is None else ctx
+        self._make_current()
         if self.ctx.version_code < MIN_GL_VERSION:
             raise RuntimeError(f"the GL reference renderer needs OpenGL {MIN_GL_VERSION}, "
                                f"the context has {self.ctx.version_code}")
@@ -118,6 +119,7 @@ class GLRenderer:
         """
         if self._released:
             raise RuntimeError("this GLRenderer has been released")
+        self._make_current()
         settings = scene.settings
         size, k = settings.image_size, settings.supersample
         if size * k > self._max_size:
@@ -150,6 +152,7 @@ class GLRenderer:
         """Free every GL object this renderer made (and its context, if it created it)."""
         if self._released:
             return
+        self._make_current()
         for cache in (self._meshes, self._targets):
             for item in cache.values():
                 item.release()
@@ -168,6 +171,12 @@ class GLRenderer:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+    def _make_current(self) -> None:
+        """Several standalone contexts may live in one process (tests, analysis helpers, the
+        GUI's worker): whichever was made last is current, so make ours current before any GL
+        call. (Left current afterwards, as a freshly created context is.)"""
+        self.ctx.__enter__()
 
     def cache_sizes(self) -> dict[str, int]:
         """How many meshes, textures and render-target sizes are uploaded (for leak checks)."""
