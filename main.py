@@ -219,7 +219,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     from app.main_window import run_app
 
-    return run_app(None, run=(timeline, Path(args.run).name))
+    return run_app(None, run=(timeline, args.run))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -390,13 +390,13 @@ class MainWindow(QMainWindow):
 
 def run_app(mesh_path: Optional[str] = None, run=None) -> int:
     """Start the GUI (see ``startup.create_window``) and run it until the window closes;
-    ``run``: (Timeline, name) of a recorded run to show."""
+    ``run``: (Timeline, file path) of a recorded run to show."""
     from .startup import create_window
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = create_window(mesh_path)
     if run is not None:
-        window.runs.show_timeline(*run)
+        window.runs.files.show_loaded(*run)
 
     def report(kind, exc, tb) -> None:
         # a bug in a slot must not end the session: say what happened, keep the window

@@ -1,0 +1,291 @@
+"""Optimization runs in the window: the run panel and timeline docks, the run and reference
+threads, and playback, in which the three panes show the recorded state of the timeline's step:
+
+- the soft pane: the render recorded at that step (the nearest recorded frame if it was thinned,
+  and the caption says so);
+- the reference pane: the OpenGL reference of the mesh and camera at that step, drawn in the
+  reference thread (a shape run's recorded vertices, a pose run's recorded camera, ...);
+- the analysis pane: the recorded difference, dL/dI or target of that frame.
+
+Editing the scene leaves playback (the panes show the live scene again); scrubbing, playing or
+ticking "show the run in the panes" returns to it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QDockWidget
+
+from renderer.optimize import Timeline
+
+from .reference_worker import ReferenceScheduler
+from .run_files import RunFiles
+from .run_panel import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, RunPanel
+from .run_worker import RunRequest, RunScheduler
+from .timeline_dock import TimelineDock
+from .timeline_frames import (ReferenceSpec, as_rgb, nearest_frame_step, reference_spec, run_label, scalars_at,
+                              signed_levels)
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+TIMELINE_HEIGHT = 270         # px: the scrubber rows and a readable plot
+POLL_MS = 100                  # live-run refresh: at most 10 UI updates per second
+PANE_LABELS = {"difference": "difference (render - target)", "dL_dI": "dL/dI", "target": "target"}
+THINNED_STYLE = "color: #b36b00"
+
+
+def run_caption(title: str, settings: dict, values: dict, note: str = "") -> str:
+    """A pane caption for a recorded state: what it shows, then the settings stamped in the run
+    (sigma and gamma as recorded at that step)."""
+    sigma, gamma = values.get("sigma", float("nan")), values.get("gamma", float("nan"))
+    extra = f" <span style='{THINNED_STYLE}'>({note})</span>" if note else ""
+    return (f"<b>{title}</b>{extra}<br>{settings.get('renderer', '?')} &middot; &sigma; {sigma:.2g} "
+            f"&middot; &gamma; {gamma:.2g} &middot; {settings.get('image_size', '?')} px")
+
+
+class RunView(QObject):
+    """Owns the run panel, the timeline dock and the threads behind them. ``playback``: whether
+    the panes show the run (the window then ignores its live renders)."""
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.window = window
+        self.dock = TimelineDock()
+        self.panel = RunPanel()
+        self.timeline_dock = window._dock("Run timeline", "timeline", self.dock, Qt.DockWidgetArea.BottomDockWidgetArea)
+        inspector = window.findChild(QDockWidget, "inspector")
+        if inspector is not None:
+            window.splitDockWidget(inspector, self.timeline_dock, Qt.Orientation.Horizontal)
+            window.resizeDocks([inspector, self.timeline_dock], [560, 1000], Qt.Orientation.Horizontal)
+        window.resizeDocks([self.timeline_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
+        self.panel_dock = window._dock("Optimize", "run", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        loss_dock, scene_dock = window.findChild(QDockWidget, "loss"), window.findChild(QDockWidget, "controls")
+        if loss_dock is not None:
+            window.tabifyDockWidget(loss_dock, self.panel_dock)
+        if scene_dock is not None:
+            scene_dock.raise_()                      # the Scene tab stays the first one seen
+        self.runs = RunScheduler(self)
+        self.references = ReferenceScheduler(self)
+        self.files = RunFiles(self)
+        self.playback = False
+        self.timeline: Optional[Timeline] = None
+        self.run_mesh = None                 # the object of the run on show (None: find it by name)
+        self.analysis_pane_name = "difference"
+        self.runs_started = 0
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_MS)
+        self.poll_timer.timeout.connect(self._poll)
+
+        self.dock.step_changed.connect(self._step_chosen)
+        self.dock.show_run_toggled.connect(self.set_playback)
+        self.dock.pane_changed.connect(self._pane_chosen)
+        self.panel.start_requested.connect(self.start_run)
+        self.panel.pause_requested.connect(self.pause)
+        self.panel.resume_requested.connect(self.resume)
+        self.panel.stop_requested.connect(self.stop)
+        self.runs.started.connect(self._run_started)
+        self.runs.finished.connect(self._run_finished)
+        self.runs.failed.connect(self._run_failed)
+        self.references.rendered.connect(self._reference_ready)
+        self.references.failed.connect(self._reference_failed)
+
+    # --- playback ----------------------------------------------------------------------------
+    def set_playback(self, on: bool, rerender: bool = True) -> None:
+        """Show the run (True) or the live scene (False) in the panes; ``rerender``: ask for a
+        live render on leaving (False when the caller renders anyway)."""
+        if on and self.timeline is None:
+            on = False
+        self.dock.show_run.blockSignals(True)
+        self.dock.show_run.setChecked(on)
+        self.dock.show_run.blockSignals(False)
+        if on == self.playback:
+            return
+        self.playback = on
+        w = self.window
+        combo = w.analysis_pane.mode_combo            # the mode applies to the live scene only
+        combo.setEnabled(not on)
+        combo.setToolTip("" if not on else "the pane shows the recorded run: choose what in the timeline dock "
+                                           "(editing the scene shows the live scene again)")
+        if on:
+            w.gl_pane.set_overlays()                  # live-scene overlays belong to another image
+            w.gl_pane.set_selected_face(None)
+            w.analysis_pane.set_overlays()
+            self.show_step(self.dock.current_step)
+            return
+        self.dock.stop_playing()
+        self.dock.set_note("")
+        if rerender:
+            w.request_render()
+
+    def leave_playback(self) -> None:
+        """The scene was edited: the panes go back to the live scene (the caller re-renders)."""
+        self.set_playback(False, rerender=False)
+
+    def show_timeline(self, timeline: Timeline, name: str, mesh=None, at_end: bool = True) -> None:
+        """Scrub ``timeline`` in the dock and show it in the panes. ``mesh``: the run's object
+        (None: the window's mesh if it has the run's mesh name, else the bundled asset of it)."""
+        self.timeline, self.run_mesh = timeline, mesh
+        self.dock.set_timeline(timeline, run_label(timeline, name), at_end=at_end)
+        self.timeline_dock.raise_()
+        if self.playback:
+            self.show_step(self.dock.current_step)
+        else:
+            self.set_playback(True)
+
+    def _step_chosen(self, step: int) -> None:
+        if not self.playback and self.timeline is not None and not self.dock.live_update:
+            self.set_playback(True)                  # scrubbing means: show me that step
+        else:
+            self.show_step(step)
+
+    def _pane_chosen(self, name: str) -> None:
+        self.analysis_pane_name = name
+        self.show_step(self.dock.current_step)
+
+    def show_step(self, step: Optional[int]) -> None:
+        """Fill the panes with the recorded state of ``step``."""
+        if not self.playback or self.timeline is None or step is None:
+            return
+        tl, w = self.timeline, self.window
+        settings = dict(tl.meta.get("settings") or {})
+        frame_step = nearest_frame_step(tl.frame_steps, step)
+        if frame_step is None:
+            self.dock.set_note("this run recorded no frames")
+        else:
+            frame = tl.frame(frame_step)
+            note = "" if frame_step == step else f"nearest recorded frame; step {step} was thinned out"
+            self.dock.set_note(f"showing frame {frame_step}: {note}" if note else "")
+            values = scalars_at(tl, frame_step)
+            w.soft_pane.set_image(as_rgb(frame["render"]), run_caption(f"recorded render, step {frame_step}",
+                                                                       settings, values, note))
+            self._show_analysis_frame(frame, step, frame_step, settings, values, note)
+        self._request_reference(tl, step, settings)
+
+    def _show_analysis_frame(self, frame: dict, step: int, frame_step: int, settings: dict, values: dict,
+                             note: str) -> None:
+        pane, name = self.window.analysis_pane, self.analysis_pane_name
+        if name not in frame:
+            name = "difference"
+        data = frame[name]
+        caption = run_caption(f"recorded {PANE_LABELS[name]}, step {frame_step}", settings, values, note)
+        if name == "target":
+            pane.set_image(as_rgb(data), caption)
+        else:
+            signed = data.sum(-1) if data.ndim == 3 else data       # RGB summed, as the exported animation
+            label = PANE_LABELS[name] + (" (RGB summed)" if data.ndim == 3 else "")
+            pane.set_heatmap(signed, "diverging", signed_levels(signed), label, caption)
+        pane.set_overlays()
+        shown = {k: v for k, v in scalars_at(self.timeline, step).items() if np.isfinite(v)}
+        pane.notes.setPlainText(f"recorded run, step {step}\n"
+                                + "\n".join(f"{k} = {v:.6g}" for k, v in shown.items()))
+
+    def _request_reference(self, tl: Timeline, step: int, settings: dict) -> None:
+        try:
+            spec = reference_spec(tl, step)
+        except ValueError as exc:
+            self._reference_failed(ReferenceSpec(step=step, settings=settings, camera=(0, 0, 1, 60), run_id=id(tl)),
+                                   str(exc))
+            return
+        spec.run_id = id(tl)
+        mesh = self.run_mesh
+        if mesh is None and spec.needs_mesh and self.window.scene.mesh.name == spec.mesh_name:
+            mesh = self.window.scene.mesh
+        self.references.request(spec, mesh)
+
+    def _reference_ready(self, spec: ReferenceSpec, rgb: np.ndarray) -> None:
+        if not self.playback or self.timeline is None or spec.run_id != id(self.timeline):
+            return
+        caption = (f"<b>OpenGL reference, step {spec.step}</b>"
+                   + (f" <span style='{THINNED_STYLE}'>({'; '.join(spec.notes)})</span>" if spec.notes else "")
+                   + f"<br>{spec.settings.get('lighting', '?')} lighting &middot; the state recorded at that step "
+                     f"&middot; {spec.settings.get('image_size', '?')} px")
+        self.window.gl_pane.set_image(rgb, caption)
+
+    def _reference_failed(self, spec: ReferenceSpec, message: str) -> None:
+        if not self.playback or self.timeline is None or spec.run_id != id(self.timeline):
+            return
+        size = int(spec.settings.get("image_size", 64))
+        self.window.gl_pane.set_image(np.zeros((size, size, 3), np.float32),
+                                      f"<b>OpenGL reference, step {spec.step}: not available</b><br>{message}")
+
+    # --- runs --------------------------------------------------------------------------------
+    def start_run(self, task: str, preset: str, overrides: dict) -> bool:
+        """Start a run of ``task`` on the window's current scene; False (and a message) when one
+        is already going."""
+        if self.runs.active:
+            self.window.show_error("a run is still going: stop it first", source="run")
+            return False
+        request = RunRequest(task=task, preset=preset, scene=self.window.scene.copy(), overrides=dict(overrides))
+        self.runs.start(request)
+        self.panel.set_state(STARTING)
+        shown = ", ".join(f"{k} {getattr(v, 'describe', lambda: v)()}" for k, v in overrides.items())
+        self.panel.log(f"starting {task}/{preset} on {request.scene.mesh.name}: {shown}")
+        return True
+
+    def pause(self) -> None:
+        self.runs.pause()
+        self.panel.set_state(PAUSING)
+
+    def resume(self) -> None:
+        self.runs.resume()
+        self.panel.set_state(RUNNING)
+
+    def stop(self) -> None:
+        self.runs.stop()
+        self.panel.set_state(STOPPING)
+
+    def _run_started(self, run, request: RunRequest) -> None:
+        self.runs_started += 1
+        name = f"{request.task} run {self.runs_started}"
+        self.show_timeline(run.timeline, name, mesh=None if request.task == "shape" else request.scene.mesh)
+        if self.panel.state == STARTING:
+            self.panel.set_state(RUNNING)
+        self.panel.status.setText(f"{name}: running")
+        self.poll_timer.start()
+
+    def _poll(self) -> None:
+        """The live run's progress, at most every POLL_MS: curves, scrubber, panes, progress bar."""
+        run = self.runs.run
+        if run is None:
+            return
+        self.dock.refresh()                       # follows the newest step unless scrubbed back
+        if self.panel.state == PAUSING and run.status == "paused":
+            self.panel.set_state(PAUSED)
+        self.panel.status.setText(f"{self.dock.primary.label if self.dock.primary else 'run'}: {self.panel.state}")
+        done = run.next_step
+        elapsed = run.timeline.last().get("time", 0.0)
+        self.panel.set_progress(done, run.config.steps, elapsed / done if done else float("nan"), self.panel.state)
+
+    def _run_finished(self, run, summary: str) -> None:
+        self.poll_timer.stop()
+        self._poll()
+        self.panel.finish(summary)
+        self.panel.log(summary)
+        if run.status == "failed":
+            self.window.show_error(f"run failed: {run.message}", source="run")
+        else:
+            self.window.statusBar().showMessage(f"run {run.status}: {run.message}", 10000)
+
+    def _run_failed(self, message: str, run) -> None:
+        self.poll_timer.stop()
+        if run is not None:
+            self._poll()
+        text = f"run error: {message}" + ("" if run is None else f" (history of {run.next_step} steps kept)")
+        self.panel.finish(text)
+        self.panel.log(text)
+        self.window.show_error(text, source="run")
+
+    @property
+    def running(self) -> bool:
+        """A run is being built or stepped (not paused, not over)."""
+        return self.runs.active and self.panel.state not in (PAUSED, IDLE)
+
+    def shutdown(self) -> None:
+        self.poll_timer.stop()
+        self.dock.stop_playing()
+        self.runs.shutdown()
+        self.references.stop()
+
