@@ -19,8 +19,9 @@ from .camera import OrbitCamera
 from .lighting import Lights, Material
 from .mesh import Mesh
 from .scene import RenderSettings, Scene
+from .paths import shared_dir
 
-SHARED_MESHES = Path(__file__).resolve().parent.parent.parent / "shared" / "meshes"
+SHARED_MESHES = shared_dir() / "meshes"
 CASES = (("softras", "none"), ("softras", "phong"), ("dibr", "phong"), ("hard", "phong"))
 
 

@@ -25,8 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from renderer.paths import shared_dir  # noqa: E402 - after the path set-up above
 
-SHARED = ROOT.parent / "shared" / "meshes"
+SHARED = shared_dir() / "meshes"
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from renderer.paths import shared_mesh  # noqa: E402 - after the path set-up above
 
 TICK_MS = 5
 STALL_LIMIT_MS = 50.0
@@ -27,7 +28,7 @@ STALL_LIMIT_MS = 50.0
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mesh", default="/work/shared/meshes/spot/cow.obj")
+    parser.add_argument("--mesh", default=str(shared_mesh("spot", "cow.obj")))
     parser.add_argument("--size", type=int, default=256, help="render resolution")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long the drag lasts")
     parser.add_argument("--rate", type=float, default=30.0, help="slider value changes per second")

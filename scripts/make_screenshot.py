@@ -13,13 +13,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from renderer.paths import shared_mesh  # noqa: E402 - after the path set-up above
 
 MAX_BYTES = 300_000
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mesh", default="/work/shared/meshes/spot/cow.obj")
+    parser.add_argument("--mesh", default=str(shared_mesh("spot", "cow.obj")))
     parser.add_argument("--mode", default="agreement", help="analysis mode to show")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--pick", type=float, nargs=2, default=(0.62, 0.40), metavar=("U", "V"))

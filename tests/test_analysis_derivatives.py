@@ -4,7 +4,6 @@ supersampled OpenGL reference derivative on Spot."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,9 @@ from renderer.analysis.gradients import loss_gradients, loss_value
 from renderer.analysis.params import param_value, with_param
 from renderer.analysis.targets import render_target
 from tests.scenes import small_scene
+from renderer.paths import shared_mesh
 
-SPOT = Path("/work/shared/meshes/spot/cow.obj")
+SPOT = shared_mesh("spot", "cow.obj")
 GEOMETRY = ["azimuth", "elevation", "distance", "fov", "vertex:4:y", "vertex:9:x"]
 SHADING = ["light_azimuth", "light_elevation", "ka", "kd", "ks", "shininess"]
 

@@ -2,7 +2,6 @@
 pixel's colour, and the pixel's vertex gradient is the derivative image at that pixel."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +10,9 @@ import torch
 from renderer.analysis.derivatives import derivative_image
 from renderer.analysis.inspector import inspect_pixel
 from tests.scenes import small_scene
+from renderer.paths import shared_mesh
 
-SPOT = Path("/work/shared/meshes/spot/cow.obj")
+SPOT = shared_mesh("spot", "cow.obj")
 
 
 @pytest.mark.parametrize("kind", ["softras", "dibr", "hard"])

@@ -16,9 +16,10 @@ from renderer.io import (EmptyMeshError, FaceIndexError, MeshFileNotFoundError, 
                          MeshLoadWarning, MeshNoFacesError, MeshParseError, MeshUnreadableError,
                          NonFiniteMeshError, TooManyFacesError, UnsupportedMeshFormatError,
                          load_mesh)
+from renderer.paths import shared_mesh
 
 FORMATS = ("obj", "ply", "stl", "off", "glb", "gltf")
-SPOT = Path("/work/shared/meshes/spot/cow.obj")
+SPOT = shared_mesh("spot", "cow.obj")
 
 # An irregular tetrahedron away from the origin: no symmetry, so any axis flip, reordering of
 # coordinates or wrong winding changes the corner set below. Outward, counter-clockwise faces.

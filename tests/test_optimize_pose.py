@@ -9,7 +9,6 @@ not improved by 1e-4 in 40 steps. Measured on a loaded 2-core CPU: about 130 ste
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,9 @@ import torch
 
 from renderer.io import load_mesh
 from renderer.optimize import CONVERGED, Run, Schedule, build_run
+from renderer.paths import shared_mesh
 
-TEAPOT = Path(__file__).resolve().parents[2] / "shared" / "meshes" / "teapot.obj"
+TEAPOT = shared_mesh("teapot.obj")
 
 
 def test_softras_recovers_the_teapot_pose_within_one_degree():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from renderer.optimize import (FAILED, FINISHED, Run, Schedule, build_run, expor
                                parse_anneal, render_silhouette, save_targets)
 from renderer.soft import render_softras
 from tests.scenes import small_scene
+from renderer.paths import shared_dir
 
-MESHES = Path(__file__).resolve().parents[2] / "shared" / "meshes"
+MESHES = shared_dir() / "meshes"
 
 
 def tiny_shape(**overrides):

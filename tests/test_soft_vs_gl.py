@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,8 +36,9 @@ from renderer import LIGHTING_MODELS, Lights, Material, Mesh, OrbitCamera, Rende
 from renderer.assets import list_assets
 from renderer.io import load_mesh
 from renderer.render import render
+from renderer.paths import shared_dir
 
-SHARED_MESHES = Path(__file__).resolve().parents[2] / "shared" / "meshes"
+SHARED_MESHES = shared_dir() / "meshes"
 SHARED_FILES = {"spot": SHARED_MESHES / "spot" / "cow.obj", "teapot": SHARED_MESHES / "teapot.obj"}
 ASSETS = {a.name: a.path for a in list_assets()}
 MESH_NAMES = list(SHARED_FILES) + list(ASSETS)
