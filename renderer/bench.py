@@ -1,13 +1,16 @@
 """`python main.py bench`: forward and forward+backward timings of the torch renderers.
 
 Each case renders a mesh at a fixed camera; loss = rgb.sum() + alpha.sum(); times are medians
-over ``repeats`` runs after one warm-up. Peak memory is the process's resident-set high-water
-mark during the case (reset before it through /proc/self/clear_refs) on the CPU, and
-torch.cuda.max_memory_allocated on CUDA.
+over ``repeats`` runs after one warm-up. Each case runs in its own process; peak memory is that
+process's resident-set high-water mark (interpreter and libraries included, about 0.4 GB) on the
+CPU, and torch.cuda.max_memory_allocated during forward+backward on CUDA.
 """
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,7 +22,7 @@ from .camera import OrbitCamera
 from .lighting import Lights, Material
 from .mesh import Mesh
 from .scene import RenderSettings, Scene
-from .paths import shared_dir
+from .paths import REPO_ROOT, shared_dir
 
 SHARED_MESHES = shared_dir() / "meshes"
 CASES = (("softras", "none"), ("softras", "phong"), ("dibr", "phong"), ("hard", "phong"))
@@ -117,6 +120,9 @@ def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
         return out
 
     fwd = _median_ms(forward, repeats, device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    _reset_peak()
     fb = _median_ms(forward_backward, repeats, device)
     out = forward()
     return BenchRow(renderer, lighting, mesh.name, mesh.num_faces, size, fwd, fb,
@@ -134,20 +140,36 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
+def _case_in_subprocess(mesh_name: str, renderer: str, lighting: str, size: int, device: str,
+                        repeats: int) -> BenchRow:
+    """One case in a fresh Python process, so that its peak memory is its own: the allocator
+    keeps what earlier cases freed, and the high-water mark cannot be reset below that."""
+    code = ("import json, sys; from dataclasses import asdict; from renderer.bench import *; "
+            "m = next(x for x in bench_meshes() if x.name == sys.argv[1]); "
+            "print(json.dumps(asdict(bench_case(m, *sys.argv[2:4], int(sys.argv[4]), sys.argv[5], "
+            "int(sys.argv[6])))))")
+    proc = subprocess.run([sys.executable, "-c", code, mesh_name, renderer, lighting, str(size), device,
+                           str(repeats)], capture_output=True, text=True, cwd=str(REPO_ROOT))
+    if proc.returncode != 0:
+        lines = (proc.stderr.strip() or "no output").splitlines()
+        raise RuntimeError(f"benchmark case {renderer}/{lighting}/{mesh_name}/{size} failed: {lines[-1]}")
+    return BenchRow(**json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
 def run_bench(sizes=(256, 512), repeats: int = 5, device: Optional[str] = None,
               mesh_filter: Optional[str] = None, renderer_filter: Optional[str] = None,
               echo: Callable[[str], None] = print) -> list[BenchRow]:
-    """Run every case, printing each row as it completes; returns the rows."""
+    """Run every case, each in its own process, printing each row as it completes."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rows: list[BenchRow] = []
-    meshes = [m for m in bench_meshes() if not mesh_filter or mesh_filter in m.name]
+    names = [m.name for m in bench_meshes() if not mesh_filter or mesh_filter in m.name]
     echo(format_table([]))
     for renderer, lighting in CASES:
         if renderer_filter and renderer != renderer_filter:
             continue
-        for mesh in meshes:
+        for name in names:
             for size in sizes:
-                row = bench_case(mesh, renderer, lighting, size, device, repeats)
+                row = _case_in_subprocess(name, renderer, lighting, size, device, repeats)
                 rows.append(row)
                 echo(format_table([row]).splitlines()[-1])
     return rows
