@@ -6,7 +6,8 @@ analysis_compute  what each analysis mode computes (runs in the worker), with ca
 jobs            the plain data that goes to and comes back from the worker
 image_pane, analysis_pane, inspector_panel   the views
 controls, sh_table, loss_controls, widgets   the docks' inputs
-menus, files, persistence, startup, preload, window_parts, target_images, colormaps
+menus, files, persistence, startup, preload, window_parts, target_images, colormaps,
+worker_thread
 run_view        optimization runs in the window: playback of a recorded step in the three panes
 run_panel, timeline_dock   the run's inputs and buttons; the scrubber and loss curves
 run_worker, reference_worker   the run thread; the thread drawing the GL reference of a recorded step

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from renderer.errors import describe_error
 
-from .render_worker import collect_garbage_on_gui_thread
 from .timeline_frames import ReferenceSpec, reference_scene
+from .worker_thread import end_worker_thread, start_worker_thread
 
 
 class ReferenceWorker(QObject):
@@ -73,17 +73,12 @@ class ReferenceScheduler(QObject):
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
-        collect_garbage_on_gui_thread()
-        self._thread = QThread()
-        self._thread.setObjectName("run-reference")
         self._worker = ReferenceWorker()
-        self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.render)
-        self._shutdown.connect(self._worker.shutdown)
         self._worker.rendered.connect(self._on_rendered)
         self._worker.failed.connect(self._on_failed)
         self._worker.done.connect(self._on_done)
-        self._thread.start()
+        self._thread = start_worker_thread(self._worker, "run-reference", self._shutdown)
         self._next_id = 0
         self._in_flight = False
         self._pending: Optional[tuple[ReferenceSpec, object]] = None
@@ -122,6 +117,4 @@ class ReferenceScheduler(QObject):
             return
         self._stopped = True
         self._pending = None
-        self._shutdown.emit()
-        self._thread.quit()
-        self._thread.wait(30_000)
+        end_worker_thread(self._thread, self._shutdown, 30_000)

@@ -10,25 +10,13 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from renderer.errors import describe_error
 
 from .analysis_modes import BY_NAME
 from .jobs import RenderJob, scene_key
-
-_GUI_THREAD_GC = None
-
-
-def collect_garbage_on_gui_thread() -> None:
-    """Python's cyclic collector may run in whichever thread allocates; if it frees a Qt object
-    in the worker thread, Qt deadlocks or crashes. pyqtgraph's GarbageCollector turns automatic
-    collection off and collects on a GUI-thread timer instead (once per process)."""
-    global _GUI_THREAD_GC
-    if _GUI_THREAD_GC is None:
-        from pyqtgraph.util.garbage_collector import GarbageCollector
-
-        _GUI_THREAD_GC = GarbageCollector(interval=0.5)
+from .worker_thread import end_worker_thread, start_worker_thread
 
 RENDER_CACHE_SIZE = 3
 
@@ -132,19 +120,14 @@ class RenderScheduler(QObject):
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
-        collect_garbage_on_gui_thread()
-        self._thread = QThread()
-        self._thread.setObjectName("render-worker")
         self._requested = 0          # id of the newest request (read by the worker: an int is atomic)
         self._worker = RenderWorker(lambda rid: rid < self._requested)
-        self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.run_job)
-        self._shutdown.connect(self._worker.shutdown)
         self._worker.rendered.connect(self._on_rendered)
         self._worker.analysed.connect(self._on_analysed)
         self._worker.failed.connect(self._on_failed)
         self._worker.done.connect(self._on_done)
-        self._thread.start()
+        self._thread = start_worker_thread(self._worker, "render-worker", self._shutdown)
         self._in_flight: Optional[int] = None
         self._pending: Optional[tuple[int, RenderJob]] = None
         self.renders_started = 0
@@ -195,6 +178,4 @@ class RenderScheduler(QObject):
         self._stopped = True
         self._pending = None
         self._requested += 1         # any running analysis stops at its next check
-        self._shutdown.emit()
-        self._thread.quit()
-        self._thread.wait(30_000)
+        end_worker_thread(self._thread, self._shutdown, 30_000)

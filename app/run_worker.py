@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from renderer import Scene
 from renderer.errors import describe_error
 
-from .render_worker import collect_garbage_on_gui_thread
+from .worker_thread import end_worker_thread, start_worker_thread
 
 TEMPLATE_ASSET = "sphere"          # what a shape run deforms (the current mesh is the target)
 
@@ -111,17 +111,12 @@ class RunScheduler(QObject):
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
-        collect_garbage_on_gui_thread()
-        self._thread = QThread()
-        self._thread.setObjectName("optimization-run")
         self._worker = RunWorker()
-        self._worker.moveToThread(self._thread)
         self._start.connect(self._worker.start)
-        self._shutdown.connect(self._worker.shutdown)
         self._worker.started.connect(self._on_started)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
-        self._thread.start()
+        self._thread = start_worker_thread(self._worker, "optimization-run", self._shutdown)
         self.run = None
         self.active = False               # from start() until finished or failed
         self._stopped = False
@@ -171,6 +166,4 @@ class RunScheduler(QObject):
             return
         self._stopped = True
         self.stop()
-        self._shutdown.emit()
-        self._thread.quit()
-        self._thread.wait(60_000)
+        end_worker_thread(self._thread, self._shutdown, 60_000)

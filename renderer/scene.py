@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Optional
-
-import torch
 
 from .camera import OrbitCamera
 from .lighting import LIGHTING_MODELS, Lights, Material

@@ -140,14 +140,21 @@ def test_run_from_the_panel_fills_the_timeline_and_exports(qtbot, make_window, t
     assert "no vertices" in window.banner.text() and not (tmp_path / "pose.obj").exists()
 
 
-def test_pause_resume_and_stop_a_shape_run(qtbot, make_window, tmp_path):
+def _paused_shape_run(qtbot, make_window, min_steps: int):
+    """A 500-step shape run on 'axes' started from the panel and paused after ``min_steps``."""
     window = make_window(mesh=load_asset("axes"))
     runs, panel = window.runs, window.runs.panel
     panel.set_values(task="shape", steps=500, size=32, num_views=2)
     panel.start_button.click()
-    qtbot.waitUntil(lambda: runs.timeline is not None and len(runs.timeline) >= 2, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: runs.timeline is not None and len(runs.timeline) >= min_steps,
+                    timeout=RUN_TIMEOUT_MS)
     panel.pause_button.click()
     qtbot.waitUntil(lambda: panel.state == PAUSED, timeout=RUN_TIMEOUT_MS)
+    return window, runs, panel
+
+
+def test_pause_resume_and_stop_a_shape_run(qtbot, make_window, tmp_path):
+    window, runs, panel = _paused_shape_run(qtbot, make_window, min_steps=2)
     paused_at = len(runs.timeline)
     qtbot.wait(400)
     assert len(runs.timeline) == paused_at and "paused" in panel.progress.text()
@@ -167,13 +174,7 @@ def test_pause_resume_and_stop_a_shape_run(qtbot, make_window, tmp_path):
 
 
 def test_closing_the_window_ends_a_paused_run(qtbot, make_window):
-    window = make_window(mesh=load_asset("axes"))
-    runs, panel = window.runs, window.runs.panel
-    panel.set_values(task="shape", steps=500, size=32, num_views=2)
-    panel.start_button.click()
-    qtbot.waitUntil(lambda: runs.timeline is not None and len(runs.timeline) >= 1, timeout=RUN_TIMEOUT_MS)
-    panel.pause_button.click()
-    qtbot.waitUntil(lambda: panel.state == PAUSED, timeout=RUN_TIMEOUT_MS)
+    window, runs, panel = _paused_shape_run(qtbot, make_window, min_steps=1)
     run = runs.runs.run
     window.close()                                   # must not hang on the paused worker
     assert run.status == "stopped" and len(run.timeline) < 500
