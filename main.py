@@ -149,7 +149,7 @@ def scene_from_args(args: argparse.Namespace):
     camera = OrbitCamera(azimuth=args.azimuth, elevation=args.elevation, distance=args.distance,
                          fov=args.fov)
     lights = Lights.from_angles(args.light_azimuth, args.light_elevation, args.light_color)
-    return Scene(mesh=mesh, camera=camera, lights=lights,
+    return Scene(shape=mesh, camera=camera, lights=lights,
                  material=Material.for_lighting(args.lighting), settings=settings)
 
 
@@ -157,7 +157,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     import numpy as np
 
     from renderer.images import save_png
-    from renderer.render import render_numpy
+    from renderer.rendering import render_numpy
 
     if not args.out and not args.npy:
         raise UsageError("render: nothing to write; give --out FILE.png and/or --npy FILE.npy")
@@ -205,7 +205,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from app.main_window import run_app
+    from app import run_app
 
     return run_app(args.mesh)
 
@@ -217,7 +217,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         timeline = load_timeline(args.run)         # before the window: a bad file is one line, exit 2
     except TimelineFileError as exc:
         raise UsageError(str(exc)) from None
-    from app.main_window import run_app
+    from app import run_app
 
     return run_app(None, run=(timeline, args.run))
 

@@ -13,3 +13,11 @@ run_panel, timeline_dock   the run's inputs and buttons; the scrubber and loss c
 run_worker, reference_worker   the run thread; the thread drawing the GL reference of a recorded step
 run_files, timeline_frames     open/overlay/export runs; what the views read from a Timeline (no Qt)
 """
+
+
+def run_app(mesh_path=None, run=None) -> int:
+    """Start the GUI and run it until the window closes (see ``main_window.run_app``). Imported
+    lazily so that ``import app.<subpackage>`` does not start Qt."""
+    from .main_window import run_app as _run_app
+
+    return _run_app(mesh_path, run=run)

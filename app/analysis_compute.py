@@ -18,7 +18,6 @@ from renderer import Scene
 
 from .colormaps import levels_for, map_to_rgb
 from .jobs import AnalysisRequest, AnalysisResult, Heatmap, scene_key
-from .target_images import fit_target
 
 CACHE_SIZE = 3          # per kind; derivative images at 1024 px are 32 MB each
 ARROW_COUNT = 24
@@ -105,7 +104,7 @@ class AnalysisEngine:
 
     # --- cached building blocks ------------------------------------------------------------
     def target(self, scene: Scene, request: AnalysisRequest):
-        from renderer.analysis import render_target, with_params
+        from renderer.analysis import render_target, target_from_image, with_params
 
         spec = request.target
         if spec.kind == "pose":
@@ -119,7 +118,7 @@ class AnalysisEngine:
             if spec.kind == "image":
                 if spec.image is None:
                     raise ValueError("no target image is loaded: choose one under Loss > target")
-                return fit_target(spec.image, scene.settings.image_size, scene.settings.background)
+                return target_from_image(spec.image, scene.settings.image_size, scene.settings.background)
             values = dict(spec.pose) if spec.kind == "pose" else {}
             return render_target(scene, values, renderer="gl", gl=self.gl)
 
@@ -317,7 +316,7 @@ class AnalysisEngine:
 
         mesh = dataclasses.replace(scene.mesh, colors=torch.from_numpy(np.ascontiguousarray(colors, np.float32)),
                                    texture=None, uvs=None)
-        painted = scene.replace(mesh=mesh).with_settings(renderer="gl", lighting="none", supersample=1,
+        painted = scene.replace(shape=mesh).with_settings(renderer="gl", lighting="none", supersample=1,
                                                          background=(0.0, 0.0, 0.0))
         return self.gl.render(painted)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from renderer.io import SUPPORTED_EXTENSIONS
 
-from .target_images import IMAGE_EXTENSIONS
+from renderer.images import TARGET_IMAGE_EXTENSIONS as IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .main_window import MainWindow

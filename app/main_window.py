@@ -30,7 +30,7 @@ from .preload import preload_modules
 from .render_worker import RenderScheduler
 from .run_view import RunView
 from renderer.edits import apply_edit, dragged_light_angles
-from .target_images import IMAGE_EXTENSIONS, read_target_file
+from renderer.images import TARGET_IMAGE_EXTENSIONS as IMAGE_EXTENSIONS, read_target_image as read_target_file
 from .window_parts import Banner, caption, timing_text
 
 ORBIT_DEG_PER_PX = 0.4
@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
         self.mesh_path = str(Path(path).resolve())
         self.remember(self.mesh_path)
         self.clear_pick()
-        self.set_scene(self.scene.replace(mesh=mesh))
+        self.set_scene(self.scene.replace(shape=mesh))
         notes = "; ".join(mesh.warnings)
         self.statusBar().showMessage(f"loaded {Path(path).name}: {mesh.num_faces:,} faces"
                                      + (f" ({notes})" if notes else ""), 8000)

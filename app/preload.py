@@ -12,7 +12,7 @@ import importlib
 import time
 
 LAZY_MODULES = (
-    "renderer.render", "renderer.soft", "renderer.gl", "renderer.analysis",
+    "renderer.rendering", "renderer.soft", "renderer.gl", "renderer.analysis",
     "app.analysis_compute",
     "torch.utils.checkpoint",
     "torch.fx.experimental.symbolic_shapes",   # pulls in sympy (first render)

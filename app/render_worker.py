@@ -49,7 +49,7 @@ class RenderWorker(QObject):
 
     def _render(self, job: RenderJob) -> dict:
         """Both renders of the job's scene (cached: an analysis-only change re-renders nothing)."""
-        from renderer.render import render_numpy
+        from renderer.rendering import render_numpy
 
         key = scene_key(job.scene)
         if key in self._renders:

@@ -218,7 +218,7 @@ def reference_scene(spec: ReferenceSpec, mesh=None):
         lights = lights.replace(sh=torch.tensor(spec.sh_means, dtype=torch.float32)[:, None].repeat(1, 3))
     azimuth, elevation, distance, fov = spec.camera
     camera = OrbitCamera(azimuth=azimuth, elevation=elevation, distance=distance, fov=fov)
-    return Scene(mesh=mesh, camera=camera, lights=lights, material=Material.for_lighting(settings.lighting),
+    return Scene(shape=mesh, camera=camera, lights=lights, material=Material.for_lighting(settings.lighting),
                  settings=settings)
 
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import UserError
 from .io import load_mesh
 from .mesh import Mesh
 
@@ -23,7 +24,7 @@ class AssetInfo:
     faces: int
 
 
-class UnknownAssetError(KeyError):
+class UnknownAssetError(UserError, KeyError):
     """No bundled asset has this name; the message lists the names there are."""
 
     def __str__(self) -> str:

@@ -97,12 +97,12 @@ def _median_ms(fn: Callable[[], object], repeats: int, device: str) -> float:
 
 def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
                repeats: int) -> BenchRow:
-    from .render import render
+    from .rendering import render
 
     verts = mesh.verts.to(device).clone().requires_grad_()
     lights = Lights.from_angles(30.0, 40.0)
     lights.colors = lights.colors.to(device).requires_grad_()   # gives the hard renderer a gradient path
-    scene = Scene(mesh=mesh.to(device).with_verts(verts),
+    scene = Scene(shape=mesh.to(device).with_verts(verts),
                   camera=OrbitCamera(azimuth=30.0, elevation=20.0, distance=2.6),
                   lights=lights, material=Material.for_lighting(lighting),
                   settings=RenderSettings(image_size=size, renderer=renderer, lighting=lighting, device=device))

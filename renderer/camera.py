@@ -109,6 +109,19 @@ class OrbitCamera:
                                 for k in ("azimuth", "elevation", "distance", "fov")})
 
 
+def pixel_centre_ndc(col: torch.Tensor, row: torch.Tensor, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one pixel-centre convention (DESIGN.md §2): pixel (row r, column c) of an S x S image,
+    row 0 at the top, has its centre at NDC x = -1 + (2c + 1)/S, y = 1 - (2r + 1)/S.
+    col, row: integer or float tensors (any shape, same dtype as wanted) -> (x, y)."""
+    return -1 + (2 * col + 1) / image_size, 1 - (2 * row + 1) / image_size
+
+
+def ndc_to_pixel(x: torch.Tensor, y: torch.Tensor, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inverse of ``pixel_centre_ndc`` for continuous positions: NDC (x, y) -> (c, r) with
+    pixel centres at whole numbers (add 0.5 for the pixel-corner coordinates overlays use)."""
+    return (x + 1) * image_size / 2 - 0.5, (1 - y) * image_size / 2 - 0.5
+
+
 def project_points(points: torch.Tensor, camera: OrbitCamera, image_size: int) -> torch.Tensor:
     """World points -> pixel coordinates (column, row), row 0 at the top, pixel centres at +0.5.
 
@@ -117,7 +130,6 @@ def project_points(points: torch.Tensor, camera: OrbitCamera, image_size: int) -
     """
     homo = torch.cat([points, torch.ones_like(points[:, :1])], dim=1) @ camera.view_projection().T
     ndc = homo[:, :2] / homo[:, 3:4]
-    col = (ndc[:, 0] + 1) * image_size / 2
-    row = (1 - ndc[:, 1]) * image_size / 2
-    return torch.stack([col, row], dim=1)
+    col, row = ndc_to_pixel(ndc[:, 0], ndc[:, 1], image_size)
+    return torch.stack([col, row], dim=1) + 0.5
 

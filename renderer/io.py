@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
 import trimesh
 from trimesh.visual import ColorVisuals, TextureVisuals
 
+from .errors import UserError
 from .mesh import Mesh, weld_index
+from .shapes import Shape
 
 SUPPORTED_EXTENSIONS = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
 DEFAULT_MAX_FACES = 500_000
@@ -24,7 +26,7 @@ DEFAULT_MAX_FACES = 500_000
 PathLike = Union[str, Path]
 
 
-class MeshLoadError(Exception):
+class MeshLoadError(UserError, ValueError):
     """A mesh file could not be loaded. ``path`` is the file; the message names it."""
 
     def __init__(self, path: PathLike, reason: str):
@@ -100,6 +102,33 @@ def load_mesh(path: PathLike, max_faces: int = DEFAULT_MAX_FACES) -> Mesh:
         tm.merge_vertices(merge_tex=True, merge_norm=True)
         colors = None
     return _to_mesh(path, tm, colors, notes)
+
+
+class UnsupportedFileError(UserError, ValueError):
+    """No loader reads files of this extension."""
+
+
+# Extension -> loader returning a Shape (see ``renderer.shapes``); representations register
+# their file types here, and ``load`` picks the loader by extension.
+LOADERS: dict[str, Callable[[PathLike], Shape]] = {ext: load_mesh for ext in SUPPORTED_EXTENSIONS}
+
+
+def register_loader(extensions: tuple[str, ...], loader: Callable[[PathLike], Shape]) -> None:
+    """Read files with these (lower-case, dotted) extensions with ``loader``."""
+    for ext in extensions:
+        LOADERS[ext.lower()] = loader
+
+
+def load(path: PathLike) -> Shape:
+    """The shape in ``path``, of the type its extension names (a Mesh for .obj .ply .stl .off
+    .glb .gltf). Raises UnsupportedFileError for an unknown extension, else the loader's own
+    UserError subclass (``MeshLoadError`` for meshes)."""
+    ext = Path(path).suffix.lower()
+    if ext not in LOADERS:
+        shown = f"'{Path(path).suffix}'" if ext else "no extension"
+        raise UnsupportedFileError(f"Cannot open '{path}': {shown} is not a supported file type; "
+                                   f"supported: {', '.join(sorted(LOADERS))}")
+    return LOADERS[ext](path)
 
 
 def _check_file(path: Path) -> str:

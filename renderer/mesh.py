@@ -5,11 +5,12 @@ Conventions (DESIGN.md §2): right-handed world, +Y up, counter-clockwise faces 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 import torch
 
+from .shapes import register_shape
 from .tensor_cache import derived
 
 
@@ -56,6 +57,7 @@ def device_copy(t: Optional[torch.Tensor], device: torch.device) -> Optional[tor
     return derived(t, ("device", str(device)), lambda src: src.to(device))
 
 
+@register_shape
 @dataclass
 class Mesh:
     """A triangle mesh.
@@ -66,6 +68,9 @@ class Mesh:
     ``center`` and ``scale`` record the normalisation applied at load time:
     verts = (original - center) * scale, so ``original = verts / scale + center``.
     """
+
+    kind: ClassVar[str] = "mesh"
+    element_name: ClassVar[str] = "face"
 
     verts: torch.Tensor
     faces: torch.Tensor
@@ -85,6 +90,10 @@ class Mesh:
     @property
     def num_faces(self) -> int:
         return int(self.faces.shape[0])
+
+    @property
+    def num_elements(self) -> int:
+        return self.num_faces
 
     def face_normals(self) -> torch.Tensor:
         """(F, 3) unit face normals."""

@@ -1,4 +1,6 @@
-"""The Scene: mesh + camera + lights + material + render settings, read by every renderer."""
+"""The Scene: a shape (mesh, and the representations to come) + camera + lights + material +
+render settings, read by every renderer. Camera, lights, material and settings are shared by
+every representation."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -6,8 +8,9 @@ from dataclasses import dataclass, field, fields, replace
 from .camera import OrbitCamera
 from .lighting import LIGHTING_MODELS, Lights, Material
 from .mesh import Mesh
+from .registry import SOFTRAS_CUTOFF_FACTOR, get_renderer
+from .shapes import Shape, shape_kind
 
-RENDERER_KINDS = ("softras", "dibr", "hard", "gl")
 SIGMA_RANGE = (1e-7, 1e-1)
 GAMMA_RANGE = (1e-6, 1.0)
 
@@ -37,8 +40,7 @@ class RenderSettings:
         """Raise ValueError, naming the field and the allowed values, for a setting out of range."""
         if not isinstance(self.image_size, int) or not 1 <= self.image_size <= 4096:
             raise ValueError(f"image size must be an integer from 1 to 4096, got {self.image_size!r}")
-        if self.renderer not in RENDERER_KINDS:
-            raise ValueError(f"unknown renderer {self.renderer!r}; expected one of {', '.join(RENDERER_KINDS)}")
+        get_renderer(self.renderer)               # raises, naming the registered renderers
         if self.lighting not in LIGHTING_MODELS:
             raise ValueError(f"unknown lighting model {self.lighting!r}; expected one of {', '.join(LIGHTING_MODELS)}")
         for name in ("sigma", "gamma", "dibr_delta"):
@@ -51,28 +53,51 @@ class RenderSettings:
             raise ValueError(f"background must be an RGB triple, got {self.background!r}")
 
     def edge_width_px(self) -> float:
-        """Width in pixels of the band outside a triangle where D >= 1e-4: sqrt(9.21 sigma) S / 2."""
-        return (9.21 * self.sigma) ** 0.5 * self.image_size / 2
+        """Width in pixels of SoftRas's band outside a triangle at this sigma (see
+        ``softras_edge_width_px``), whichever renderer is selected."""
+        return softras_edge_width_px(self)
 
     def replace(self, **changes) -> "RenderSettings":
         return replace(self, **changes)
 
 
+def softras_edge_width_px(settings: RenderSettings) -> float:
+    """Width in pixels of the band outside a triangle where SoftRas's D >= 1e-4:
+    sqrt(SOFTRAS_CUTOFF_FACTOR sigma) S / 2 (NDC spans 2 over S pixels)."""
+    return (SOFTRAS_CUTOFF_FACTOR * settings.sigma) ** 0.5 * settings.image_size / 2
+
+
 @dataclass
 class Scene:
-    """Everything a renderer needs. Renderers read it and never mutate it."""
+    """Everything a renderer needs. Renderers read it and never mutate it. ``shape`` is one of
+    the registered representations (``renderer.shapes``); ``mesh`` reads it when it is a Mesh."""
 
-    mesh: Mesh
+    shape: Shape
     camera: OrbitCamera = field(default_factory=OrbitCamera)
     lights: Lights = field(default_factory=Lights)
     material: Material = field(default_factory=Material)
     settings: RenderSettings = field(default_factory=RenderSettings)
 
+    def __post_init__(self) -> None:
+        shape_kind(self.shape)                    # a TypeError naming the known kinds
+
+    @property
+    def kind(self) -> str:
+        """The representation of the shape, e.g. "mesh"."""
+        return type(self.shape).kind
+
+    @property
+    def mesh(self) -> Mesh:
+        """The shape as a Mesh; a clear TypeError for a scene of another representation."""
+        if not isinstance(self.shape, Mesh):
+            raise TypeError(f"this scene holds a {self.kind}, not a mesh")
+        return self.shape
+
     @staticmethod
-    def default(mesh: Mesh, lighting: str = "phong", **settings) -> "Scene":
+    def default(mesh: Shape, lighting: str = "phong", **settings) -> "Scene":
         """A scene with this mesh, the default camera and light, and the material defaults of
         ``lighting``; ``settings`` are RenderSettings fields."""
-        return Scene(mesh=mesh, material=Material.for_lighting(lighting),
+        return Scene(shape=mesh, material=Material.for_lighting(lighting),
                      settings=RenderSettings(lighting=lighting, **settings))
 
     def replace(self, **changes) -> "Scene":
@@ -86,14 +111,14 @@ class Scene:
         return replace(self, camera=replace(self.camera, **changes))
 
     def copy(self) -> "Scene":
-        """An independent copy: parameter tensors cloned and detached, mesh tensors shared
+        """An independent copy: parameter tensors cloned and detached, shape tensors shared
         (they are never modified in place)."""
         cam = self.camera.detached()
         lights = Lights(**{f.name: getattr(self.lights, f.name).detach().clone()
                            for f in fields(Lights)})
         mat = Material(**{f.name: getattr(self.material, f.name).detach().clone()
                           for f in fields(Material)})
-        return Scene(mesh=self.mesh, camera=cam, lights=lights, material=mat,
+        return Scene(shape=self.shape, camera=cam, lights=lights, material=mat,
                      settings=replace(self.settings))
 
 

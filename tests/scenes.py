@@ -24,7 +24,7 @@ def small_scene(renderer="softras", lighting="phong", size=12, dtype=torch.float
                       distance=torch.tensor(2.5, dtype=dtype), fov=torch.tensor(50.0, dtype=dtype))
     lights = Lights.from_angles(40.0, 30.0, (1.0, 0.9, 0.8))
     lights.directions = lights.directions.to(dtype)
-    return Scene(mesh=few_triangles(dtype), camera=cam, lights=lights,
+    return Scene(shape=few_triangles(dtype), camera=cam, lights=lights,
                  material=Material.for_lighting(lighting, shininess=8.0),
                  settings=RenderSettings(image_size=size, renderer=renderer, lighting=lighting,
                                          background=(0.2, 0.3, 0.4), **settings))

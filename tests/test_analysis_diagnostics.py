@@ -65,7 +65,7 @@ def test_hard_renderer(scene, target):
 def test_nan_traced_to_its_face(scene, target):
     verts = scene.mesh.verts.clone()
     verts[9, 0] = float("nan")                          # a diverged optimisation step
-    found = diagnose(scene.replace(mesh=scene.mesh.with_verts(verts)), target, "silhouette")
+    found = diagnose(scene.replace(shape=scene.mesh.with_verts(verts)), target, "silhouette")
     f = next(f for f in found if f.code == "nan-gradient")
     assert f.message.startswith("NaN in dL/dV") and "from face 3 (non-finite vertex coordinates)" in f.message
 
@@ -75,7 +75,7 @@ def test_exploding_gradient_from_screen_degenerate_face(scene, target):
     sliver = torch.tensor([[0.2, -0.2, 0.7], [0.2 + 1e-6, 0.3, 0.7], [0.2, 0.5, 0.7]], dtype=F64)
     mesh = Mesh(verts=torch.cat([m.verts, sliver]), faces=torch.cat([m.faces, torch.tensor([[10, 11, 12]])]),
                 colors=torch.cat([m.colors, torch.full((3, 3), 0.5, dtype=F64)]))
-    s = scene.replace(mesh=mesh).with_camera(azimuth=torch.tensor(0.0, dtype=F64),
+    s = scene.replace(shape=mesh).with_camera(azimuth=torch.tensor(0.0, dtype=F64),
                                              elevation=torch.tensor(0.0, dtype=F64))
     found = diagnose(s, target, "l2")
     f = next(f for f in found if f.code == "exploding-gradient")

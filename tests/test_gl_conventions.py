@@ -30,7 +30,7 @@ def make_mesh(verts, faces, **extra) -> Mesh:
 
 def make_scene(mesh: Mesh, camera: OrbitCamera, size: int = 64, **settings) -> Scene:
     settings.setdefault("lighting", "none")
-    return Scene(mesh=mesh, camera=camera, material=Material(albedo=[0.9, 0.5, 0.2]),
+    return Scene(shape=mesh, camera=camera, material=Material(albedo=[0.9, 0.5, 0.2]),
                  settings=RenderSettings(image_size=size, renderer="gl", **settings))
 
 

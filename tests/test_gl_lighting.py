@@ -34,7 +34,7 @@ def make_scene(mesh: Mesh, lighting: str, num_lights: int = 1, **settings) -> Sc
                     sh=torch.tensor(SH_COEFFS, dtype=torch.float32))
     material = Material(albedo=torch.tensor(ALBEDO, dtype=torch.float32), ka=KA, kd=KD, ks=KS,
                         shininess=SHININESS)
-    return Scene(mesh=mesh, camera=OrbitCamera(**CAMERA), lights=lights, material=material,
+    return Scene(shape=mesh, camera=OrbitCamera(**CAMERA), lights=lights, material=material,
                  settings=RenderSettings(image_size=SIZE, renderer="gl", lighting=lighting,
                                          background=(0.05, 0.1, 0.15), **settings))
 

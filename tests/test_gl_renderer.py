@@ -23,7 +23,7 @@ def sphere_mesh(subdivisions: int = 3) -> Mesh:
 
 
 def make_scene(mesh: Mesh, size: int = 48, lighting: str = "none", **settings) -> Scene:
-    return Scene(mesh=mesh, camera=OrbitCamera(azimuth=30.0, elevation=20.0),
+    return Scene(shape=mesh, camera=OrbitCamera(azimuth=30.0, elevation=20.0),
                  material=Material(albedo=list(ALBEDO)),
                  settings=RenderSettings(image_size=size, renderer="gl", lighting=lighting,
                                          background=BACKGROUND, **settings))
@@ -150,7 +150,7 @@ def test_changing_view_reuses_uploads_and_changing_vertices_reuploads(gl_rendere
         np.testing.assert_array_equal(renderer.render(scene)["alpha"], first["alpha"])
         assert len(uploads) == 3
         for i in range(2 * reference.MESH_CACHE_SIZE):
-            renderer.render(scene.replace(mesh=mesh.with_verts(verts.detach() * (1 - 0.01 * i))))
+            renderer.render(scene.replace(shape=mesh.with_verts(verts.detach() * (1 - 0.01 * i))))
         assert renderer.cache_sizes()["meshes"] == reference.MESH_CACHE_SIZE
     with pytest.raises(RuntimeError, match="released"):
         renderer.render(scene)

@@ -32,7 +32,7 @@ def test_silhouette_path_matches_softras_alpha_and_gradients():
     scene = small_scene(size=16, sigma=3e-3)
     verts = scene.mesh.verts.clone().requires_grad_(True)
     az = scene.camera.azimuth.clone().requires_grad_(True)
-    scene = scene.replace(mesh=scene.mesh.with_verts(verts), camera=scene.camera.replace(azimuth=az))
+    scene = scene.replace(shape=scene.mesh.with_verts(verts), camera=scene.camera.replace(azimuth=az))
     weights = torch.rand(16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     full = render_softras(scene)["alpha"]
     fast = render_silhouette(scene)["alpha"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from renderer import Mesh
-from renderer.render import render
+from renderer.rendering import render
 from tests.dense_reference import dense_dibr_alpha, dense_softras
 from tests.scenes import small_scene
 
@@ -27,7 +27,7 @@ def test_softras_backward_matches_dense(double_sided):
     verts = scene.mesh.verts.clone().requires_grad_()
     colors = scene.mesh.colors.clone().requires_grad_()
     azim = scene.camera.azimuth.clone().requires_grad_()
-    scene = scene.replace(mesh=Mesh(verts=verts, faces=scene.mesh.faces, colors=colors),
+    scene = scene.replace(shape=Mesh(verts=verts, faces=scene.mesh.faces, colors=colors),
                           camera=scene.camera.replace(azimuth=azim))
     weights = torch.rand(16, 16, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
 
@@ -51,7 +51,7 @@ def _gradcheck_scene(kind, **settings):
     base = small_scene(kind, "phong", size=8, **settings)
 
     def fn(verts, colors, azimuth, elevation):
-        scene = base.replace(mesh=Mesh(verts=verts, faces=base.mesh.faces, colors=colors),
+        scene = base.replace(shape=Mesh(verts=verts, faces=base.mesh.faces, colors=colors),
                              camera=base.camera.replace(azimuth=azimuth, elevation=elevation))
         out = render(scene)
         return out["rgb"], out["alpha"]
@@ -84,7 +84,7 @@ def test_chunked_checkpointed_path_matches_dense(monkeypatch, kind):
     monkeypatch.setattr(dibr, "CHECKPOINT_ABOVE", 0)
     scene = small_scene(kind, "phong", size=16, sigma=5e-3, gamma=3e-2, dibr_delta=2e-3)
     verts = scene.mesh.verts.clone().requires_grad_()
-    scene = scene.replace(mesh=Mesh(verts=verts, faces=scene.mesh.faces, colors=scene.mesh.colors))
+    scene = scene.replace(shape=Mesh(verts=verts, faces=scene.mesh.faces, colors=scene.mesh.colors))
     out = render(scene)
     if kind == "softras":
         rgb_ref, alpha_ref = dense_softras(scene)

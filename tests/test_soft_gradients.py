@@ -19,7 +19,7 @@ import torch
 import trimesh
 
 from renderer import Lights, Material, Mesh, OrbitCamera, RenderSettings, Scene
-from renderer.render import render
+from renderer.rendering import render
 from tests.scenes import few_triangles, small_scene
 
 RENDERERS = ("softras", "dibr", "hard")
@@ -49,7 +49,7 @@ def with_leaves(scene: Scene) -> tuple[Scene, dict[str, torch.Tensor]]:
     lights = Lights(ambient=p["light_ambient"], directions=p["light_directions"],
                     colors=p["light_colors"], sh=p["light_sh"])
     mat = Material(albedo=p["albedo"], ka=p["ka"], kd=p["kd"], ks=p["ks"], shininess=p["shininess"])
-    return scene.replace(mesh=mesh, camera=cam, lights=lights, material=mat), p
+    return scene.replace(shape=mesh, camera=cam, lights=lights, material=mat), p
 
 
 def grads(loss: torch.Tensor, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -107,7 +107,7 @@ def textured_quad(dtype=torch.float64) -> Mesh:
 def test_hard_albedo_gradients_without_vertex_colours(albedo_source):
     scene = small_scene("hard", "phong", size=24)
     mesh = few_triangles(colors=False) if albedo_source == "material" else textured_quad()
-    scene, params = with_leaves(scene.replace(mesh=mesh))
+    scene, params = with_leaves(scene.replace(shape=mesh))
     out = render(scene)
     g = grads(out["rgb"].sum() + out["alpha"].sum(), params)
     for name in GEOMETRY:
@@ -227,7 +227,7 @@ def test_softras_band_gradient_matches_finite_differences():
     picks = [tuple(band[i]) for i in np.linspace(0, len(band) - 1, 6).astype(int)]
 
     def alpha_at(verts):
-        return render(base.replace(mesh=base.mesh.with_verts(verts)))["alpha"]
+        return render(base.replace(shape=base.mesh.with_verts(verts)))["alpha"]
 
     verts = verts0.clone().requires_grad_()
     alpha = alpha_at(verts)
@@ -294,7 +294,7 @@ def extreme_scene(case: str, dtype) -> Scene:
     else:
         raise ValueError(case)
     camera = OrbitCamera(**{k: torch.tensor(v, dtype=dtype) for k, v in cam.items()})
-    return Scene(mesh=mesh, camera=camera, lights=Lights.from_angles(20.0, 10.0, (1.0, 0.9, 0.8)),
+    return Scene(shape=mesh, camera=camera, lights=Lights.from_angles(20.0, 10.0, (1.0, 0.9, 0.8)),
                  material=Material.for_lighting("phong", shininess=16.0),
                  settings=RenderSettings(image_size=size, lighting="phong",
                                          background=(0.2, 0.3, 0.4), **settings))
@@ -344,7 +344,7 @@ def test_extreme_scenes_are_what_they_claim():
         assert torch.allclose(x_ndc, torch.zeros(3, dtype=torch.float64), atol=1e-12)
     for case in ("degenerate", "edge_on"):
         scene = extreme_scene(case, torch.float64)
-        alone = scene.replace(mesh=Mesh(verts=scene.mesh.verts, faces=scene.mesh.faces[1:],
+        alone = scene.replace(shape=Mesh(verts=scene.mesh.verts, faces=scene.mesh.faces[1:],
                                         colors=scene.mesh.colors))
         with torch.no_grad():
             assert render(alone.with_settings(renderer="softras"))["alpha"].max() > 0.1, case
@@ -365,7 +365,7 @@ def test_float32_and_float64_agree(kind, lighting):
         mesh = Mesh(verts=sc.mesh.verts.to(dtype), faces=sc.mesh.faces,
                     colors=sc.mesh.colors.to(dtype))
         cam = sc.camera.replace(**{k: getattr(sc.camera, k).to(dtype) for k in CAMERA_PARAMS})
-        return with_leaves(sc.replace(mesh=mesh, camera=cam))
+        return with_leaves(sc.replace(shape=mesh, camera=cam))
 
     results = {}
     for dtype in (torch.float32, torch.float64):

@@ -35,7 +35,7 @@ import torch
 from renderer import LIGHTING_MODELS, Lights, Material, Mesh, OrbitCamera, RenderSettings, Scene
 from renderer.assets import list_assets
 from renderer.io import load_mesh
-from renderer.render import render
+from renderer.rendering import render
 from renderer.paths import shared_dir
 
 SHARED_MESHES = shared_dir() / "meshes"
@@ -92,7 +92,7 @@ def make_scene(mesh: Mesh, camera: dict, lighting: str, **settings) -> Scene:
     overrides = dict(albedo=ALBEDO)
     if lighting == "phong":
         overrides["shininess"] = 24.0
-    return Scene(mesh=mesh, camera=OrbitCamera(**camera), lights=make_lights(),
+    return Scene(shape=mesh, camera=OrbitCamera(**camera), lights=make_lights(),
                  material=Material.for_lighting(lighting, **overrides),
                  settings=RenderSettings(image_size=SIZE, renderer="gl", lighting=lighting,
                                          background=BACKGROUND, sigma=SIGMA, gamma=GAMMA,

@@ -20,7 +20,7 @@ from .losses import (IMAGE_LOSSES, REGULARIZERS, Target, edge_length_loss, flatt
                      normal_consistency_loss, photometric_l1_loss, photometric_l2_loss,
                      silhouette_iou_loss, silhouette_mse_loss, topology_faces, uniform_laplacian_loss)
 from .params import ParamSpec, param_value, parse_param, scalar_params, with_param, with_params
-from .targets import load_target_image, render_target
+from .targets import load_target_image, render_target, target_from_image
 
 __all__ = [
     "Agreement", "AgreementReport", "agreement_table", "band_scale_px", "compare_derivatives",
@@ -32,5 +32,5 @@ __all__ = [
     "REGULARIZERS", "Target", "edge_length_loss", "flatten_loss", "get_loss",
     "normal_consistency_loss", "photometric_l1_loss", "photometric_l2_loss", "silhouette_iou_loss",
     "silhouette_mse_loss", "topology_faces", "uniform_laplacian_loss", "ParamSpec", "param_value",
-    "parse_param", "scalar_params", "with_param", "with_params", "load_target_image", "render_target",
+    "parse_param", "scalar_params", "with_param", "with_params", "load_target_image", "render_target", "target_from_image",
 ]

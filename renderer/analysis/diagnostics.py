@@ -15,7 +15,7 @@ from typing import Mapping, Optional
 import numpy as np
 import torch
 
-from ..render import render
+from ..rendering import render
 from ..scene import Scene
 from ..soft.project import project_mesh
 from .gradients import GradientBuffers, loss_gradients

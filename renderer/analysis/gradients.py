@@ -13,7 +13,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from ..render import render
+from ..rendering import render
 from ..scene import Scene
 from .losses import REGULARIZERS, Target, get_loss, topology_faces
 from .params import GROUP_NAMES, ParamSpec, group_value, scalar_params, with_groups

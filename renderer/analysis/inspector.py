@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..render import render
+from ..rendering import render
 from ..scene import Scene
 from ..soft.common import background, prepare
 from ..soft.hard import shade_pairs
@@ -116,7 +116,7 @@ def _face_colors(scene: Scene, faces: torch.Tensor, row: int, col: int, clip: bo
 
 def _pixel_gradients(scene: Scene, row: int, col: int) -> tuple[np.ndarray, np.ndarray]:
     verts = scene.mesh.verts.detach().clone().requires_grad_()
-    out = render(scene.replace(mesh=scene.mesh.with_verts(verts)))
+    out = render(scene.replace(shape=scene.mesh.with_verts(verts)))
     values = [out["rgb"][row, col, c] for c in range(3)] + [out["alpha"][row, col]]
     grads = []
     for i, v in enumerate(values):

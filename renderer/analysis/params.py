@@ -165,7 +165,7 @@ def with_groups(scene: Scene, values: Mapping[str, torch.Tensor]) -> Scene:
         elif group == "sh":
             out = out.replace(lights=out.lights.replace(sh=v))
         elif group == "verts":
-            out = out.replace(mesh=out.mesh.with_verts(v))
+            out = out.replace(shape=out.mesh.with_verts(v))
         else:
             raise ValueError(f"unknown parameter group {group!r}; expected one of {GROUP_NAMES}")
     return out

@@ -17,7 +17,8 @@ from .presets import DEFAULT_PRESETS, PRESETS, TASKS, build_run, preset
 from .runner import (CONVERGED, DONE, FAILED, FINISHED, PAUSED, READY, RUNNING, STOPPED, NonFinite, Run,
                      StepRecord)
 from .schedules import Schedule, parse_anneal
-from .silhouette import render_for_loss, render_silhouette
+from ..rendering import render_for_loss
+from ..soft.silhouette import render_silhouette
 from .tasks import ColorTask, LightTask, ParamGroup, PoseTask, ShapeTask, Task, silhouette_ious
 from .timeline import Timeline
 from .timeline_file import FORMAT_VERSION, TimelineFileError, load_timeline, save_timeline

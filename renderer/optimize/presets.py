@@ -84,7 +84,7 @@ def build_run(task: str, mesh: Optional[Mesh] = None, *, preset_name: Optional[s
                               double_sided=scene.settings.double_sided if scene else False,
                               flat_shading=scene.settings.flat_shading if scene else False)
     lights = scene.lights if scene else Lights.from_angles(30.0, 40.0)
-    base = Scene(mesh=mesh, camera=OrbitCamera(), lights=lights,
+    base = Scene(shape=mesh, camera=OrbitCamera(), lights=lights,
                  material=Material.for_lighting(p["lighting"]), settings=settings)
     supersample = p.get("target_supersample", 4)
     if task == "pose":
@@ -103,7 +103,7 @@ def build_run(task: str, mesh: Optional[Mesh] = None, *, preset_name: Optional[s
             if truth_mesh is None:
                 raise ValueError("shape: give the target mesh or a targets file")
             cams = camera_grid(p["layout"], p["num_views"])
-            target_scene = base.replace(mesh=truth_mesh)
+            target_scene = base.replace(shape=truth_mesh)
             views = render_views(target_scene, cams, supersample=supersample, gl=gl)
         truth_verts = truth_mesh.verts if truth_mesh is not None else None
         return ShapeTask(base, views, loss=p["loss"], weights=p["weights"], reduction=p["reduction"],

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .silhouette import render_for_loss
+from ..rendering import render_for_loss
 from .tasks.base import Task
 from .timeline import Timeline
 

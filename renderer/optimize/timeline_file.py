@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
 from .timeline import Timeline
 
 FORMAT_NAME = "diffrender-debugger timeline"
 FORMAT_VERSION = 1
 
 
-class TimelineFileError(ValueError):
+class TimelineFileError(UserError, ValueError):
     """A timeline file that cannot be read: missing, damaged, not a timeline, or too new."""
 
 

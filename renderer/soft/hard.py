@@ -2,8 +2,12 @@
 visibility pass DIB-R shares with it."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from ..camera import pixel_centre_ndc
+from ..fragments import RenderOutput
 from ..scene import Scene
 from .common import FaceTables, background, color_table, plan, prepare, shade_at, tile_geometry
 from .geometry import TABLE_ROWS, pair_geometry, perspective_weights
@@ -34,6 +38,40 @@ def nearest_per_pixel(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, nu
     return torch.nonzero(nearest & (face == fmin[pix]), as_tuple=True)[0]
 
 
+@dataclass
+class Visibility:
+    """The z-buffer pass over a render's tile chunks. covered: (S*S + 1,) bool, pixels whose
+    centre lies inside any face (the last slot absorbs tile padding); pix, face: (W,) int64, the
+    one visible colour face of each covered pixel; num_pairs: covered (pixel, face) pairs."""
+
+    covered: torch.Tensor
+    pix: torch.Tensor
+    face: torch.Tensor
+    num_pairs: int
+
+
+@torch.no_grad()
+def visible_faces(prep: FaceTables, chunks: list[tuple[TileChunk, bool]], image_size: int) -> Visibility:
+    """The z-buffer shared by the hard and DIB-R renderers: coverage by every chunk's faces,
+    and per pixel the nearest face among the colour chunks'."""
+    s, dtype, device = image_size, prep.verts.dtype, prep.verts.device
+    covered = torch.zeros(s * s + 1, dtype=torch.bool, device=device)
+    hits, num_pairs = [], 0
+    for chunk, is_color in chunks:
+        pix, face, z = chunk_coverage(chunk, prep.geo.detach().index_select(1, chunk.faces), s, dtype)
+        covered[pix] = True
+        num_pairs += pix.numel()
+        if is_color:
+            hits.append((pix, face, z))
+    if hits:
+        pix, face, z = (torch.cat(t) for t in zip(*hits))
+    else:
+        pix = face = torch.zeros(0, dtype=torch.long, device=device)
+        z = torch.zeros(0, dtype=dtype, device=device)
+    win = nearest_per_pixel(pix, z, face, s * s)
+    return Visibility(covered=covered, pix=pix[win], face=face[win], num_pairs=num_pairs)
+
+
 def shade_pairs(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.Tensor,
                 clip: bool = False):
     """Shaded colour of face ``face[i]`` at pixel ``pix[i]`` (flat index r*S + c), with
@@ -41,9 +79,9 @@ def shade_pairs(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.T
     detached). clip: clip the barycentrics to the face first (SoftRas, for pixels outside it).
     pix, face: (M,) -> colour (3, M), weights (3, M), view depth (M,)."""
     s = scene.settings.image_size
-    dtype, device = prep.verts.dtype, prep.verts.device
-    centres = -1 + (2 * torch.arange(s, device=device, dtype=dtype) + 1) / s
-    px, py = centres[pix % s], -centres[torch.div(pix, s, rounding_mode="floor")]
+    dtype = prep.verts.dtype
+    rows = torch.div(pix, s, rounding_mode="floor")
+    px, py = pixel_centre_ndc((pix - rows * s).to(dtype), rows.to(dtype), s)
     geo = prep.geo.index_select(1, face)
     _, _, bary = pair_geometry(px, py, geo[:TABLE_ROWS])
     weights, z = perspective_weights(bary, geo[TABLE_ROWS:TABLE_ROWS + 3], clip=clip)
@@ -52,47 +90,31 @@ def shade_pairs(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.T
     return shade_at(scene, ct, ct.table.index_select(2, face), weights, prep.eye, back), weights, z
 
 
-def shade_visible(scene: Scene, prep: FaceTables, pix: torch.Tensor, face: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Shade the visible face of each covered pixel and write the images.
-    pix, face: (W,) one winner per pixel -> rgb (S, S, 3), depth (S, S), face_id (S, S)."""
+def shade_visible(scene: Scene, prep: FaceTables, vis: Visibility, alpha: torch.Tensor,
+                  tile_elements: int, num_pairs: int) -> RenderOutput:
+    """Shade the visible face of each covered pixel and write the images: rgb, depth, face_id
+    (S, S) plus the given alpha (S, S) and cost figures."""
     s = scene.settings.image_size
     dtype, device = prep.verts.dtype, prep.verts.device
+    pix, face = vis.pix, vis.face
     color, _, z = shade_pairs(scene, prep, pix, face)
     n_pix = s * s
     rgb = background(scene, dtype, device)[:, None].repeat(1, n_pix).index_copy(1, pix, color)
     depth = torch.zeros(n_pix, dtype=dtype, device=device).index_copy_(0, pix, z.detach())
     face_id = torch.full((n_pix,), -1, dtype=torch.int64, device=device).index_copy_(0, pix, face)
-    return {"rgb": rgb.T.reshape(s, s, 3), "depth": depth.reshape(s, s), "face_id": face_id.reshape(s, s)}
+    return RenderOutput(rgb=rgb.T.reshape(s, s, 3), alpha=alpha.reshape(s, s), depth=depth.reshape(s, s),
+                        face_id=face_id.reshape(s, s), num_pairs=torch.tensor(num_pairs),
+                        tile_elements=torch.tensor(tile_elements))
 
 
-def render_hard(scene: Scene) -> dict[str, torch.Tensor]:
+def render_hard(scene: Scene) -> RenderOutput:
     """Hard rasterization: rgb (S, S, 3), alpha (S, S) coverage by any face (back faces included,
     as in the soft silhouette), depth (S, S) (0 on background), face_id (S, S) int64 (-1 on
-    background), num_pairs and tile_elements (0-d int tensors). Geometry is detached on
-    purpose: vertex and camera gradients are exactly zero;
-    vertex colours, lights and material still get theirs."""
+    background), num_pairs and tile_elements. Geometry is detached on purpose: vertex and camera
+    gradients are exactly zero; vertex colours, lights and material still get theirs."""
     st = scene.settings
-    s = st.image_size
     prep = prepare(scene, detach=True)
-    dtype = prep.verts.dtype
-    covered = torch.zeros(s * s + 1, dtype=dtype, device=prep.verts.device)
-    hits = []
     chunks = plan(prep, scene, 0.0, None if st.double_sided else prep.screen.front)
-    num_pairs = 0
-    for chunk, is_color in chunks:
-        pix, face, z = chunk_coverage(chunk, prep.geo.index_select(1, chunk.faces), s, dtype)
-        covered[pix] = 1.0
-        num_pairs += pix.numel()
-        if is_color:
-            hits.append((pix, face, z))
-    if hits:
-        pix, face, z = (torch.cat(t) for t in zip(*hits))
-    else:
-        pix = face = torch.zeros(0, dtype=torch.long, device=covered.device)
-        z = covered.new_zeros(0)
-    win = nearest_per_pixel(pix, z, face, s * s)
-    out = shade_visible(scene, prep, pix[win], face[win])
-    out["alpha"] = covered[:-1].reshape(s, s)
-    out["num_pairs"] = torch.tensor(num_pairs)
-    out["tile_elements"] = torch.tensor(sum(c.elements for c, _ in chunks))
-    return out
+    vis = visible_faces(prep, chunks, st.image_size)
+    return shade_visible(scene, prep, vis, vis.covered[:-1].to(prep.verts.dtype),
+                         sum(c.elements for c, _ in chunks), vis.num_pairs)

@@ -10,32 +10,27 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from ..fragments import RenderOutput
 from ..scene import Scene
-from .common import background, color_table, plan, prepare, shade_at, tile_geometry
+from .common import background, color_table, plan, prepare, shade_at
 from .geometry import perspective_weights
+from .soft_pairs import soft_tile, softras_cutoff
 from .tiles import TileChunk
 
-# Pairs with D < 1e-4 are dropped: outside the triangle that is d2 >= sigma * ln(1/1e-4 - 1).
-COVERAGE_FLOOR = 1e-4
-CUTOFF_FACTOR = math.log(1 / COVERAGE_FLOOR - 1)      # ~9.21
 BACKGROUND_DEPTH = 1e-3                               # eps in the colour aggregation
 # Renders with more tile elements than this recompute each chunk in backward instead of keeping
 # its graph (memory stays near one chunk's worth).
 CHECKPOINT_ABOVE = 3_000_000
 
 
-def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Tensor]:
-    """SoftRas render.
-
-    Returns rgb (S, S, 3), alpha (S, S), depth (S, S) (softmax-weighted view depth of the faces,
-    0 where there are none), bg_weight (S, S), num_pairs (pairs within the cut-off) and
-    tile_elements (pairs formed, padding included) as 0-d int tensors; with ``with_pairs``, per
-    surviving (pixel, face) pair for the pixel inspector: pair_pix, pair_face (P,) int64, pair_coverage D (P,),
-    pair_weight w (P,) (0 for faces that take no part in colour), pair_depth (P,) (NaN for those).
-    Only rgb and alpha carry gradients.
+def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
+    """SoftRas render: a RenderOutput with rgb (S, S, 3), alpha (S, S), depth (S, S)
+    (softmax-weighted view depth of the faces, 0 where there are none), bg_weight (S, S),
+    num_pairs (pairs within the cut-off) and tile_elements (pairs formed, padding included); with
+    ``with_pairs``, the ``SoftPairs`` record for the pixel inspector. Only rgb and alpha carry
+    gradients.
     """
     st = scene.settings
     sigma, gamma, s = float(st.sigma), float(st.gamma), st.image_size
@@ -43,28 +38,20 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
     prep = prepare(scene)
     dtype, device = prep.verts.dtype, prep.verts.device
     ct = color_table(scene, prep.verts, prep.faces)
-    cutoff = sigma * CUTOFF_FACTOR
-    chunks = plan(prep, scene, cutoff, None if st.double_sided else prep.screen.front)
+    chunks = plan(prep, scene, softras_cutoff(sigma), None if st.double_sided else prep.screen.front)
     use_ckpt = torch.is_grad_enabled() and sum(c.elements for c, _ in chunks) > CHECKPOINT_ABOVE
     cam = scene.camera
     z_scale = (cam.far, cam.far - cam.near)
 
     def run_chunk(chunk: TileChunk, is_color: bool, geo: torch.Tensor, table: torch.Tensor,
                   eye: torch.Tensor):
-        px, py, pix, in_box = chunk.pixel_grid(s, dtype)
-        d2, inside, bary, zc = tile_geometry(geo, px, py)
-        with torch.no_grad():
-            keep = in_box & (inside | (d2 < cutoff))
-            drop = ~keep
-            signed_rate = (inside.to(dtype) * 2 - 1) / sigma
-        x = d2 * signed_rate
-        # log(1 - D) = log(1 - sigmoid(x)) = -softplus(x): stable for any sigma
-        log_unc = torch.zeros(n, dtype=dtype, device=device).index_add_(
-            0, pix.reshape(-1), F.softplus(x).neg().masked_fill(drop, 0.0).reshape(-1))
-        count = keep.sum()
+        tile = soft_tile(chunk, geo, s, sigma)
+        pix, x, drop = tile.pix, tile.x, ~tile.keep
+        log_unc = tile.log_uncovered(n)
+        count = tile.keep.sum()
         if not is_color:
             return log_unc, None, None, None, None, count
-        weights, z = perspective_weights(bary, zc, clip=True)
+        weights, z = perspective_weights(tile.bary, tile.zc, clip=True)
         zbar = (z_scale[0] - z) / z_scale[1]
         flat_pix = pix.reshape(-1)
         with torch.no_grad():
@@ -113,11 +100,11 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> dict[str, torch.Te
     with torch.no_grad():
         fg = denom[:-1].detach()
         depth = torch.where(fg > 0, zsum[:-1] / fg.clamp_min(1e-30), torch.zeros_like(fg))
-    out = {"rgb": rgb.T.reshape(s, s, 3), "alpha": alpha.reshape(s, s),
-           "depth": depth.reshape(s, s), "bg_weight": (e_bg / total).detach().reshape(s, s),
-           "num_pairs": num_pairs, "tile_elements": torch.tensor(sum(c.elements for c, _ in chunks))}
+    pairs = None
     if with_pairs:
         from .inspect_pairs import softras_pairs
 
-        out.update(softras_pairs(scene, prep, chunks, shift.detach(), total.detach()))
-    return out
+        pairs = softras_pairs(scene, prep, chunks, shift.detach(), total.detach())
+    return RenderOutput(rgb=rgb.T.reshape(s, s, 3), alpha=alpha.reshape(s, s), depth=depth.reshape(s, s),
+                        bg_weight=(e_bg / total).detach().reshape(s, s), num_pairs=num_pairs,
+                        tile_elements=torch.tensor(sum(c.elements for c, _ in chunks)), pairs=pairs)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..camera import ndc_to_pixel, pixel_centre_ndc
+from ..errors import UserError
+
 # Square tile sizes (pixels); a face uses the smallest one that holds its grown bounding box.
 # Every size up to 16 (typical faces: padding costs more than the extra op launches of another
 # bucket), then steps of about 1/8 so that padding stays small for large faces too.
@@ -28,7 +31,7 @@ CHUNK_ELEMENTS = 1 << 19
 MIN_BUCKET_ELEMENTS = 1 << 16
 
 
-class TooManyPairsError(ValueError):
+class TooManyPairsError(UserError, ValueError):
     """The requested render would form more (pixel, face) pairs than the configured budget."""
 
 
@@ -60,8 +63,8 @@ class TileChunk:
         row = self.r0[:, None] + ar
         in_box = (ar < self.h[:, None])[:, :, None] & (ar < self.w[:, None])[:, None, :]
         # in the render's own dtype: int / int would give float32 pixel centres
-        px = (-1 + (2 * col.to(dtype) + 1) / s)[:, None, :]
-        py = (1 - (2 * row.to(dtype) + 1) / s)[:, :, None]
+        px, py = pixel_centre_ndc(col.to(dtype), row.to(dtype), s)
+        px, py = px[:, None, :], py[:, :, None]
         pix = torch.where(in_box, row[:, :, None] * s + col[:, None, :], torch.full_like(in_box, s * s, dtype=torch.long))
         return px, py, pix, in_box
 
@@ -79,11 +82,11 @@ def plan_tiles(tri: torch.Tensor, valid: torch.Tensor, image_size: int, cutoff_s
     radius = math.sqrt(cutoff_sq)
     lo = tri.amin(dim=1) - radius
     hi = tri.amax(dim=1) + radius
-    # pixel centre c sits at x = -1 + (2c + 1)/S, i.e. c = (x + 1) S/2 - 1/2; rows run downward
-    c0 = torch.ceil((lo[:, 0] + 1) * s / 2 - 0.5).clamp(0, s)
-    c1 = torch.floor((hi[:, 0] + 1) * s / 2 - 0.5).clamp(-1, s - 1)
-    r0 = torch.ceil((1 - hi[:, 1]) * s / 2 - 0.5).clamp(0, s)
-    r1 = torch.floor((1 - lo[:, 1]) * s / 2 - 0.5).clamp(-1, s - 1)
+    # the first and last pixel centres inside [lo, hi]; rows run downward
+    c_lo, r_hi = ndc_to_pixel(lo[:, 0], lo[:, 1], s)
+    c_hi, r_lo = ndc_to_pixel(hi[:, 0], hi[:, 1], s)
+    c0, c1 = torch.ceil(c_lo).clamp(0, s), torch.floor(c_hi).clamp(-1, s - 1)
+    r0, r1 = torch.ceil(r_lo).clamp(0, s), torch.floor(r_hi).clamp(-1, s - 1)
     w = (c1 - c0 + 1).clamp_min(0)
     h = (r1 - r0 + 1).clamp_min(0)
     keep = valid & torch.isfinite(w) & torch.isfinite(h) & (w > 0) & (h > 0)

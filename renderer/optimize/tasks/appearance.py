@@ -60,7 +60,7 @@ class ColorTask(Task):
             mesh = welded(mesh)
         truth = mesh.colors if mesh.colors is not None else position_colors(mesh.verts)
         mesh = dataclasses.replace(mesh, colors=truth.to(mesh.verts.dtype), uvs=None, texture=None)
-        base = base.replace(mesh=mesh)
+        base = base.replace(shape=mesh)
         views = render_views(base, cameras, supersample=target_supersample, gl=gl)
         super().__init__(base, views, loss)
         self.masks = interior_masks(self.views)
@@ -74,7 +74,7 @@ class ColorTask(Task):
         return self.masks[view]
 
     def scene_for(self, view: View) -> Scene:
-        return self.base.replace(mesh=dataclasses.replace(self.base.mesh, colors=self.colors), camera=view.camera)
+        return self.base.replace(shape=dataclasses.replace(self.base.mesh, colors=self.colors), camera=view.camera)
 
     def after_step(self) -> None:
         self.colors.clamp_(0.0, 1.0)

@@ -63,7 +63,7 @@ class PoseTask(Task):
                                                         dtype=torch.float32))
         self.true_translation = torch.tensor(true_object[1] if true_object else (0.0, 0.0, 0.0),
                                              dtype=torch.float32)
-        target_scene = base.replace(mesh=self._posed_mesh(base, self.true_rotation, self.true_translation))
+        target_scene = base.replace(shape=self._posed_mesh(base, self.true_rotation, self.true_translation))
         views = render_views(target_scene, [truth], supersample=target_supersample, gl=gl)
         super().__init__(base, views, loss)
         self.truth = truth
@@ -96,7 +96,7 @@ class PoseTask(Task):
     def scene_for(self, view: View) -> Scene:
         scene = self.base.replace(camera=self.current_camera())
         if self.object_pose:
-            scene = scene.replace(mesh=self._posed_mesh(self.base, self.rotation, self.translation))
+            scene = scene.replace(shape=self._posed_mesh(self.base, self.rotation, self.translation))
         return scene
 
     def param_scalars(self) -> dict[str, float]:

@@ -87,7 +87,7 @@ class ShapeTask(Task):
             raise ValueError(f"unknown regularizer {sorted(unknown)[0]!r}; expected one of {', '.join(REGULARIZER_NAMES)}")
         template = welded(base.mesh)
         template = dataclasses.replace(template, verts=template.verts * template_scale)
-        super().__init__(base.replace(mesh=template), views, loss)
+        super().__init__(base.replace(shape=template), views, loss)
         self.weights = weights
         self.reduction = reduction
         self.parametrization = parametrization
@@ -125,7 +125,7 @@ class ShapeTask(Task):
         return groups
 
     def scene_for(self, view: View) -> Scene:
-        return self.base.replace(mesh=self.base.mesh.with_verts(self.verts()), camera=view.camera)
+        return self.base.replace(shape=self.base.mesh.with_verts(self.verts()), camera=view.camera)
 
     def regularizers(self) -> dict[str, torch.Tensor]:
         if not self.weights:
@@ -174,17 +174,14 @@ def silhouette_ious(task: ShapeTask, renderer: str = "hard", threshold: float = 
     "gl", or "softras" (the soft silhouette > threshold at ``sigma``, default the task's), which
     is what the optimizer sees: SoftRas silhouettes are wider than the mesh (several faces meet at
     the rim), so a fit at a large sigma shrinks the mesh and scores lower with "hard"."""
-    from ...render import render
-    from ..silhouette import render_silhouette
+    from ...rendering import render_for_loss
 
     mesh = task.mesh()
     out = []
     for view in task.views:
-        scene = task.base.replace(mesh=mesh, camera=view.camera)
-        if renderer == "softras":
-            alpha = render_silhouette(scene.with_settings(renderer="softras", sigma=sigma or scene.settings.sigma))["alpha"]
-        else:
-            alpha = render(scene.with_settings(renderer=renderer, supersample=1))["alpha"]
+        scene = task.base.replace(shape=mesh, camera=view.camera)
+        scene = scene.with_settings(renderer=renderer, supersample=1, sigma=sigma or scene.settings.sigma)
+        alpha = render_for_loss(scene, "alpha")["alpha"]
         a = alpha.float() > threshold
         t = view.target.alpha.float() > threshold
         union = (a | t).sum()
