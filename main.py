@@ -67,7 +67,11 @@ def add_scene_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("mesh", nargs="?", help="mesh file (.obj .ply .stl .off .glb .gltf)")
     src.add_argument("--asset", help="a bundled mesh by name (see `assets`)")
-    p.add_argument("--renderer", default="gl", choices=("gl", "softras", "dibr", "hard"))
+    from renderer.registry import get_renderer, renderer_names
+
+    names = renderer_names("mesh")
+    p.add_argument("--renderer", default="gl", choices=names, metavar="{" + ",".join(names) + "}",
+                   help="; ".join(f"{n}: {get_renderer(n).description}" for n in names))
     p.add_argument("--lighting", default="phong", choices=("none", "lambertian", "phong", "sh"))
     p.add_argument("--size", type=_positive_int, default=256, help="image size S (square), pixels")
     p.add_argument("--azimuth", type=_finite_float, default=30.0, help="camera azimuth, degrees")
@@ -110,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive_int, default=5, help="timed runs per case (median)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     bench.add_argument("--mesh", help="only meshes whose name contains this")
-    bench.add_argument("--renderer", choices=("softras", "dibr", "hard"), help="only this renderer")
+    from renderer.registry import renderer_names
+
+    bench.add_argument("--renderer", choices=renderer_names(differentiable=True), help="only this renderer")
 
     from renderer.analysis.commands import add_commands
 

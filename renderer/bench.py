@@ -8,6 +8,7 @@ CPU, and torch.cuda.max_memory_allocated during forward+backward on CUDA.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -23,9 +24,16 @@ from .lighting import Lights, Material
 from .mesh import Mesh
 from .scene import RenderSettings, Scene
 from .paths import REPO_ROOT, shared_dir
+from .registry import get_renderer, renderers
 
 SHARED_MESHES = shared_dir() / "meshes"
-CASES = (("softras", "none"), ("softras", "phong"), ("dibr", "phong"), ("hard", "phong"))
+
+
+def bench_cases(renderer_filter: Optional[str] = None) -> list[tuple[str, str]]:
+    """(renderer, lighting) pairs: every registered differentiable mesh renderer with each of its
+    ``bench_lightings``."""
+    return [(spec.name, lighting) for spec in renderers("mesh", differentiable=True)
+            for lighting in spec.bench_lightings if not renderer_filter or spec.name == renderer_filter]
 
 
 @dataclass
@@ -126,7 +134,7 @@ def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
     fb = _median_ms(forward_backward, repeats, device)
     out = forward()
     return BenchRow(renderer, lighting, mesh.name, mesh.num_faces, size, fwd, fb,
-                    int(out["num_pairs"]), int(out["tile_elements"]), _peak_mb(device), device)
+                    int(out.get("num_pairs", 0)), int(out.get("tile_elements", 0)), _peak_mb(device), device)
 
 
 def format_table(rows: list[BenchRow]) -> str:
@@ -148,8 +156,12 @@ def _case_in_subprocess(mesh_name: str, renderer: str, lighting: str, size: int,
             "m = next(x for x in bench_meshes() if x.name == sys.argv[1]); "
             "print(json.dumps(asdict(bench_case(m, *sys.argv[2:4], int(sys.argv[4]), sys.argv[5], "
             "int(sys.argv[6])))))")
+    # the child registers what this process has: built-ins, plus the module defining this renderer
+    plugins = [p for p in os.environ.get("DRD_PLUGINS", "").split(",") if p]
+    module = get_renderer(renderer).render.__module__
+    env = dict(os.environ, DRD_PLUGINS=",".join(plugins + [module]))
     proc = subprocess.run([sys.executable, "-c", code, mesh_name, renderer, lighting, str(size), device,
-                           str(repeats)], capture_output=True, text=True, cwd=str(REPO_ROOT))
+                           str(repeats)], capture_output=True, text=True, cwd=str(REPO_ROOT), env=env)
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or "no output").splitlines()
         raise RuntimeError(f"benchmark case {renderer}/{lighting}/{mesh_name}/{size} failed: {lines[-1]}")
@@ -164,9 +176,7 @@ def run_bench(sizes=(256, 512), repeats: int = 5, device: Optional[str] = None,
     rows: list[BenchRow] = []
     names = [m.name for m in bench_meshes() if not mesh_filter or mesh_filter in m.name]
     echo(format_table([]))
-    for renderer, lighting in CASES:
-        if renderer_filter and renderer != renderer_filter:
-            continue
+    for renderer, lighting in bench_cases(renderer_filter):
         for name in names:
             for size in sizes:
                 row = _case_in_subprocess(name, renderer, lighting, size, device, repeats)

@@ -172,8 +172,12 @@ def _read_scene(path: Path, ext: str) -> trimesh.Scene:
     # maintain_order=False only matters for OBJ: with True, trimesh gives each position a
     # single UV, which breaks textures along UV seams; with False it splits vertices there.
     try:
-        scene = trimesh.load_scene(str(path), file_type=ext[1:], process=False,
-                                   maintain_order=False)
+        # broken files (an infinite coordinate) make trimesh's numpy calls warn; the problem is
+        # reported once, as the MeshLoadError of the checks below, not as numpy noise on stderr
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scene = trimesh.load_scene(str(path), file_type=ext[1:], process=False,
+                                       maintain_order=False)
     except Exception as err:  # trimesh raises many kinds on malformed input
         raise _parse_failure(path, ext, err) from None
     if not isinstance(scene, trimesh.Scene):
@@ -192,6 +196,12 @@ def _parse_failure(path: Path, ext: str, err: Exception) -> MeshLoadError:
                                     f"({_short(err)})")
     if isinstance(err, FileNotFoundError):  # e.g. a .gltf whose .bin buffer is missing
         return MeshParseError(path, f"a file it refers to is missing ({_short(err)})")
+    if isinstance(err, ImportError):
+        # trimesh reaches for an optional module (charset_normalizer for text it cannot decode)
+        # only after the file failed to parse: the file is the problem, not the module
+        what = ("neither a binary STL (whose size must match its triangle count) nor ASCII STL text"
+                if ext == ".stl" else "it could not be parsed")
+        return MeshParseError(path, f"the file is not a valid {ext} file ({what})")
     return MeshParseError(path, f"the file is not a valid {ext} file ({_short(err)})")
 
 

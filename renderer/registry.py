@@ -160,3 +160,13 @@ def renderers(representation: Optional[str] = None, differentiable: Optional[boo
 
 def renderer_names(representation: Optional[str] = None, differentiable: Optional[bool] = None) -> list[str]:
     return [s.name for s in renderers(representation, differentiable)]
+
+
+def differentiable_renderer(name: str, purpose: str) -> RendererSpec:
+    """The spec of ``name``, which ``purpose`` (e.g. "a loss landscape") needs differentiable;
+    a ValueError naming the differentiable renderers otherwise."""
+    spec = get_renderer(name)
+    if not spec.differentiable:
+        choices = ", ".join(s.name for s in renderers(spec.representations[0], differentiable=True))
+        raise ValueError(f"the {name} renderer is not differentiable; {purpose} needs one of: {choices}")
+    return spec

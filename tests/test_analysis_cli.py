@@ -85,7 +85,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
 
     assert_one_line_error(run("grad", *SCENE), "nothing to write")
     assert_one_line_error(run("grad", *SCENE, "--param", "azimut", "--out", out), "unknown parameter")
-    assert_one_line_error(run("grad", *SCENE, "--renderer", "gl", "--out", out), "differentiable renderer")
+    assert_one_line_error(run("grad", *SCENE, "--renderer", "gl", "--out", out), "not differentiable", "softras")
     assert_one_line_error(run("grad", *SCENE, "--loss", "l3", "--out", out), "--loss")
     assert_one_line_error(run("grad", *SCENE, "--out", str(tmp_path / "no" / "x.png")), "does not exist")
     small = tmp_path / "small.npy"

@@ -136,8 +136,7 @@ def test_spot_softras_derivative_agrees_with_gl_reference(gl_renderer):
     scene = Scene.default(load_mesh(SPOT), image_size=256, renderer="softras")
     scene = scene.with_camera(azimuth=torch.tensor(40.0), elevation=torch.tensor(20.0))
     start = time.perf_counter()
-    rows = agreement_table(scene, "azimuth", [1e-5, 1e-4, 1e-3], renderers=("softras", "dibr", "hard"),
-                           gl=gl_renderer)
+    rows = agreement_table(scene, "azimuth", [1e-5, 1e-4, 1e-3], gl=gl_renderer)   # every registered one
     print(f"\n{len(rows)} derivative images + reference in {time.perf_counter() - start:.1f} s")
     print(f"{'renderer':<8} {'sigma':>7} {'cos/px':>7} {'cos/band':>8} {'band px':>7} "
           f"{'alpha/px':>8} {'alpha/band':>10} {'sign/px':>7}")

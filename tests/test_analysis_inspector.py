@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from renderer.analysis.derivatives import derivative_image
+from renderer.registry import renderer_names
 from renderer.analysis.inspector import inspect_pixel
 from tests.scenes import small_scene
 from renderer.paths import shared_mesh
@@ -15,7 +16,7 @@ from renderer.paths import shared_mesh
 SPOT = shared_mesh("spot", "cow.obj")
 
 
-@pytest.mark.parametrize("kind", ["softras", "dibr", "hard"])
+@pytest.mark.parametrize("kind", renderer_names("mesh", differentiable=True))
 @pytest.mark.parametrize("double_sided", [False, True])
 def test_weights_sum_to_one_and_faces_reproduce_the_colour(kind, double_sided):
     scene = small_scene(kind, "phong", size=12, sigma=3e-3, gamma=3e-2, double_sided=double_sided)

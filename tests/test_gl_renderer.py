@@ -110,7 +110,7 @@ def test_float64_and_grad_tensors_render_like_float32(gl_renderer):
     mesh = sphere_mesh(2)
     scene = make_scene(mesh, lighting="phong")
     double = scene.replace(
-        mesh=mesh.with_verts(mesh.verts.double().requires_grad_()),
+        shape=mesh.with_verts(mesh.verts.double().requires_grad_()),
         camera=OrbitCamera(**{k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
                               for k, v in dict(azimuth=30.0, elevation=20.0).items()},
                            distance=torch.tensor(3.0, dtype=torch.float64)),

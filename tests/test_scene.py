@@ -82,4 +82,5 @@ def test_settings_validation(bad):
 
 
 def test_edge_width_in_pixels():
-    assert RenderSettings(image_size=256, sigma=1e-4).edge_width_px() == pytest.approx(math.sqrt(9.21e-4) * 128)
+    # D = sigmoid(-d2 / sigma) >= 1e-4 while d2 < sigma ln(9999); NDC spans 2 over 256 px
+    assert RenderSettings(image_size=256, sigma=1e-4).edge_width_px() == pytest.approx(math.sqrt(math.log(9999) * 1e-4) * 128)

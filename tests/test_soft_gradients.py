@@ -19,10 +19,11 @@ import torch
 import trimesh
 
 from renderer import Lights, Material, Mesh, OrbitCamera, RenderSettings, Scene
+from renderer.registry import renderer_names
 from renderer.rendering import render
 from tests.scenes import few_triangles, small_scene
 
-RENDERERS = ("softras", "dibr", "hard")
+RENDERERS = renderer_names("mesh", differentiable=True)
 CAMERA_PARAMS = ("azimuth", "elevation", "distance", "fov")
 CUTOFF_FACTOR = math.log(1 / 1e-4 - 1)            # D < 1e-4 is dropped: d2 >= 9.21 sigma outside
 

@@ -279,7 +279,7 @@ def explain_softras_band_colours(scene: Scene, ref: dict, failures: list[str]) -
     """
     with torch.no_grad():
         out = render(scene.with_settings(renderer="softras"), with_pairs=True)
-    pix, face, w = out["pair_pix"], out["pair_face"], out["pair_weight"]
+    pix, face, w = out.pairs.pix, out.pairs.face, out.pairs.weight
     colour = w > 1e-6
     count = torch.zeros(SIZE * SIZE, dtype=torch.long).index_add_(
         0, pix[colour], torch.ones_like(pix[colour]))
@@ -335,7 +335,7 @@ def check_back_faces_give_no_colour(scene: Scene, back_only: np.ndarray) -> None
         out = render(scene.with_settings(renderer="softras"), with_pairs=True)
     front = torch.from_numpy(front_faces(scene))
     near_front = torch.zeros(SIZE * SIZE, dtype=torch.bool)
-    near_front[out["pair_pix"][front[out["pair_face"]]]] = True
+    near_front[out.pairs.pix[front[out.pairs.face]]] = True
     mask = back_only & ~near_front.reshape(SIZE, SIZE).numpy()
     print(f"    softras: {int((back_only & ~mask).sum())} of {int(back_only.sum())} back-face-only "
           f"pixels lie in a front face's cut-off band")

@@ -22,12 +22,12 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from ..registry import get_renderer, renderer_names
 from ..scene import RenderSettings, Scene
 from .derivatives import composite_derivative, derivative_image, reference_derivative
 from .params import ParamSpec, parse_param
 
 SIGN_FLOOR = 0.05
-DIBR_CUTOFF = math.log(1e4)
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -66,13 +66,10 @@ def gaussian_blur(image: np.ndarray, std_px: float) -> np.ndarray:
 
 
 def band_scale_px(settings: RenderSettings) -> float:
-    """Half the renderer's soft edge width in pixels, the std of the band-scale blur: SoftRas
-    sqrt(9.21 sigma) S / 4, DIB-R sqrt(ln(1e4) delta) S / 4, hard and gl 0."""
-    if settings.renderer == "softras":
-        return settings.edge_width_px() / 2
-    if settings.renderer == "dibr":
-        return math.sqrt(DIBR_CUTOFF * settings.dibr_delta) * settings.image_size / 4
-    return 0.0
+    """Half the renderer's soft edge width in pixels (``RendererSpec.edge_width_px``), the std of
+    the band-scale blur: SoftRas sqrt(9.21 sigma) S / 4, DIB-R sqrt(ln(1e4) delta) S / 4, hard
+    and gl 0."""
+    return get_renderer(settings.renderer).edge_width_px(settings) / 2
 
 
 @dataclass
@@ -139,13 +136,14 @@ def derivative_agreement(scene: Scene, param: Union[str, ParamSpec], reference_d
 
 
 def agreement_table(scene: Scene, param: Union[str, ParamSpec], sigmas: Sequence[float],
-                    renderers: Sequence[str] = ("softras", "dibr", "hard"), gl=None) -> list[AgreementReport]:
-    """``derivative_agreement`` for each renderer (softras once per sigma), one shared reference."""
+                    renderers: Optional[Sequence[str]] = None, gl=None) -> list[AgreementReport]:
+    """``derivative_agreement`` for each renderer (default: every registered differentiable one
+    for the scene's representation; those that read sigma once per sigma), one shared reference."""
     spec = parse_param(param, scene) if isinstance(param, str) else param
     ref = reference_derivative(scene, spec, gl=gl)
     rows = []
-    for kind in renderers:
-        for sigma in (sigmas if kind == "softras" else sigmas[:1]):
+    for kind in renderers or renderer_names(scene.kind, differentiable=True):
+        for sigma in (sigmas if "sigma" in get_renderer(kind).uses else sigmas[:1]):
             s = scene.with_settings(renderer=kind, sigma=sigma)
             rows.append(derivative_agreement(s, spec, reference_d=ref))
     return rows

@@ -17,6 +17,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..registry import differentiable_renderer, get_renderer, renderer_names
+
 VERBS = ("grad", "landscape")
 TARGET_FLAGS = ("azimuth", "elevation", "distance", "fov", "light_azimuth", "light_elevation")
 LOSS_NAMES = ("silhouette", "silhouette-mse", "l1", "l2")
@@ -60,7 +62,7 @@ def _add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-param", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
                    help="any other target parameter, e.g. vertex:12:y=0.3 (repeatable)")
     p.add_argument("--target-image", help="target image file instead (.png RGBA/RGB/grey or .npy)")
-    p.add_argument("--target-renderer", default="gl", choices=("gl", "softras", "dibr", "hard"),
+    p.add_argument("--target-renderer", default="gl", choices=renderer_names("mesh"),
                    help="renderer of the target image (default gl, supersampled 4x: a 'photograph')")
     p.add_argument("--param", default="azimuth", help="the scalar parameter theta (default azimuth)")
     p.add_argument("--npz", help="NPZ file to write with every array and the figure")
@@ -117,8 +119,7 @@ def _target_values(args, scene) -> dict[str, float]:
 def _make_target(args, scene):
     from .targets import load_target_image, render_target
 
-    if scene.settings.renderer == "gl":
-        raise ValueError(f"{args.verb} needs a differentiable renderer: --renderer softras, dibr or hard")
+    differentiable_renderer(scene.settings.renderer, args.verb)
     values = _target_values(args, scene)
     if args.target_image:
         if values:
@@ -159,7 +160,7 @@ def cmd_grad(args, scene_from_args) -> int:
     ref = None if args.no_reference else reference_derivative(scene, spec, step=step,
                                                                supersample=args.reference_supersample)
     st = scene.settings
-    label = f"softras, sigma={_sci(st.sigma)}, gamma={_sci(st.gamma)}" if st.renderer == "softras" else st.renderer
+    label = get_renderer(st.renderer).label(st)
     theta = f"theta = {spec.name} = {param_value(scene, spec):.4g} {spec.unit}"
     g_theta = grads.dL_dV[spec.index] if spec.group == "verts" else grads.dL_dtheta[spec.name]
     summary = [f"loss {loss.name} = {loss.formula}: L = {grads.loss:.5g}",
@@ -186,7 +187,7 @@ def cmd_grad(args, scene_from_args) -> int:
     what = "alpha" if loss.channel == "alpha" else "composited colour, sum of R,G,B"
     titles = {"render": f"render: {label}\n{spec.name} = {param_value(scene, spec):g} {spec.unit}",
               "target": "target: " + (Path(args.target_image).name if args.target_image else
-                                      f"{args.target_renderer}" + (" x4" if args.target_renderer == "gl" else "")
+                                      f"{args.target_renderer}" + (" x4" if get_renderer(args.target_renderer).is_reference else "")
                                       + "".join(f", {k}={v:g}" for k, v in true_values.items())),
               "dl_di": f"dL/dI, L = {loss.formula}\n({'alpha' if loss.channel == 'alpha' else 'sum over R,G,B'})",
               "soft": f"dI/d{spec.name}: {st.renderer} ({d.method})\n{what}",
@@ -233,10 +234,6 @@ def cmd_grad(args, scene_from_args) -> int:
     return 0
 
 
-def _sci(x: float) -> str:
-    return f"{x:g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.0e}"
-
-
 def _wrap(line: str, width: int = 92) -> str:
     import textwrap
 
@@ -281,9 +278,8 @@ def cmd_landscape(args, scene_from_args) -> int:
                             target_value=(centre, centre2), progress=_progress("scan"))
         print(f"2-D scan: lowest loss at {spec.name} = {scan.minimum()[0]:.4g}, {spec2.name} = {scan.minimum()[1]:.4g}")
         arrays.update(scan.arrays())
-        sigma = f", sigma={_sci(st.sigma)}" if st.renderer == "softras" else ""
         scan_fig = scan_figure(scan, f"{args.loss} loss over {spec.name} x {spec2.name}, "
-                                     f"renderer {st.renderer}{sigma}; target: {made}")
+                                     f"renderer {get_renderer(st.renderer).label(st)}; target: {made}")
         arrays["figure_scan"] = figure_rgba(scan_fig)
     if args.out:
         save_figure(fig, args.out)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as fwad
 
+from ..registry import differentiable_renderer
 from ..scene import Scene
 from .gradients import render_rgba
 from .params import ParamSpec, group_value, parse_param, reference_step, self_step, with_groups
@@ -95,17 +96,17 @@ def derivative_image(scene: Scene, param: Union[str, ParamSpec], method: str = "
                      step: Optional[float] = None) -> DerivativeImage:
     """dI/dtheta of the scene's torch renderer w.r.t. one scalar parameter.
 
-    method: "jvp", "double_backward", "fd" or "auto" (jvp, except double_backward for the hard
-    renderer, see the module docstring). step: only for fd.
+    method: "jvp", "double_backward", "fd" or "auto" (the renderer's registered
+    ``derivative_method``: jvp, except double_backward for the hard renderer, see the module
+    docstring). step: only for fd.
     """
     spec = _spec(scene, param)
     if method not in METHODS:
         raise ValueError(f"unknown derivative method {method!r}; expected one of {', '.join(METHODS)}")
-    if scene.settings.renderer == "gl":
-        raise ValueError("the gl renderer is not differentiable; use reference_derivative for its "
-                         "finite-difference derivative, or a torch renderer (softras, dibr, hard)")
+    renderer = differentiable_renderer(scene.settings.renderer, "dI/dtheta (reference_derivative "
+                                       "gives the reference's finite-difference derivative)")
     if method == "auto":
-        method = "double_backward" if scene.settings.renderer == "hard" else "jvp"
+        method = renderer.derivative_method
     if method == "jvp":
         image, d = derivative_jvp(scene, spec)
     elif method == "double_backward":

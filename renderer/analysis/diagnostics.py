@@ -15,6 +15,8 @@ from typing import Mapping, Optional
 import numpy as np
 import torch
 
+from ..fragments import SoftPairs
+from ..registry import SOFTRAS_CUTOFF_FACTOR, get_renderer, renderers
 from ..rendering import render
 from ..scene import Scene
 from ..soft.project import project_mesh
@@ -49,32 +51,36 @@ def _pct(x: float) -> str:
 
 
 def sigma_for_width(width_px: float, image_size: int) -> float:
-    """The SoftRas sigma whose edge band is ``width_px`` wide: sqrt(9.21 sigma) S / 2 = width."""
-    return (2 * width_px / image_size) ** 2 / 9.21
+    """The SoftRas sigma whose edge band is ``width_px`` wide: sqrt(C sigma) S / 2 = width, with
+    C = SOFTRAS_CUTOFF_FACTOR."""
+    return (2 * width_px / image_size) ** 2 / SOFTRAS_CUTOFF_FACTOR
 
 
 def check_hard_renderer(scene: Scene, loss: str) -> list[Finding]:
-    """The hard renderer detaches geometry: no visibility (edge) gradient at all."""
-    if scene.settings.renderer != "hard":
+    """A renderer without geometry gradients (the hard z-buffer detaches geometry): no visibility
+    (edge) gradient at all."""
+    spec = get_renderer(scene.settings.renderer)
+    if spec.geometry_gradients:
         return []
     channel = get_loss(loss).channel
     tail = ("the silhouette loss has no gradient at all" if channel == "alpha" else
             "only light, material and colour parameters get gradient")
+    others = [s.name for s in renderers(scene.kind, differentiable=True) if s.geometry_gradients]
     return [Finding("hard-no-visibility-gradient", "error" if channel == "alpha" else "warning",
-                    f"hard renderer: no visibility gradient: dL/dV and the camera derivatives are "
-                    f"exactly zero and {tail}; use softras or dibr")]
+                    f"{spec.name} renderer: no visibility gradient: dL/dV and the camera derivatives "
+                    f"are exactly zero and {tail}; use {' or '.join(others)}")]
 
 
-def check_sigma(scene: Scene, pairs: Optional[dict], hard_alpha: Optional[torch.Tensor],
+def check_sigma(scene: Scene, pairs: Optional[SoftPairs], hard_alpha: Optional[torch.Tensor],
                 soft_alpha: torch.Tensor) -> list[Finding]:
     """SoftRas's edge band against the pixel grid: saturated (too narrow) or biased (too wide)."""
     st = scene.settings
-    if st.renderer != "softras" or pairs is None:
+    if pairs is None:
         return []
     width = st.edge_width_px()
-    d = pairs["pair_coverage"].double()
+    d = pairs.coverage.double()
     live = d * (1 - d) >= SLOPE_FLOOR
-    carrying = torch.unique(pairs["pair_pix"][live]).numel() / float(st.image_size ** 2)
+    carrying = torch.unique(pairs.pix[live]).numel() / float(st.image_size ** 2)
     out = []
     if width < SATURATED_EDGE_PX:
         out.append(Finding("sigma-saturated", "error" if carrying < 0.01 else "warning",
@@ -189,7 +195,7 @@ def check_visibility_and_overlap(scene: Scene, target: Target, grads: GradientBu
 
 def check_zero_gradient(scene: Scene, grads: GradientBuffers, findings: list[Finding]) -> list[Finding]:
     """A loss above zero whose geometry gradient vanishes, when no other check explained it."""
-    if findings or grads.loss <= 1e-12 or scene.settings.renderer == "hard":
+    if findings or grads.loss <= 1e-12 or not get_renderer(scene.settings.renderer).geometry_gradients:
         return []
     geo = [grads.dL_dtheta[n] for n in ("azimuth", "elevation", "distance", "fov")]
     if float(grads.dL_dV_norm.max()) == 0.0 and all(v == 0.0 for v in geo):
@@ -233,11 +239,14 @@ def diagnose(scene: Scene, target: Target, loss: str = "silhouette",
     grads: ``loss_gradients`` output if already computed."""
     grads = grads if grads is not None else loss_gradients(scene, target, loss)
     pairs = hard_alpha = None
-    if scene.settings.renderer == "softras":
+    spec = get_renderer(scene.settings.renderer)
+    if spec.pairs and "sigma" in spec.uses:          # the sigma checks read the soft pair record
         with torch.no_grad():
-            pairs = render(scene, with_pairs=True)
-            if scene.settings.edge_width_px() > BLURRED_EDGE_FRACTION * scene.settings.image_size:
-                hard_alpha = render(scene.with_settings(renderer="hard"))["alpha"]
+            pairs = render(scene, with_pairs=True).pairs
+            if scene.settings.edge_width_px() > BLURRED_EDGE_FRACTION * scene.settings.image_size \
+                    and spec.reference is not None:
+                # the mesh's own coverage: the reference's, without supersampling
+                hard_alpha = render(scene.with_settings(supersample=1), renderer=spec.reference)["alpha"]
     findings = check_hard_renderer(scene, loss)
     findings += check_nonfinite(scene, grads)
     findings += check_visibility_and_overlap(scene, target.to(grads.alpha.dtype), grads, loss)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..registry import differentiable_renderer
 from ..rendering import render
 from ..scene import Scene
 from ..soft.common import background, prepare
@@ -136,18 +137,16 @@ def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True)
     s = st.image_size
     if not (0 <= row < s and 0 <= col < s):
         raise ValueError(f"pixel (row {row}, col {col}) is outside the {s}x{s} image")
-    if st.renderer == "gl":
-        raise ValueError("the pixel inspector needs a torch renderer (softras, dibr or hard)")
+    renderer = differentiable_renderer(st.renderer, "the pixel inspector")
     with torch.no_grad():
-        out = render(scene, with_pairs=st.renderer == "softras")
+        out = render(scene, with_pairs=True)
     rgb = out["rgb"][row, col].double().cpu().numpy()
     alpha = float(out["alpha"][row, col])
     bg = background(scene, torch.float64, torch.device("cpu")).numpy()
     notes: list[str] = []
-    if st.renderer == "softras":
-        sel = out["pair_pix"] == row * s + col
-        faces = out["pair_face"][sel]
-        coverage, weight = out["pair_coverage"][sel], out["pair_weight"][sel]
+    if out.pairs is not None:
+        pairs = out.pairs.at(row * s + col)
+        faces, coverage, weight = pairs.face, pairs.coverage, pairs.weight
         bg_weight = float(out["bg_weight"][row, col])
         clip = True
     else:
@@ -157,7 +156,7 @@ def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True)
         weight = torch.ones(faces.numel(), dtype=torch.float64)
         bg_weight = 0.0 if face_id >= 0 else 1.0
         clip = False
-        notes.append(f"{st.renderer}: hard visibility, the nearest face takes the whole pixel colour")
+        notes.append(f"{renderer.name}: hard visibility, the nearest face takes the whole pixel colour")
     colors, bary, depth = _face_colors(scene, faces, row, col, clip)
     infl = [FaceInfluence(int(f), float(c), float(w), float(z), b, col_)
             for f, c, w, z, b, col_ in zip(faces.tolist(), coverage.tolist(), weight.tolist(),

@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ..registry import differentiable_renderer
 from ..scene import Scene
 from .gradients import loss_and_param_grads, loss_value
 from .losses import Target, get_loss
@@ -58,10 +59,11 @@ def loss_sweep(scene: Scene, target: Target, loss: str, param: str, values: Sequ
     spec = parse_param(param, scene)
     get_loss(loss)
     values = np.asarray(values, dtype=np.float64)
-    if scene.settings.renderer == "gl":
-        raise ValueError("a loss landscape needs a torch renderer (softras, dibr or hard)")
-    if scene.settings.renderer != "softras" or not sigmas:
-        sigmas = [scene.settings.sigma if scene.settings.renderer == "softras" else None]
+    renderer = differentiable_renderer(scene.settings.renderer, "a loss landscape")
+    if "sigma" not in renderer.uses:
+        sigmas = [None]
+    elif not sigmas:
+        sigmas = [scene.settings.sigma]
     curves_l, curves_g, labels = [], [], []
     total, done = len(sigmas) * len(values), 0
     for sigma in sigmas:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ...analysis.losses import ImageLoss, get_loss
+from ...registry import differentiable_renderer
 from ...scene import Scene
 from ..views import View
 
@@ -47,9 +48,7 @@ class Task:
     def __init__(self, base: Scene, views: list[View], loss: str):
         if not views:
             raise ValueError(f"{self.name}: no target views")
-        if base.settings.renderer == "gl":
-            raise ValueError(f"{self.name}: the GL reference is not differentiable; "
-                             "use the softras, dibr or hard renderer")
+        differentiable_renderer(base.settings.renderer, f"a {self.name} fit")
         self.base = base
         self.views = views
         self.image_loss: ImageLoss = get_loss(loss)
