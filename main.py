@@ -69,7 +69,7 @@ def add_scene_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--asset", help="a bundled mesh by name (see `assets`)")
     from renderer.registry import get_renderer, renderer_names
 
-    names = renderer_names("mesh")
+    names = renderer_names()
     p.add_argument("--renderer", default="gl", choices=names, metavar="{" + ",".join(names) + "}",
                    help="; ".join(f"{n}: {get_renderer(n).description}" for n in names))
     p.add_argument("--lighting", default="phong", choices=("none", "lambertian", "phong", "sh"))
@@ -128,17 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def scene_from_args(args: argparse.Namespace):
-    """Build a Scene from parsed scene flags. Raises MeshLoadError / ValueError on bad input."""
+    """Build a Scene from parsed scene flags. Raises a UserError (bad file) or ValueError."""
     import torch
 
     from renderer import Lights, Material, OrbitCamera, RenderSettings, Scene
     from renderer.assets import DEFAULT_ASSET, load_asset
-    from renderer.io import load_mesh
+    from renderer.io import load
 
     if args.mesh:
-        mesh = load_mesh(args.mesh)
+        shape = load(args.mesh)                    # the file's extension picks the representation
     else:
-        mesh = load_asset(args.asset or DEFAULT_ASSET)
+        shape = load_asset(args.asset or DEFAULT_ASSET)
     if args.distance <= 0:
         raise ValueError(f"--distance must be positive, got {args.distance}")
     if not 0 < args.fov < 180:
@@ -155,7 +155,7 @@ def scene_from_args(args: argparse.Namespace):
     camera = OrbitCamera(azimuth=args.azimuth, elevation=args.elevation, distance=args.distance,
                          fov=args.fov)
     lights = Lights.from_angles(args.light_azimuth, args.light_elevation, args.light_color)
-    return Scene(shape=mesh, camera=camera, lights=lights,
+    return Scene(shape=shape, camera=camera, lights=lights,
                  material=Material.for_lighting(args.lighting), settings=settings)
 
 
