@@ -1,23 +1,35 @@
-"""The Qt desktop app: widgets wired to the renderer library. It computes nothing itself.
+"""The Qt desktop app: views of one model, wired to the renderer library. It computes nothing itself.
 
-main_window     the window: one Scene, three panes, docks; every change -> a worker request
-render_worker   the QThread that renders and analyses (torch and OpenGL live only there)
-analysis_compute  what each analysis mode computes (runs in the worker), with caches
-jobs            the plain data that goes to and comes back from the worker
-image_pane, analysis_pane, inspector_panel   the views
-controls, sh_table, loss_controls, widgets   the docks' inputs
-menus, files, persistence, startup, preload, window_parts, target_images, colormaps,
-worker_thread
-run_view        optimization runs in the window: playback of a recorded step in the three panes
-run_panel, timeline_dock   the run's inputs and buttons; the scrubber and loss curves
-run_worker, reference_worker   the run thread; the thread drawing the GL reference of a recorded step
-run_files, timeline_frames     open/overlay/export runs; what the views read from a Timeline (no Qt)
+Following napari's model/view split, ``model.AppModel`` (no Qt) holds the state; every widget takes
+it in its constructor, subscribes to its events and writes back through it.
+
+model/      no Qt, no direct torch
+  evented       Signal and EventedModel: a signal per field, emitted when an assignment changes it
+  app_model     AppModel: scene, analysis mode, loss, target, theta, picked pixel, drag, run state,
+                files, messages; edits through ``renderer.edits.apply_edit``
+  modes         the analysis-mode registry (label, help, cost, compute function, shortcut scheme)
+  jobs          plain data to and from the workers (requests, targets, results, scene fingerprint)
+  scene_values  a Scene as control values and back (persistence, export)
+workers/    everything off the GUI thread; the only package that imports torch directly
+  scheduler     LatestWinsScheduler: one job in flight, only the newest waiting request kept
+  render_worker the render and analysis thread; analysis_engine (caches, ModeContext) and
+                mode_compute (the built-in modes' functions) run there
+  reference_worker  the GL reference of a recorded step (rebuilt by the run's Task)
+  run_worker    the optimisation run thread
+  worker_thread, preload  starting/ending worker threads (GC on the GUI thread); early imports
+panes/      image_pane, analysis_pane, scene_panes (the three panes of the model's scene),
+            inspector_panel, captions, colormaps
+controls/   scene_controls (the Scene dock), loss_controls, widgets, sh_table
+runs/       run_view (playback and run control), run_panel, timeline_dock, run_files,
+            timeline_frames (what the views read from a Timeline, no Qt)
+window/     main_window, menus, file_actions, export, persistence, live_render (model -> render
+            requests), banner, startup (create_window, run_app)
 """
 
 
 def run_app(mesh_path=None, run=None) -> int:
-    """Start the GUI and run it until the window closes (see ``main_window.run_app``). Imported
+    """Start the GUI and run it until the window closes (see ``window.startup.run_app``). Imported
     lazily so that ``import app.<subpackage>`` does not start Qt."""
-    from .main_window import run_app as _run_app
+    from .window.startup import run_app as _run_app
 
     return _run_app(mesh_path, run=run)

@@ -28,7 +28,7 @@ def wait_idle(qtbot, window, timeout: int = IDLE_TIMEOUT_MS) -> None:
 @pytest.fixture
 def make_window(qtbot, isolated_settings):
     """make_window(**MainWindow kwargs) -> an idle window at 64 px with private settings."""
-    from app.main_window import MainWindow
+    from app.window.main_window import MainWindow
 
     def make(**kwargs):
         kwargs.setdefault("settings", isolated_settings)

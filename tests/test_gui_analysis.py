@@ -7,16 +7,16 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from app.analysis_modes import BY_NAME, MODE_NAMES
+from app.model.modes import get_mode, mode_names
 from tests.gui_support import isolated_settings, make_window, wait_idle  # noqa: F401
 
 
 def test_every_analysis_mode_draws_with_its_colour_bar(qtbot, make_window):
     window = make_window()
-    window.pick_pixel(0.5, 0.5)                   # the influence mode needs a picked pixel
+    window.model.pick = (0.5, 0.5)                # the influence mode needs a picked pixel
     pane = window.analysis_pane
-    for mode in MODE_NAMES:
-        window.set_analysis_mode(mode)
+    for mode in mode_names():
+        window.model.mode = mode
         wait_idle(qtbot, window)
         result = pane.last_result
         assert result is not None and result.request.mode == mode, mode
@@ -30,7 +30,8 @@ def test_every_analysis_mode_draws_with_its_colour_bar(qtbot, make_window):
         if heat.cmap == "diverging":
             assert lo == pytest.approx(-hi), mode            # symmetric about zero
         assert f"{hi:.3g}" in pane.colorbar.getAxis("left").labelText, mode
-        assert BY_NAME[mode].label in pane.title.text(), mode
+        assert get_mode(mode).label in pane.title.text(), mode
+        assert pane.mode() == mode, mode
         assert pane.notes.toPlainText().strip(), mode         # each mode says what it shows
         assert "=" in pane.describe_at(0.5, 0.5), mode         # hover reads the value
         assert window.menus.mode_actions[mode].isChecked()
@@ -46,7 +47,7 @@ def test_hover_reads_the_value_under_the_cursor(qtbot, make_window):
     assert pane.hover_text.startswith("row ") and "soft - reference" in pane.hover_text
     row, col = (int(t) for t in pane.hover_text.split(":")[0].replace("row", "").split(", col"))
     assert f"{pane.values[row, col]:.4g}" in pane.hover_text
-    window.set_analysis_mode("alpha")                    # new content under a resting cursor
+    window.model.mode = "alpha"                          # new content under a resting cursor
     wait_idle(qtbot, window)
     assert "soft alpha - hard mask" in pane.hover_text
     soft_view = window.soft_pane.view.viewport()
@@ -56,7 +57,7 @@ def test_hover_reads_the_value_under_the_cursor(qtbot, make_window):
 
 def test_vertex_gradient_mode_paints_the_mesh_with_arrows(qtbot, make_window):
     window = make_window()
-    window.set_analysis_mode("vertex_grad")
+    window.model.mode = "vertex_grad"
     wait_idle(qtbot, window)
     heat = window.analysis_pane.last_result.heatmap
     covered = window.last_render["gl"]["face_id"] >= 0
@@ -72,8 +73,9 @@ def test_picking_a_pixel_fills_the_inspector(qtbot, make_window):
     view = window.soft_pane.view.viewport()
     centre = QPoint(view.width() // 2, view.height() // 2)
     QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
-    assert window.pick is not None and abs(window.pick[0] - 0.5) < 0.05 and abs(window.pick[1] - 0.5) < 0.05
-    row, col = window.analysis_request().pick_pixel(64)
+    pick = window.model.pick
+    assert pick is not None and abs(pick[0] - 0.5) < 0.05 and abs(pick[1] - 0.5) < 0.05
+    row, col = window.model.analysis_request().pick_pixel(64)
     assert abs(row - 32) <= 1 and abs(col - 32) <= 1
     wait_idle(qtbot, window)
     report = window.inspector.report
@@ -86,11 +88,11 @@ def test_picking_a_pixel_fills_the_inspector(qtbot, make_window):
     assert len(window.gl_pane._outlines.xData) > 0
     window.inspector.table.selectRow(0)
     assert len(window.gl_pane._selected.xData) == 6
-    window.set_analysis_mode("influence")
+    window.model.mode = "influence"
     wait_idle(qtbot, window)
     heat = window.analysis_pane.last_result.heatmap
     assert heat.values.max() > 0 and heat.outlines is not None
-    window.clear_pick()
+    window.model.pick = None
     wait_idle(qtbot, window)
     assert window.inspector.report is None and len(window.gl_pane._outlines.xData) == 0
 
@@ -98,7 +100,7 @@ def test_picking_a_pixel_fills_the_inspector(qtbot, make_window):
 def test_bad_parameter_name_is_a_message_not_a_crash(qtbot, make_window):
     window = make_window()
     window.loss_panel.param_combo.setCurrentText("vertex:99999999:x")
-    window.set_analysis_mode("di_soft")
+    window.model.mode = "di_soft"
     wait_idle(qtbot, window)
     assert not window.banner.isHidden()
     assert "vertices" in window.banner.text()
@@ -110,7 +112,7 @@ def test_bad_parameter_name_is_a_message_not_a_crash(qtbot, make_window):
 
 def test_target_pose_change_reanalyses_without_rerendering(qtbot, make_window):
     window = make_window()
-    window.set_analysis_mode("dl_di")
+    window.model.mode = "dl_di"
     wait_idle(qtbot, window)
     loss0 = window.analysis_pane.last_result.lines[0]
     soft0 = window.soft_pane.image
@@ -125,9 +127,11 @@ def test_target_pose_change_reanalyses_without_rerendering(qtbot, make_window):
 
 def test_current_reference_target_and_loss_choice(qtbot, make_window):
     window = make_window()
-    window.set_analysis_mode("dl_di")
-    window.loss_panel.set_values(kind="current", loss="l2")
-    window.request_render()
+    window.model.mode = "dl_di"
+    panel = window.loss_panel                                # as the user picks them
+    panel.target_combo.setCurrentIndex(panel.target_combo.findData("current"))
+    panel.loss_combo.setCurrentText("l2")
+    assert window.model.target_kind == "current" and window.model.loss == "l2"
     wait_idle(qtbot, window)
     result = window.analysis_pane.last_result
     assert result.request.target.kind == "current" and result.request.loss == "l2"

@@ -14,18 +14,23 @@ def test_window_renders_three_panes_and_drop(qtbot, make_window, tmp_path):
     assert soft.shape == gl.shape == (64, 64, 3)
     assert (gl.sum(-1) > 0).mean() > 0.05            # the default knot is visible in the reference
     assert window.analysis_pane.image.shape == (64, 64)
-    assert window.scene.mesh.name == "knot"
-    for pane in window.panes:                        # captions carry the settings of their image
-        assert "&sigma; 0.0001" in pane.title.text() and "edge" in pane.title.text()
+    assert window.model.scene.mesh.name == "knot"
+    # captions carry the settings their renderer reads: softras's sigma, gamma and edge band on
+    # the soft and analysis panes; the GL reference reads no sigma
+    soft_caption, gl_caption, analysis_caption = (pane.title.text() for pane in window.panes)
+    for caption in (soft_caption, analysis_caption):
+        assert "softras" in caption and "sigma=0.0001" in caption and "gamma=0.0001" in caption
+        assert "edge" in caption and "64 px" in caption
+    assert "sigma" not in gl_caption and "gamma" not in gl_caption and "64 px" in gl_caption
 
     bad = tmp_path / "bad.obj"
     bad.write_text("this is not a mesh\n")
     drop_files(window, bad)
-    assert window.scene.mesh.name == "knot"          # the previous mesh is kept
+    assert window.model.scene.mesh.name == "knot"    # the previous mesh is kept
     assert "bad.obj" in window.banner.text() and not window.banner.isHidden()
 
     drop_files(window, asset_path("axes"))
-    assert window.scene.mesh.name == "axes"
+    assert window.model.scene.mesh.name == "axes"
     wait_idle(qtbot, window)
     assert window.last_rendered_scene.mesh.name == "axes"
     assert not np.array_equal(window.gl_pane.image, gl)
@@ -37,17 +42,17 @@ def test_sigma_changes_soft_pane_only_and_azimuth_changes_both(qtbot, make_windo
     soft0, gl0 = window.soft_pane.image.copy(), window.gl_pane.image.copy()
     window.controls.widgets["sigma"].set_value(1e-2)          # as if typed into the box
     wait_idle(qtbot, window)
-    assert window.scene.settings.sigma == 1e-2
+    assert window.model.scene.settings.sigma == 1e-2
     assert np.abs(window.soft_pane.image - soft0).max() > 0.05
     assert np.array_equal(window.gl_pane.image, gl0)
-    assert "&sigma; 0.01" in window.soft_pane.title.text()
+    assert "sigma=0.01" in window.soft_pane.title.text()
     window.controls.widgets["azimuth"].set_value(75.0)
     wait_idle(qtbot, window)
-    assert float(window.scene.camera.azimuth) == 75.0
+    assert float(window.model.scene.camera.azimuth) == 75.0
     assert np.abs(window.gl_pane.image - gl0).max() > 0.05
     assert np.abs(window.soft_pane.image - soft0).max() > 0.05
     # in hard mode the two views agree (the same z-buffer picture, up to edge pixels)
-    window.edit("renderer", "hard")
+    window.model.edit("renderer", "hard")
     wait_idle(qtbot, window)
     diff = np.abs(window.soft_pane.image - window.gl_pane.image).max(-1)
     assert (diff > 1e-3).mean() < 0.01
@@ -61,7 +66,7 @@ def test_burst_of_slider_changes_is_coalesced(qtbot, make_window):
         slider.set_value(-60.0 + i)                            # 50 edits in one event-loop turn
     wait_idle(qtbot, window)
     assert window.scheduler.renders_started - before <= 3
-    assert float(window.scene.camera.azimuth) == -11.0
+    assert float(window.model.scene.camera.azimuth) == -11.0
     assert window.last_rendered_scene.camera.azimuth.item() == -11.0
     assert window.controls.widgets["azimuth"].value() == -11.0
 
@@ -81,16 +86,18 @@ def test_burst_spread_over_time_ends_on_the_last_value(qtbot, make_window):
 
 
 def test_preview_while_dragging_then_full_render(qtbot, make_window, monkeypatch):
-    import app.main_window as main_window
+    import app.window.live_render as live_render
 
-    monkeypatch.setattr(main_window, "PREVIEW_SIZE", 32)
+    monkeypatch.setattr(live_render, "PREVIEW_SIZE", 32)
     window = make_window()
-    window.controls.dragging.emit(True)                        # slider pressed
-    window.controls.widgets["azimuth"].set_value(10.0)
+    slider = window.controls.widgets["azimuth"]
+    slider.sliderPressed.emit()                                # slider pressed
+    assert window.model.dragging
+    slider.set_value(10.0)
     wait_idle(qtbot, window)
     assert window.soft_pane.image.shape == (32, 32, 3)         # the fast preview
     assert window.last_render["preview"]
-    window.controls.dragging.emit(False)                       # released
+    slider.sliderReleased.emit()                               # released
     wait_idle(qtbot, window)
     assert window.soft_pane.image.shape == (64, 64, 3)
     assert not window.last_render["preview"]

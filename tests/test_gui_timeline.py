@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
-from app.run_panel import IDLE, PAUSED
-from app.timeline_frames import as_rgb, best_step
+from app.model.app_model import IDLE, PAUSED
+from app.runs.timeline_frames import as_rgb, best_step
 from renderer.assets import load_asset
 from renderer.optimize import build_run, load_timeline, Run
 from tests.gui_support import drop_files, isolated_settings, make_window, wait_idle  # noqa: F401
@@ -65,7 +65,7 @@ def test_scrubbing_shows_the_recorded_step_in_every_pane(qtbot, make_window, run
     wait_idle(qtbot, window)
     assert np.array_equal(window.soft_pane.image, as_rgb(tl.frame(2)["render"]))
     # editing the scene shows the live scene again; scrubbing returns to the run
-    window.edit("sigma", 1e-3)
+    window.model.edit("sigma", 1e-3)
     assert not window.runs.playback and not dock.show_run.isChecked()
     wait_idle(qtbot, window)
     assert window.soft_pane.image.shape == (64, 64, 3)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ...camera import OrbitCamera, direction_from_angles
-from ...lighting import sh_coeffs_from_light
+from ...lighting import Lights, sh_coeffs_from_light
 from ...scene import Scene
 from ..views import DEFAULT_TARGET_SUPERSAMPLE, View, render_views
 from .base import ParamGroup, Task
@@ -89,6 +89,24 @@ class ColorTask(Task):
 
     def frame_extras(self) -> dict[str, np.ndarray]:
         return {"colors": self.colors.detach().float().cpu().numpy()}
+
+    @classmethod
+    def _recorded_shape(cls, timeline, step: int, mesh_named, notes: list[str]):
+        """The run's mesh with the vertex colours of the recorded frame nearest ``step`` (welded
+        first when the task welded it: a textured mesh's seams)."""
+        from .base import nearest_recorded_frame
+
+        mesh = mesh_named(str(timeline.meta.get("task", {}).get("mesh", "")))
+        frame_step, colors = nearest_recorded_frame(timeline, step, "colors", "color")
+        if colors.shape[0] != mesh.num_verts:
+            mesh = welded(mesh)
+        if colors.shape[0] != mesh.num_verts:
+            raise ValueError(f"the run's {colors.shape[0]} vertex colours do not fit the mesh's "
+                             f"{mesh.num_verts} vertices")
+        if frame_step != step:
+            notes.append(f"colors of step {frame_step}")
+        return dataclasses.replace(mesh, colors=torch.from_numpy(np.asarray(colors, np.float32)), uvs=None,
+                                   texture=None)
 
     def summary(self) -> str:
         e = self.error_scalars()
@@ -174,6 +192,21 @@ class LightTask(Task):
         if self.mode == "direction":
             return f"light direction off by {e['error/direction']:.2f} deg"
         return f"SH coefficient RMS error {e['error/sh_rms']:.4f}"
+
+    @classmethod
+    def _recorded_view(cls, scene: Scene, timeline, values: dict[str, float], notes: list[str]) -> Scene:
+        """The frame view's camera lit by the light recorded at that step: the direction, or the
+        SH coefficients (recorded as the mean over R, G, B, so the caption says so)."""
+        scene = super()._recorded_view(scene, timeline, values, notes)
+        lights = scene.lights
+        if "param/light_azimuth" in values:
+            color = tuple(float(c) for c in lights.colors[0].tolist())
+            lights = Lights.from_angles(values["param/light_azimuth"], values["param/light_elevation"], color)
+        elif "param/sh0" in values:
+            means = torch.tensor([values[f"param/sh{k}"] for k in range(9)], dtype=torch.float32)
+            lights = lights.replace(sh=means[:, None].repeat(1, 3))
+            notes.append("SH light from the RGB means of its coefficients")
+        return scene.replace(lights=lights)
 
     def describe(self) -> dict:
         d = super().describe()

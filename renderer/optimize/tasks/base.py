@@ -115,3 +115,108 @@ class Task:
     def channel(self) -> str:
         """The render buffer the image loss reads: "alpha" or "rgb"."""
         return self.image_loss.channel
+
+    # ------------------------------------------------------------------ playback of a recorded run
+    # A recorded run holds, per step, every scalar (a pose run's camera, a light run's light) and,
+    # at thinned frames, arrays (a shape run's vertices, a colour run's colours); the rest of the
+    # scene comes from the run's metadata stamp. Each task rebuilds its own state from them.
+
+    @staticmethod
+    def class_for_run(meta: dict) -> type["Task"]:
+        """The Task subclass that recorded a run with metadata ``meta``; ValueError if unknown."""
+        from . import appearance, pose, shape  # noqa: F401 - every subclass, to look them up by name
+
+        task = meta.get("task")
+        if not isinstance(task, dict) or "task" not in task:
+            raise ValueError("the run's metadata does not say which task it was")
+        pending, found = list(Task.__subclasses__()), {}
+        while pending:
+            cls = pending.pop()
+            found.setdefault(cls.name, cls)
+            pending += cls.__subclasses__()
+        if task["task"] not in found:
+            raise ValueError(f"unknown task {task['task']!r} in the run's metadata")
+        return found[task["task"]]
+
+    @classmethod
+    def recorded_scene(cls, timeline, step: int, mesh_named) -> "RecordedScene":
+        """The scene at ``step`` of a recorded run of this task, to draw with the GL reference
+        (torch: call it off a GUI thread). ``mesh_named(name) -> Mesh``: the run's object (not
+        called for a task whose frames hold the whole shape). ValueError saying why the step
+        cannot be rebuilt. Reads only what the run file holds (its format is unchanged)."""
+        from ...camera import OrbitCamera
+        from ...lighting import Lights, Material
+        from ...scene import RenderSettings
+
+        meta = timeline.meta
+        task = meta.get("task") or {}
+        stamp = dict(meta.get("settings") or {k: task[k] for k in ("image_size", "lighting") if k in task})
+        if "image_size" not in stamp:
+            raise ValueError("the run's metadata does not give its image size")
+        values = recorded_scalars(timeline, step)
+        if not values:
+            raise ValueError(f"step {step} was not recorded")
+        settings = RenderSettings(image_size=int(stamp["image_size"]), renderer="gl",
+                                  lighting=stamp.get("lighting", "phong"),
+                                  background=tuple(stamp.get("background", (0.0, 0.0, 0.0))),
+                                  double_sided=bool(stamp.get("double_sided", False)),
+                                  flat_shading=bool(stamp.get("flat_shading", False)))
+        gui = meta.get("gui")
+        light = (gui.get("lights") if isinstance(gui, dict) else None) or {}
+        lights = Lights.from_angles(float(light.get("light_azimuth", DEFAULT_LIGHT_ANGLES[0])),
+                                    float(light.get("light_elevation", DEFAULT_LIGHT_ANGLES[1])),
+                                    tuple(light.get("light_color", (1.0, 1.0, 1.0))))
+        notes: list[str] = []
+        shape = cls._recorded_shape(timeline, step, mesh_named, notes)
+        scene = Scene(shape=shape, camera=OrbitCamera(), lights=lights,
+                      material=Material.for_lighting(settings.lighting), settings=settings)
+        return RecordedScene(cls._recorded_view(scene, timeline, values, notes), step, tuple(notes))
+
+    @classmethod
+    def _recorded_shape(cls, timeline, step: int, mesh_named, notes: list[str]):
+        """The object at ``step`` (default: the run's mesh, named in its metadata)."""
+        return mesh_named(str(timeline.meta.get("task", {}).get("mesh", "")))
+
+    @classmethod
+    def _recorded_view(cls, scene: Scene, timeline, values: dict[str, float], notes: list[str]) -> Scene:
+        """``scene`` with the camera, lights and pose of the step whose scalars are ``values``
+        (default: the camera of the run's frame view)."""
+        meta = timeline.meta
+        cameras = meta.get("task", {}).get("view_cameras") or []
+        index = int(meta.get("config", {}).get("frame_view", 0))
+        if index >= len(cameras):
+            raise ValueError("the run's metadata names no camera for its frame view")
+        distance, elevation, azimuth, fov = (float(v) for v in cameras[index])
+        return scene.with_camera(azimuth=azimuth, elevation=elevation, distance=distance, fov=fov)
+
+
+DEFAULT_LIGHT_ANGLES = (30.0, 40.0)     # build_run's and the optimize verb's default light
+
+
+@dataclass(frozen=True)
+class RecordedScene:
+    """One recorded step rebuilt: ``scene`` (drawn with the "gl" renderer), the ``step`` it
+    shows, and ``notes`` a caption should carry (e.g. vertices from the nearest recorded frame)."""
+
+    scene: Scene
+    step: int
+    notes: tuple[str, ...] = ()
+
+
+def recorded_scalars(timeline, step: int) -> dict[str, float]:
+    """Every scalar recorded at ``step`` (empty when that step was not recorded)."""
+    steps = timeline.steps
+    row = int(np.searchsorted(steps, step))
+    if row >= len(steps) or steps[row] != step:
+        return {}
+    return {name: float(timeline.scalar(name)[row]) for name in timeline.scalar_names}
+
+
+def nearest_recorded_frame(timeline, step: int, pane: str, what: str) -> tuple[int, np.ndarray]:
+    """(frame step, array) of ``pane`` at the recorded frame nearest ``step`` (the earlier one on
+    a tie); ValueError when the run recorded none (``what``: the run, for the message)."""
+    frame_steps = np.asarray(timeline.frame_steps, dtype=np.int64)
+    if not len(frame_steps) or pane not in timeline.pane_names:
+        raise ValueError(f"the {what} run recorded no {pane}")
+    frame_step = int(frame_steps[int(np.argmin(np.abs(frame_steps - step)))])
+    return frame_step, timeline.frame(frame_step)[pane]

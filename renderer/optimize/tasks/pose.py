@@ -132,6 +132,25 @@ class PoseTask(Task):
             text += f", rotation {e['error/rotation']:.2f} deg, translation {e['error/translation']:.3f}"
         return text
 
+    @classmethod
+    def _recorded_view(cls, scene: Scene, timeline, values: dict[str, float], notes: list[str]) -> Scene:
+        """The camera recorded at that step (the truth's fov) and, with object_pose, the object
+        moved by the recorded rotation and translation."""
+        task = timeline.meta.get("task", {})
+        try:
+            scene = scene.with_camera(azimuth=values["param/azimuth"], elevation=values["param/elevation"],
+                                      distance=values["param/distance"],
+                                      fov=float(task.get("truth", {}).get("fov", 60.0)))
+        except KeyError as exc:
+            raise ValueError(f"the pose run recorded no {exc.args[0]}") from None
+        if task.get("object_pose"):
+            mesh = scene.mesh
+            rotation = torch.deg2rad(torch.tensor([values.get(f"param/rotation_{a}", 0.0) for a in "xyz"]))
+            translation = torch.tensor([values.get(f"param/translation_{a}", 0.0) for a in "xyz"])
+            r = rotation_matrix(rotation).to(mesh.verts.dtype)
+            scene = scene.replace(shape=mesh.with_verts(mesh.verts @ r.T + translation.to(mesh.verts.dtype)))
+        return scene
+
     def describe(self) -> dict:
         d = super().describe()
         d.update(truth={"azimuth": float(self.truth.azimuth), "elevation": float(self.truth.elevation),

@@ -161,6 +161,20 @@ class ShapeTask(Task):
                  template_faces=self.base.mesh.num_faces, truth_known=self.truth_verts is not None)
         return d
 
+    @classmethod
+    def _recorded_shape(cls, timeline, step: int, mesh_named, notes: list[str]) -> Mesh:
+        """The vertices of the recorded frame nearest ``step`` on the run's faces (no mesh needed)."""
+        from .base import nearest_recorded_frame
+
+        frame_step, verts = nearest_recorded_frame(timeline, step, "verts", "shape")
+        if "faces" not in timeline.arrays:
+            raise ValueError("the shape run recorded no faces")
+        if frame_step != step:
+            notes.append(f"verts of step {frame_step}")
+        return Mesh(verts=torch.from_numpy(np.asarray(verts, np.float32)),
+                    faces=torch.from_numpy(np.asarray(timeline.arrays["faces"], np.int64)),
+                    name=f"shape at step {frame_step}")
+
     def mesh(self) -> Mesh:
         """The current shape as a Mesh (detached)."""
         return self.base.mesh.with_verts(self.verts().detach())

@@ -2,16 +2,19 @@
 last mesh used, with the saved layout and values; a bad start-up file is a message, not a crash."""
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
 from renderer.errors import describe_error
 from renderer.io import load_mesh
 
 from .main_window import MainWindow
-from .persistence import app_settings, last_mesh_path, restore_window
+from .persistence import app_settings, last_mesh_path, restore_layout, restore_model
 
 
 def create_window(mesh_path: Optional[str] = None, store: Optional[QSettings] = None,
@@ -30,9 +33,30 @@ def create_window(mesh_path: Optional[str] = None, store: Optional[QSettings] = 
             path = None
     window = MainWindow(mesh, settings=store, image_size=image_size,
                         mesh_path=str(Path(path).resolve()) if path else None)
-    problems = restore_window(window)
-    if window.mesh_path and window.mesh_path not in window.recent_files:
-        window.remember(window.mesh_path)
+    model = window.model
+    restore_layout(store, window)
+    problems = restore_model(store, model, window.devices, window.files.open_target_image)
+    if model.mesh_path and model.mesh_path not in model.recent_files:
+        model.remember(model.mesh_path)
     if error or problems:
-        window.show_error("; ".join(([error] if error else []) + problems))
+        model.report_error("; ".join(([error] if error else []) + problems))
     return window
+
+
+def run_app(mesh_path: Optional[str] = None, run=None) -> int:
+    """Start the GUI and run it until the window closes; ``run``: (Timeline, file path) of a
+    recorded run to show."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = create_window(mesh_path)
+    if run is not None:
+        window.runs.files.show_loaded(*run)
+
+    def report(kind, exc, tb) -> None:
+        # a bug in a slot must not end the session: say what happened, keep the window
+        window.show_error(describe_error(exc))
+        if os.environ.get("DRD_DEBUG"):
+            sys.__excepthook__(kind, exc, tb)
+
+    sys.excepthook = report
+    window.show()
+    return app.exec()

@@ -1,24 +1,30 @@
-"""The scene controls dock: every knob of the Scene, each emitting ``edited(name, value)`` with the
-names of ``renderer.edits.apply_edit``."""
+"""The scene controls dock: every knob of the Scene, a view of ``model.scene``. A knob writes
+through ``model.edit(name, value)`` (the names of ``renderer.edits.apply_edit``); every scene
+change, wherever it comes from (a drag in a pane, a shortcut, a restore), is shown back here.
+Knobs the renderer or the lighting model does not read are disabled, and their tooltip says why."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Sequence
 
-from PySide6.QtCore import Signal
+import numpy as np
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton,
                                QScrollArea, QVBoxLayout, QWidget)
 
 from renderer import GAMMA_RANGE, LIGHTING_MODELS, SIGMA_RANGE, Scene
 from renderer.edits import SH_PRESETS, light_angles
+from renderer.registry import renderer_names, renderers
 
+from ..model.app_model import AppModel
 from .sh_table import ShTable
 from .widgets import ColorButton, LogSlider, ValueSlider
 
 RESOLUTIONS = (64, 128, 256, 512, 1024)
+RENDERER_SETTINGS = ("sigma", "gamma")     # knobs that only some renderers read (RendererSpec.uses)
+LIGHTING_USES = {"light_azimuth": ("lambertian", "phong"), "light_elevation": ("lambertian", "phong"),
+                 "light_color": ("lambertian", "phong"), "ka": ("lambertian", "phong"),
+                 "kd": ("lambertian", "phong"), "ks": ("phong",), "shininess": ("phong",),
+                 "sh_preset": ("sh",), "sh_coeffs": ("sh",)}
 HELP = {
-    "renderer": "softras: soft silhouettes and depth-blended colour (SoftRas); dibr: sharp interior "
-                "with a soft halo outside (DIB-R); hard: a plain z-buffer, which has no gradient "
-                "for moving edges (Ctrl+Shift+1/2/3)",
     "sigma": "How blurry the edges are ([ and ] step it). Larger spreads each edge, and its gradient, "
              "over more pixels but biases the image; smaller is sharper until the gradient vanishes. "
              "The edge width in pixels is shown below",
@@ -50,31 +56,31 @@ HELP = {
 
 
 class ControlsPanel(QScrollArea):
-    """All scene controls. ``edited`` carries a control name and its new value; ``dragging``
-    is True while a slider is held (the window renders a fast preview meanwhile)."""
+    """All scene controls of ``model``; ``devices``: the choices of the device combo."""
 
-    edited = Signal(str, object)
-    dragging = Signal(bool)
-    reset_camera = Signal()
-
-    def __init__(self, scene: Scene, devices: list[str]) -> None:
+    def __init__(self, model: AppModel, devices: Sequence[str]) -> None:
         super().__init__()
+        self.model = model
         self.setWidgetResizable(True)
         body = QWidget()
         layout = QVBoxLayout(body)
         self.widgets: dict[str, QWidget] = {}
+        scene = model.scene
         st, cam, mat = scene.settings, scene.camera, scene.material
         light_az, light_el = light_angles(scene.lights)
 
         form = self._group(layout, "Renderer")
-        self._combo(form, "renderer", ["softras", "dibr", "hard"], st.renderer)
+        names = renderer_names(representation=scene.kind, differentiable=True)
+        self._combo(form, "renderer", names, st.renderer)
+        self.widgets["renderer"].setToolTip(renderer_help(scene.kind))
         self._slider(form, "sigma", LogSlider(*SIGMA_RANGE, st.sigma, HELP["sigma"]))
         self.edge_label = QLabel()
+        self.edge_label.setWordWrap(True)
         form.addRow("", self.edge_label)
         self._slider(form, "gamma", LogSlider(*GAMMA_RANGE, st.gamma, HELP["gamma"]))
         self._combo(form, "image_size", [str(r) for r in RESOLUTIONS], str(st.image_size), cast=int,
                     label="resolution")
-        self._combo(form, "device", devices, st.device)
+        self._combo(form, "device", list(devices), st.device)
         self._check(form, "flat_shading", "flat shading (face normals)", st.flat_shading)
         self._check(form, "double_sided", "double-sided (shade back faces)", st.double_sided)
         self._color(form, "background", st.background)
@@ -90,7 +96,7 @@ class ControlsPanel(QScrollArea):
         self._slider(form, "shininess", ValueSlider(1, 256, float(mat.shininess), 1))
         self._combo(form, "sh_preset", list(SH_PRESETS), SH_PRESETS[0], label="SH preset")
         self.sh_table = ShTable(scene.lights.sh.detach().cpu().numpy())
-        self.sh_table.coefficient_changed.connect(lambda k, c, v: self.edited.emit("sh_coeff", (k, c, v)))
+        self.sh_table.coefficient_changed.connect(lambda k, c, v: model.edit("sh_coeff", (k, c, v)))
         self.widgets["sh_coeffs"] = self.sh_table
         form.addRow("SH coefficients", self.sh_table)
 
@@ -101,21 +107,17 @@ class ControlsPanel(QScrollArea):
         self._slider(form, "fov", ValueSlider(5, 120, float(cam.fov), 0.5))
         reset = QPushButton("Reset camera")
         reset.setToolTip("Back to the starting view (R)")
-        reset.clicked.connect(self.reset_camera)
+        reset.clicked.connect(model.reset_camera)
         form.addRow("", reset)
         layout.addStretch(1)
         self.setWidget(body)
-        self.sync(scene)
+        model.events.scene.connect(self._show_scene)
+        self._show_scene(scene)
 
-    def show_edge_width(self, scene: Scene) -> None:
-        st = scene.settings
-        text = f"edge width {st.edge_width_px():.2f} px at {st.image_size} px"
-        if st.renderer != "softras":
-            text += " (sigma acts on softras only)"
-        self.edge_label.setText(text)
-
-    def sync(self, scene: Scene) -> None:
-        """Show ``scene``'s values without emitting edits (after orbit, reset, load, restore)."""
+    # --- the model's scene, shown ---------------------------------------------------------------
+    def _show_scene(self, scene: Scene) -> None:
+        """Show ``scene``'s values without writing them back. Only widgets that show another
+        value are touched, so a slider being dragged is left alone."""
         st, cam, mat = scene.settings, scene.camera, scene.material
         w = self.widgets
         for name in ("renderer", "lighting", "device"):
@@ -123,29 +125,39 @@ class ControlsPanel(QScrollArea):
         self._quiet(w["image_size"], lambda c: c.setCurrentText(str(st.image_size)))
         self._quiet(w["flat_shading"], lambda c: c.setChecked(st.flat_shading))
         self._quiet(w["double_sided"], lambda c: c.setChecked(st.double_sided))
-        w["sigma"].set_value(st.sigma, emit=False)
-        w["gamma"].set_value(st.gamma, emit=False)
-        w["background"].set_rgb(st.background, emit=False)
-        w["light_color"].set_rgb(tuple(scene.lights.colors[0].tolist()), emit=False)
-        for name in ("azimuth", "elevation", "distance", "fov"):
-            w[name].set_value(float(getattr(cam, name)), emit=False)
-        for name in ("ka", "kd", "ks", "shininess"):
-            w[name].set_value(float(getattr(mat, name)), emit=False)
+        values: dict[str, Any] = {"sigma": st.sigma, "gamma": st.gamma}
+        values.update({n: float(getattr(cam, n)) for n in ("azimuth", "elevation", "distance", "fov")})
+        values.update({n: float(getattr(mat, n)) for n in ("ka", "kd", "ks", "shininess")})
         az, el = light_angles(scene.lights)
-        w["light_azimuth"].set_value(round(az), emit=False)
-        w["light_elevation"].set_value(round(el), emit=False)
-        self.sh_table.set_coefficients(scene.lights.sh.detach().cpu().numpy())
-        self._enable_for_lighting(st.lighting)
-        self.show_edge_width(scene)
+        values.update(light_azimuth=round(az), light_elevation=round(el))
+        for name, value in values.items():
+            if w[name].value() != value:
+                w[name].set_value(value, emit=False)
+        for name, rgb in (("background", tuple(st.background)),
+                          ("light_color", tuple(scene.lights.colors[0].tolist()))):
+            if tuple(w[name].rgb) != tuple(float(c) for c in rgb):
+                w[name].set_rgb(rgb, emit=False)
+        sh = scene.lights.sh.detach().cpu().numpy()
+        if not np.array_equal(self.sh_table.coefficients(), np.asarray(sh, np.float64)):
+            self.sh_table.set_coefficients(sh)
+        self._enable_for(scene)
 
-    def _enable_for_lighting(self, model: str) -> None:
-        """Grey out the knobs the lighting model does not read."""
-        uses = {"light_azimuth": model in ("lambertian", "phong"), "light_elevation": model in ("lambertian", "phong"),
-                "light_color": model in ("lambertian", "phong"), "ka": model in ("lambertian", "phong"),
-                "kd": model in ("lambertian", "phong"), "ks": model == "phong", "shininess": model == "phong",
-                "sh_preset": model == "sh", "sh_coeffs": model == "sh"}
-        for name, on in uses.items():
-            self.widgets[name].setEnabled(on)
+    def _enable_for(self, scene: Scene) -> None:
+        """Disable the knobs the renderer or the lighting model does not read, saying why."""
+        st = scene.settings
+        spec = self.model.renderer_spec
+        for name in RENDERER_SETTINGS:
+            used = name in spec.uses
+            users = [s.name for s in renderers(scene.kind, differentiable=True) if name in s.uses]
+            self.widgets[name].setEnabled(used)
+            self.widgets[name].setToolTip(HELP[name] if used else
+                                          f"The {spec.name} renderer does not read {name}; "
+                                          f"{', '.join(users) or 'no renderer'} does.\n\n{HELP[name]}")
+        for name, models in LIGHTING_USES.items():
+            self.widgets[name].setEnabled(st.lighting in models)
+        width = spec.edge_width_px(st)
+        self.edge_label.setText(f"edge width {width:.2f} px at {st.image_size} px" if width > 0
+                                else f"{spec.name}: hard edges, no soft band")
 
     # --- builders -----------------------------------------------------------------------------
     @staticmethod
@@ -165,7 +177,7 @@ class ControlsPanel(QScrollArea):
         combo.addItems(items)
         combo.setCurrentText(current)
         combo.setToolTip(HELP.get(name, ""))
-        combo.currentTextChanged.connect(lambda text: self.edited.emit(name, cast(text)))
+        combo.currentTextChanged.connect(lambda text: self.model.edit(name, cast(text)))
         self.widgets[name] = combo
         form.addRow(label or name.replace("_", " "), combo)
 
@@ -173,20 +185,26 @@ class ControlsPanel(QScrollArea):
         box = QCheckBox(text)
         box.setChecked(value)
         box.setToolTip(HELP.get(name, ""))
-        box.toggled.connect(lambda on: self.edited.emit(name, bool(on)))
+        box.toggled.connect(lambda on: self.model.edit(name, bool(on)))
         self.widgets[name] = box
         form.addRow("", box)
 
     def _color(self, form: QFormLayout, name: str, rgb: tuple, label=None) -> None:
         button = ColorButton(rgb, HELP.get(name, ""))
-        button.colorChanged.connect(lambda value: self.edited.emit(name, tuple(value)))
+        button.colorChanged.connect(lambda value: self.model.edit(name, tuple(value)))
         self.widgets[name] = button
         form.addRow(label or name.replace("_", " "), button)
 
     def _slider(self, form: QFormLayout, name: str, widget) -> None:
         widget.setToolTip(HELP.get(name, ""))
-        widget.valueChanged.connect(lambda v: self.edited.emit(name, v))
-        widget.sliderPressed.connect(lambda: self.dragging.emit(True))
-        widget.sliderReleased.connect(lambda: self.dragging.emit(False))
+        widget.valueChanged.connect(lambda v: self.model.edit(name, v))
+        widget.sliderPressed.connect(lambda: setattr(self.model, "dragging", True))
+        widget.sliderReleased.connect(lambda: setattr(self.model, "dragging", False))
         self.widgets[name] = widget
         form.addRow(name.replace("_", " "), widget)
+
+
+def renderer_help(kind: str) -> str:
+    """The renderer combo's tooltip: each registered renderer in one line, and its shortcut."""
+    lines = [f"{s.name}: {s.description}" for s in renderers(kind, differentiable=True)]
+    return "\n".join(lines) + "\n(Ctrl+Shift+1, 2, ... in this order)"

@@ -1,8 +1,9 @@
 """The run panel: choose a task and preset, adjust the main parameters, and Start / Pause / Resume /
 Stop an optimization run, with a progress bar, an ETA and a log of what happened.
 
-The panel only collects inputs (``start_requested(task, preset, overrides)``) and shows state;
-``run_view`` runs the optimization in its worker thread.
+The panel only collects inputs (``start_requested(task, preset, overrides)``) and shows the
+model's ``run_state``; ``run_view`` runs the optimization in its worker thread. Its renderer
+choices are the registry's differentiable renderers for the scene's representation.
 """
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from renderer import RenderSettings
 from renderer.optimize.preset_table import DEFAULT_PRESETS, PRESETS, TASKS
+from renderer.registry import renderer_names
+
+from ..model.app_model import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, AppModel
 
 TASK_HELP = {
     "pose": "Recover the camera (azimuth, elevation, distance) from one OpenGL image of the current mesh",
@@ -22,9 +27,8 @@ TASK_HELP = {
     "color": "Recover the current mesh's vertex colours from OpenGL images of it",
     "light": "Recover the light (its direction, or the SH coefficients) from OpenGL images of the current mesh",
 }
-RENDERERS = ("softras", "dibr", "hard")
 MULTI_VIEW_TASKS = ("shape", "color", "light")
-IDLE, STARTING, RUNNING, PAUSING, PAUSED, STOPPING = "idle", "starting", "running", "pausing", "paused", "stopping"
+__all__ = ["RunPanel", "parse_sigma", "format_eta", "IDLE", "STARTING", "RUNNING", "PAUSING", "PAUSED", "STOPPING"]
 
 
 def parse_sigma(text: str):
@@ -51,8 +55,8 @@ def format_eta(seconds: float) -> str:
 
 
 class RunPanel(QWidget):
-    """Inputs and state of the optimization run. Signals: ``start_requested(task, preset,
-    overrides)`` (overrides as ``build_run`` takes them), ``pause_requested``,
+    """Inputs of the optimization run and ``model.run_state``. Signals: ``start_requested(task,
+    preset, overrides)`` (overrides as ``build_run`` takes them), ``pause_requested``,
     ``resume_requested``, ``stop_requested``."""
 
     start_requested = Signal(str, str, dict)
@@ -60,8 +64,9 @@ class RunPanel(QWidget):
     resume_requested = Signal()
     stop_requested = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, model: AppModel) -> None:
         super().__init__()
+        self.model = model
         self.task = QComboBox()
         self.task.addItems(TASKS)
         self.preset = QComboBox()
@@ -72,7 +77,7 @@ class RunPanel(QWidget):
         self.lr = QLineEdit()
         self.lr.setToolTip("Learning rate, in the units of the task's parameters (see the presets)")
         self.renderer = QComboBox()
-        self.renderer.addItems(RENDERERS)
+        self.renderer.addItems(renderer_names(representation=model.scene.kind, differentiable=True))
         self.renderer.setToolTip("The differentiable renderer that is optimized through")
         self.sigma = QLineEdit()
         self.sigma.setToolTip("SoftRas/DIB-R edge sharpness: one number (1e-4), or START,END (1e-3,1e-5) "
@@ -125,8 +130,8 @@ class RunPanel(QWidget):
         self.task.currentTextChanged.connect(self._task_changed)
         self.preset.currentTextChanged.connect(self._preset_changed)
         self._task_changed(self.task.currentText())
-        self.state = IDLE
-        self.set_state(IDLE)
+        model.events.run_state.connect(self._show_state)
+        self._show_state(model.run_state)
 
     @staticmethod
     def _spin(lo: int, hi: int, tooltip: str) -> QSpinBox:
@@ -156,7 +161,7 @@ class RunPanel(QWidget):
         config = p["config"]
         self.steps.setValue(int(config["steps"]))
         self.lr.setText(f"{config['lr']:g}")
-        self.renderer.setCurrentText(p.get("renderer", "softras"))
+        self.renderer.setCurrentText(p.get("renderer", RenderSettings().renderer))
         self.sigma.setText(f"{p.get('sigma', 1e-4):g}")
         self.num_views.setValue(int(p.get("num_views", 1)))
         self.views_per_step.setValue(int(config.get("views_per_step") or 0))
@@ -204,9 +209,13 @@ class RunPanel(QWidget):
         self.start_requested.emit(self.task.currentText(), self.preset.currentText(), overrides)
 
     # --- state -------------------------------------------------------------------------------
-    def set_state(self, state: str) -> None:
+    @property
+    def state(self) -> str:
+        """The run's state (``model.run_state``)."""
+        return self.model.run_state
+
+    def _show_state(self, state: str) -> None:
         """Enable the buttons that apply in ``state`` (idle, starting, running, pausing, paused, stopping)."""
-        self.state = state
         busy = state != IDLE
         self.start_button.setEnabled(not busy)
         self.pause_button.setEnabled(state == RUNNING)
@@ -233,7 +242,7 @@ class RunPanel(QWidget):
         self.progress.setRange(0, max(1, self.progress.maximum()))
         self.progress.setFormat(text.split(";")[0][:60])
         self.status.setText(text)
-        self.set_state(IDLE)
+        self.model.run_state = IDLE
 
     def log(self, message: str) -> None:
         self.history.appendPlainText(f"{time.strftime('%H:%M:%S')}  {message}")

@@ -1,5 +1,6 @@
-"""Optimization runs in the window: the run panel and timeline docks, the run and reference
-threads, and playback, in which the three panes show the recorded state of the timeline's step:
+"""Optimization runs in the window: the run panel and timeline dock's controller, the run and
+reference threads, and playback (``model.playback``), in which the three panes show the recorded
+state of the timeline's step:
 
 - the soft pane: the render recorded at that step (the nearest recorded frame if it was thinned,
   and the caption says so);
@@ -12,26 +13,23 @@ ticking "show the run in the panes" returns to it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from renderer.optimize import Timeline
 
-from .reference_worker import ReferenceScheduler
+from ..model.app_model import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, AppModel
+from ..panes.scene_panes import ScenePanes
+from ..workers.reference_worker import ReferenceScheduler
+from ..workers.run_worker import RunRequest, RunScheduler
 from .run_files import RunFiles
-from .run_panel import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, RunPanel
-from .run_worker import RunRequest, RunScheduler
+from .run_panel import RunPanel
 from .timeline_dock import TimelineDock
-from .timeline_frames import (ReferenceSpec, as_rgb, nearest_frame_step, reference_spec, run_label, scalars_at,
-                              signed_levels)
+from .timeline_frames import ReferenceRequest, as_rgb, nearest_frame_step, run_label, scalars_at, signed_levels
 
-if TYPE_CHECKING:
-    from .main_window import MainWindow
-
-TIMELINE_HEIGHT = 270         # px: the scrubber rows and a readable plot
 POLL_MS = 100                  # live-run refresh: at most 10 UI updates per second
 PANE_LABELS = {"difference": "difference (render - target)", "dL_dI": "dL/dI", "target": "target"}
 THINNED_STYLE = "color: #b36b00"
@@ -47,30 +45,22 @@ def run_caption(title: str, settings: dict, values: dict, note: str = "") -> str
 
 
 class RunView(QObject):
-    """Owns the run panel, the timeline dock and the threads behind them. ``playback``: whether
-    the panes show the run (the window then ignores its live renders)."""
+    """Owns the run panel and the timeline dock (``panel``, ``dock``: the window docks them), run
+    files (``files``) and the threads behind them; shows a run in ``panes`` while
+    ``model.playback`` is on (the live renders are not shown meanwhile). ``window``: the parent
+    of file dialogs. ``timeline_shown`` asks the window to bring the timeline dock forward."""
 
-    def __init__(self, window: "MainWindow") -> None:
+    timeline_shown = Signal()
+
+    def __init__(self, model: AppModel, panes: ScenePanes, window: QWidget) -> None:
         super().__init__(window)
-        self.window = window
+        self.model = model
+        self.panes = panes
         self.dock = TimelineDock()
-        self.panel = RunPanel()
-        self.timeline_dock = window._dock("Run timeline", "timeline", self.dock, Qt.DockWidgetArea.BottomDockWidgetArea)
-        inspector = window.findChild(QDockWidget, "inspector")
-        if inspector is not None:
-            window.splitDockWidget(inspector, self.timeline_dock, Qt.Orientation.Horizontal)
-            window.resizeDocks([inspector, self.timeline_dock], [560, 1000], Qt.Orientation.Horizontal)
-        window.resizeDocks([self.timeline_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
-        self.panel_dock = window._dock("Optimize", "run", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        loss_dock, scene_dock = window.findChild(QDockWidget, "loss"), window.findChild(QDockWidget, "controls")
-        if loss_dock is not None:
-            window.tabifyDockWidget(loss_dock, self.panel_dock)
-        if scene_dock is not None:
-            scene_dock.raise_()                      # the Scene tab stays the first one seen
+        self.panel = RunPanel(model)
         self.runs = RunScheduler(self)
         self.references = ReferenceScheduler(self)
-        self.files = RunFiles(self)
-        self.playback = False
+        self.files = RunFiles(model, self, window)
         self.timeline: Optional[Timeline] = None
         self.run_mesh = None                 # the object of the run on show (None: find it by name)
         self.analysis_pane_name = "difference"
@@ -91,45 +81,43 @@ class RunView(QObject):
         self.runs.failed.connect(self._run_failed)
         self.references.rendered.connect(self._reference_ready)
         self.references.failed.connect(self._reference_failed)
+        model.events.playback.connect(self._playback_changed)
+        model.events.scene.connect(lambda scene: self.leave_playback())
 
     # --- playback ----------------------------------------------------------------------------
-    def set_playback(self, on: bool, rerender: bool = True) -> None:
-        """Show the run (True) or the live scene (False) in the panes; ``rerender``: ask for a
-        live render on leaving (False when the caller renders anyway)."""
-        if on and self.timeline is None:
-            on = False
+    @property
+    def playback(self) -> bool:
+        return self.model.playback
+
+    def set_playback(self, on: bool) -> None:
+        """Show the run (True; only when there is one) or the live scene (False) in the panes."""
+        on = on and self.timeline is not None
+        self.model.playback = on
+        self._show_checkbox(on)
+
+    def _show_checkbox(self, on: bool) -> None:
         self.dock.show_run.blockSignals(True)
         self.dock.show_run.setChecked(on)
         self.dock.show_run.blockSignals(False)
-        if on == self.playback:
-            return
-        self.playback = on
-        w = self.window
-        combo = w.analysis_pane.mode_combo            # the mode applies to the live scene only
-        combo.setEnabled(not on)
-        combo.setToolTip("" if not on else "the pane shows the recorded run: choose what in the timeline dock "
-                                           "(editing the scene shows the live scene again)")
+
+    def _playback_changed(self, on: bool) -> None:
+        self._show_checkbox(on)
         if on:
-            w.gl_pane.set_overlays()                  # live-scene overlays belong to another image
-            w.gl_pane.set_selected_face(None)
-            w.analysis_pane.set_overlays()
             self.show_step(self.dock.current_step)
-            return
-        self.dock.stop_playing()
-        self.dock.set_note("")
-        if rerender:
-            w.request_render()
+        else:
+            self.dock.stop_playing()
+            self.dock.set_note("")
 
     def leave_playback(self) -> None:
-        """The scene was edited: the panes go back to the live scene (the caller re-renders)."""
-        self.set_playback(False, rerender=False)
+        """The scene was edited: the panes go back to the live scene."""
+        self.set_playback(False)
 
     def show_timeline(self, timeline: Timeline, name: str, mesh=None, at_end: bool = True) -> None:
         """Scrub ``timeline`` in the dock and show it in the panes. ``mesh``: the run's object
         (None: the window's mesh if it has the run's mesh name, else the bundled asset of it)."""
         self.timeline, self.run_mesh = timeline, mesh
         self.dock.set_timeline(timeline, run_label(timeline, name), at_end=at_end)
-        self.timeline_dock.raise_()
+        self.timeline_shown.emit()
         if self.playback:
             self.show_step(self.dock.current_step)
         else:
@@ -149,7 +137,7 @@ class RunView(QObject):
         """Fill the panes with the recorded state of ``step``."""
         if not self.playback or self.timeline is None or step is None:
             return
-        tl, w = self.timeline, self.window
+        tl, panes = self.timeline, self.panes
         settings = dict(tl.meta.get("settings") or {})
         frame_step = nearest_frame_step(tl.frame_steps, step)
         if frame_step is None:
@@ -159,14 +147,14 @@ class RunView(QObject):
             note = "" if frame_step == step else f"nearest recorded frame; step {step} was thinned out"
             self.dock.set_note(f"showing frame {frame_step}: {note}" if note else "")
             values = scalars_at(tl, frame_step)
-            w.soft_pane.set_image(as_rgb(frame["render"]), run_caption(f"recorded render, step {frame_step}",
+            panes.soft.set_image(as_rgb(frame["render"]), run_caption(f"recorded render, step {frame_step}",
                                                                        settings, values, note))
             self._show_analysis_frame(frame, step, frame_step, settings, values, note)
-        self._request_reference(tl, step, settings)
+        self._request_reference(tl, step)
 
     def _show_analysis_frame(self, frame: dict, step: int, frame_step: int, settings: dict, values: dict,
                              note: str) -> None:
-        pane, name = self.window.analysis_pane, self.analysis_pane_name
+        pane, name = self.panes.analysis, self.analysis_pane_name
         if name not in frame:
             name = "difference"
         data = frame[name]
@@ -182,67 +170,67 @@ class RunView(QObject):
         pane.notes.setPlainText(f"recorded run, step {step}\n"
                                 + "\n".join(f"{k} = {v:.6g}" for k, v in shown.items()))
 
-    def _request_reference(self, tl: Timeline, step: int, settings: dict) -> None:
-        try:
-            spec = reference_spec(tl, step)
-        except ValueError as exc:
-            self._reference_failed(ReferenceSpec(step=step, settings=settings, camera=(0, 0, 1, 60), run_id=id(tl)),
-                                   str(exc))
-            return
-        spec.run_id = id(tl)
+    def _request_reference(self, tl: Timeline, step: int) -> None:
         mesh = self.run_mesh
-        if mesh is None and spec.needs_mesh and self.window.scene.mesh.name == spec.mesh_name:
-            mesh = self.window.scene.mesh
-        self.references.request(spec, mesh)
+        if mesh is None:                     # the window's mesh, when it is the run's object
+            name = (tl.meta.get("task") or {}).get("mesh")
+            shown = self.model.scene.shape
+            mesh = shown if name and getattr(shown, "name", None) == name else None
+        self.references.request(ReferenceRequest(tl, step, mesh))
 
-    def _reference_ready(self, spec: ReferenceSpec, rgb: np.ndarray) -> None:
-        if not self.playback or self.timeline is None or spec.run_id != id(self.timeline):
-            return
-        caption = (f"<b>OpenGL reference, step {spec.step}</b>"
-                   + (f" <span style='{THINNED_STYLE}'>({'; '.join(spec.notes)})</span>" if spec.notes else "")
-                   + f"<br>{spec.settings.get('lighting', '?')} lighting &middot; the state recorded at that step "
-                     f"&middot; {spec.settings.get('image_size', '?')} px")
-        self.window.gl_pane.set_image(rgb, caption)
+    def _is_current(self, request: ReferenceRequest) -> bool:
+        return self.playback and self.timeline is not None and request.timeline is self.timeline
 
-    def _reference_failed(self, spec: ReferenceSpec, message: str) -> None:
-        if not self.playback or self.timeline is None or spec.run_id != id(self.timeline):
+    def _reference_ready(self, request: ReferenceRequest, notes: list[str], rgb: np.ndarray) -> None:
+        if not self._is_current(request):
             return
-        size = int(spec.settings.get("image_size", 64))
-        self.window.gl_pane.set_image(np.zeros((size, size, 3), np.float32),
-                                      f"<b>OpenGL reference, step {spec.step}: not available</b><br>{message}")
+        settings = request.timeline.meta.get("settings") or {}
+        caption = (f"<b>OpenGL reference, step {request.step}</b>"
+                   + (f" <span style='{THINNED_STYLE}'>({'; '.join(notes)})</span>" if notes else "")
+                   + f"<br>{settings.get('lighting', '?')} lighting &middot; the state recorded at that step "
+                     f"&middot; {settings.get('image_size', '?')} px")
+        self.panes.reference.set_image(rgb, caption)
+
+    def _reference_failed(self, request: ReferenceRequest, message: str) -> None:
+        if not self._is_current(request):
+            return
+        size = int((request.timeline.meta.get("settings") or {}).get("image_size", 64))
+        self.panes.reference.set_image(np.zeros((size, size, 3), np.float32),
+                                       f"<b>OpenGL reference, step {request.step}: not available</b><br>{message}")
 
     # --- runs --------------------------------------------------------------------------------
     def start_run(self, task: str, preset: str, overrides: dict) -> bool:
         """Start a run of ``task`` on the window's current scene; False (and a message) when one
         is already going."""
         if self.runs.active:
-            self.window.show_error("a run is still going: stop it first", source="run")
+            self.model.report_error("a run is still going: stop it first", source="run")
             return False
-        request = RunRequest(task=task, preset=preset, scene=self.window.scene.copy(), overrides=dict(overrides))
+        request = RunRequest(task=task, preset=preset, scene=self.model.scene.copy(), overrides=dict(overrides))
         self.runs.start(request)
-        self.panel.set_state(STARTING)
+        self.model.run_state = STARTING
         shown = ", ".join(f"{k} {getattr(v, 'describe', lambda: v)()}" for k, v in overrides.items())
         self.panel.log(f"starting {task}/{preset} on {request.scene.mesh.name}: {shown}")
         return True
 
     def pause(self) -> None:
         self.runs.pause()
-        self.panel.set_state(PAUSING)
+        self.model.run_state = PAUSING
 
     def resume(self) -> None:
         self.runs.resume()
-        self.panel.set_state(RUNNING)
+        self.model.run_state = RUNNING
 
     def stop(self) -> None:
         self.runs.stop()
-        self.panel.set_state(STOPPING)
+        self.model.run_state = STOPPING
 
     def _run_started(self, run, request: RunRequest) -> None:
         self.runs_started += 1
         name = f"{request.task} run {self.runs_started}"
-        self.show_timeline(run.timeline, name, mesh=None if request.task == "shape" else request.scene.mesh)
-        if self.panel.state == STARTING:
-            self.panel.set_state(RUNNING)
+        # the run's object, for the references (a shape run's frames hold their own vertices)
+        self.show_timeline(run.timeline, name, mesh=request.scene.shape)
+        if self.model.run_state == STARTING:
+            self.model.run_state = RUNNING
         self.panel.status.setText(f"{name}: running")
         self.poll_timer.start()
 
@@ -252,12 +240,13 @@ class RunView(QObject):
         if run is None:
             return
         self.dock.refresh()                       # follows the newest step unless scrubbed back
-        if self.panel.state == PAUSING and run.status == "paused":
-            self.panel.set_state(PAUSED)
-        self.panel.status.setText(f"{self.dock.primary.label if self.dock.primary else 'run'}: {self.panel.state}")
+        state = self.model.run_state
+        if state == PAUSING and run.status == "paused":
+            self.model.run_state = state = PAUSED
+        self.panel.status.setText(f"{self.dock.primary.label if self.dock.primary else 'run'}: {state}")
         done = run.next_step
         elapsed = run.timeline.last().get("time", 0.0)
-        self.panel.set_progress(done, run.config.steps, elapsed / done if done else float("nan"), self.panel.state)
+        self.panel.set_progress(done, run.config.steps, elapsed / done if done else float("nan"), state)
 
     def _run_finished(self, run, summary: str) -> None:
         self.poll_timer.stop()
@@ -265,9 +254,9 @@ class RunView(QObject):
         self.panel.finish(summary)
         self.panel.log(summary)
         if run.status == "failed":
-            self.window.show_error(f"run failed: {run.message}", source="run")
+            self.model.report_error(f"run failed: {run.message}", source="run")
         else:
-            self.window.statusBar().showMessage(f"run {run.status}: {run.message}", 10000)
+            self.model.report_status(f"run {run.status}: {run.message}", 10000)
 
     def _run_failed(self, message: str, run) -> None:
         self.poll_timer.stop()
@@ -276,12 +265,12 @@ class RunView(QObject):
         text = f"run error: {message}" + ("" if run is None else f" (history of {run.next_step} steps kept)")
         self.panel.finish(text)
         self.panel.log(text)
-        self.window.show_error(text, source="run")
+        self.model.report_error(text, source="run")
 
     @property
     def running(self) -> bool:
         """A run is being built or stepped (not paused, not over)."""
-        return self.runs.active and self.panel.state not in (PAUSED, IDLE)
+        return self.runs.active and self.model.run_state not in (PAUSED, IDLE)
 
     def shutdown(self) -> None:
         self.poll_timer.stop()

@@ -1,6 +1,7 @@
 """The pixel inspector dock: the faces that make the picked pixel, with coverage D and weight w.
 
-Selecting a row highlights that face in the reference view (``face_selected``)."""
+It follows ``model.pick`` (cleared while a new pixel is inspected) and shows the worker's report;
+selecting a row highlights that face in the reference view (``face_selected``)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -9,8 +10,11 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from ..model.app_model import AppModel
+
 COLUMNS = ("face", "D (coverage)", "w (colour weight)", "depth", "barycentrics", "shaded colour")
 MAX_ROWS = 200
+NO_PICK = "Click a pixel in any pane to inspect it."
 
 
 class InspectorPanel(QWidget):
@@ -18,9 +22,9 @@ class InspectorPanel(QWidget):
 
     face_selected = Signal(int)
 
-    def __init__(self) -> None:
+    def __init__(self, model: AppModel) -> None:
         super().__init__()
-        self.header = QLabel("Click a pixel in any pane to inspect it.")
+        self.header = QLabel(NO_PICK)
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -39,6 +43,7 @@ class InspectorPanel(QWidget):
         layout.addWidget(self.table, 1)
         self.report = None
         self.faces: list[int] = []
+        model.events.pick.connect(lambda pick: self.clear(NO_PICK if pick is None else "inspecting..."))
 
     def show_report(self, report) -> None:
         """Fill the table from a PixelReport (faces already sorted by weight, then coverage)."""
@@ -61,7 +66,7 @@ class InspectorPanel(QWidget):
         self.table.blockSignals(False)
         self.table.resizeColumnsToContents()
 
-    def clear(self, message: str = "Click a pixel in any pane to inspect it.") -> None:
+    def clear(self, message: str = NO_PICK) -> None:
         self.report = None
         self.faces = []
         self.header.setText(message)

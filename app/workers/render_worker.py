@@ -14,9 +14,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from renderer.errors import describe_error
 
-from .analysis_modes import BY_NAME
-from .jobs import RenderJob, scene_key
-from .worker_thread import end_worker_thread, start_worker_thread
+from ..model.jobs import RenderJob, scene_key
+from ..model.modes import get_mode
+from .scheduler import LatestWinsScheduler
 
 RENDER_CACHE_SIZE = 3
 
@@ -31,9 +31,10 @@ class RenderWorker(QObject):
     failed = Signal(int, str)
     done = Signal(int)
 
-    def __init__(self, is_superseded: Callable[[int], bool]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._is_superseded = is_superseded
+        # set by the scheduler: whether a newer request has been made (read in this thread)
+        self.is_superseded: Callable[[int], bool] = lambda request_id: False
         self._gl = None
         self._engine = None
         self._renders: OrderedDict = OrderedDict()
@@ -42,7 +43,7 @@ class RenderWorker(QObject):
         if self._gl is None:
             from renderer.gl import GLRenderer
 
-            from .analysis_compute import AnalysisEngine
+            from .analysis_engine import AnalysisEngine
 
             self._gl = GLRenderer()
             self._engine = AnalysisEngine(self._gl)
@@ -70,10 +71,10 @@ class RenderWorker(QObject):
 
     @Slot(int, object)
     def run_job(self, request_id: int, job: RenderJob) -> None:
-        from .analysis_compute import Superseded
+        from .analysis_engine import Superseded
 
         def check() -> None:
-            if self._is_superseded(request_id):
+            if self.is_superseded(request_id):
                 raise Superseded()
 
         stage = "render"
@@ -82,7 +83,7 @@ class RenderWorker(QObject):
             result = self._render(job)
             self.rendered.emit(request_id, result)
             request = job.analysis
-            if request is not None and (not job.preview or BY_NAME[request.mode].cheap):
+            if request is not None and (not job.preview or get_mode(request.mode).cheap):
                 stage = "analysis"
                 if job.preview:
                     request = replace(request, pick=None)    # the inspector waits for the release
@@ -106,50 +107,25 @@ class RenderWorker(QObject):
             self._gl = None
 
 
-class RenderScheduler(QObject):
-    """GUI-side front of the worker: at most one job in flight, and of the requests made
-    meanwhile only the latest is kept (slider drags coalesce). A running job's slow analysis is
-    abandoned as soon as a newer request arrives."""
+class RenderScheduler(LatestWinsScheduler):
+    """GUI-side front of the render worker (see ``LatestWinsScheduler``): a running job's slow
+    analysis is abandoned as soon as a newer request arrives."""
 
     rendered = Signal(object)        # the worker's render dict
-    analysed = Signal(object)        # jobs.AnalysisResult
+    analysed = Signal(object)        # model.jobs.AnalysisResult
     error = Signal(str)
-    idle = Signal()
-    _submit = Signal(int, object)
-    _shutdown = Signal()
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
-        super().__init__(parent)
-        self._requested = 0          # id of the newest request (read by the worker: an int is atomic)
-        self._worker = RenderWorker(lambda rid: rid < self._requested)
-        self._submit.connect(self._worker.run_job)
-        self._worker.rendered.connect(self._on_rendered)
-        self._worker.analysed.connect(self._on_analysed)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.done.connect(self._on_done)
-        self._thread = start_worker_thread(self._worker, "render-worker", self._shutdown)
-        self._in_flight: Optional[int] = None
-        self._pending: Optional[tuple[int, RenderJob]] = None
-        self.renders_started = 0
-        self._stopped = False
+        worker = RenderWorker()
+        super().__init__(worker, "render-worker", parent)
+        worker.is_superseded = self.is_superseded
+        worker.rendered.connect(self._on_rendered)
+        worker.analysed.connect(self._on_analysed)
+        worker.failed.connect(self._on_failed)
 
-    def request(self, job: RenderJob) -> None:
-        """Ask for ``job`` (its scene a copy the caller will not mutate); replaces any request
-        still waiting."""
-        self._requested += 1
-        self._pending = (self._requested, job)
-        self._pump()
-
-    def busy(self) -> bool:
-        return self._in_flight is not None or self._pending is not None
-
-    def _pump(self) -> None:
-        if self._stopped or self._in_flight is not None or self._pending is None:
-            return
-        (request_id, job), self._pending = self._pending, None
-        self._in_flight = request_id
-        self.renders_started += 1
-        self._submit.emit(request_id, job)
+    @property
+    def renders_started(self) -> int:
+        return self.jobs_started
 
     @Slot(int, object)
     def _on_rendered(self, request_id: int, result: dict) -> None:
@@ -163,19 +139,3 @@ class RenderScheduler(QObject):
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:
         self.error.emit(message)
-
-    @Slot(int)
-    def _on_done(self, request_id: int) -> None:
-        self._in_flight = None
-        self._pump()
-        if not self.busy():
-            self.idle.emit()
-
-    def stop(self) -> None:
-        """Release the worker's GL context in its own thread, then end the thread."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._pending = None
-        self._requested += 1         # any running analysis stops at its next check
-        end_worker_thread(self._thread, self._shutdown, 30_000)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib
 import time
 
+import torch
+
 LAZY_MODULES = (
     "renderer.rendering", "renderer.soft", "renderer.gl", "renderer.analysis",
-    "app.analysis_compute",
+    "app.workers.analysis_engine", "app.workers.mode_compute",
     "torch.utils.checkpoint",
     "torch.fx.experimental.symbolic_shapes",   # pulls in sympy (first render)
     "torch._dynamo",                           # first checkpointed backward
@@ -37,3 +39,8 @@ def preload_modules() -> float:
             pass
     _done = True
     return time.perf_counter() - start
+
+
+def available_devices() -> list[str]:
+    """Where the differentiable renderer can run here: "cpu", and "cuda" with a GPU."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

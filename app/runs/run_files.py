@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QLabel, QVBoxLayout
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QLabel, QVBoxLayout,
+                               QWidget)
 
 from renderer.errors import describe_error
 from renderer.optimize import Timeline, TimelineFileError, load_timeline
 
+from ..model.app_model import AppModel
 from .timeline_frames import run_label
 
 if TYPE_CHECKING:
-    from .run_view import RunView
+    from .run_view import RunView        # which creates this: its module imports this one
 
 ANIMATION_PANES = ("render", "target", "difference", "dL_dI")
 DEFAULT_ANIMATION_PANES = ("render", "target", "difference")
@@ -29,16 +31,18 @@ RUN_FILTER = "Recorded runs (*.npz)"
 
 
 class RunFiles(QObject):
-    """``exported(message)`` / ``export_failed(message)`` when a background export ends;
-    ``exporting``: whether one is in progress."""
+    """Run files of ``view`` (the run on show); messages go through ``model``; ``dialog_parent``
+    owns the file dialogs. ``exported(message)`` / ``export_failed(message)`` when a background
+    export ends; ``exporting``: whether one is in progress."""
 
     exported = Signal(str)
     export_failed = Signal(str)
 
-    def __init__(self, view: "RunView") -> None:
+    def __init__(self, model: AppModel, view: "RunView", dialog_parent: QWidget) -> None:
         super().__init__(view)
+        self.model = model
         self.view = view
-        self.window = view.window
+        self.dialog_parent = dialog_parent
         self.exporting = False
         self.exported.connect(self._export_done)
         self.export_failed.connect(self._export_error)
@@ -48,14 +52,14 @@ class RunFiles(QObject):
         try:
             return load_timeline(path)
         except TimelineFileError as exc:
-            self.window.show_error(str(exc), source="file")
+            self.model.report_error(str(exc), source="file")
             return None
 
     def open_run(self, path: str) -> bool:
         """Show the run recorded in ``path`` in the timeline dock and the panes; on failure say
         why and keep what is shown."""
         if self.view.runs.active:
-            self.window.show_error("a run is going: stop it before opening another", source="file")
+            self.model.report_error("a run is going: stop it before opening another", source="file")
             return False
         timeline = self._load(path)
         if timeline is None:
@@ -65,10 +69,10 @@ class RunFiles(QObject):
 
     def show_loaded(self, timeline: Timeline, path: str) -> None:
         """Show a run read from ``path`` (also how ``main.py open RUN.npz`` starts)."""
-        self.window.banner.clear("file")
-        self.window.remember(str(Path(path).resolve()))      # File > Recent files reopens it
+        self.model.clear_error("file")
+        self.model.remember(str(Path(path).resolve()))      # File > Recent files reopens it
         self.view.show_timeline(timeline, Path(path).name)
-        self.window.statusBar().showMessage(
+        self.model.report_status(
             f"opened {Path(path).name}: {len(timeline)} steps, {len(timeline.frame_steps)} frames, "
             f"{timeline.meta.get('status', '?')}", 8000)
 
@@ -79,17 +83,17 @@ class RunFiles(QObject):
         timeline = self._load(path)
         if timeline is None:
             return False
-        self.window.banner.clear("file")
+        self.model.clear_error("file")
         self.view.dock.add_overlay(timeline, run_label(timeline, Path(path).name))
         return True
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open recorded run", "", RUN_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open recorded run", "", RUN_FILTER)
         if path:
             self.open_run(path)
 
     def overlay_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Overlay a recorded run on the curves", "", RUN_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Overlay a recorded run on the curves", "", RUN_FILTER)
         if path:
             self.overlay_run(path)
 
@@ -97,19 +101,19 @@ class RunFiles(QObject):
     def _exportable(self) -> Optional[Timeline]:
         """The run on show, if it can be exported now; else None and a message."""
         if self.view.timeline is None:
-            self.window.show_error("no run to export: start one or open a recorded run", source="file")
+            self.model.report_error("no run to export: start one or open a recorded run", source="file")
             return None
         if self.view.running:
-            self.window.show_error("pause or stop the run before exporting it", source="file")
+            self.model.report_error("pause or stop the run before exporting it", source="file")
             return None
         if self.exporting:
-            self.window.show_error("an export is still being written", source="file")
+            self.model.report_error("an export is still being written", source="file")
             return None
         return self.view.timeline
 
     def _in_background(self, what: str, job: Callable[[], str]) -> bool:
         self.exporting = True
-        self.window.statusBar().showMessage(f"writing {what}...")
+        self.model.report_status(f"writing {what}...", 0)
 
         def work() -> None:
             try:
@@ -159,17 +163,17 @@ class RunFiles(QObject):
 
     def _export_done(self, message: str) -> None:
         self.exporting = False
-        self.window.statusBar().showMessage(message, 10000)
+        self.model.report_status(message, 10000)
         self.view.panel.log(message)
 
     def _export_error(self, message: str) -> None:
         self.exporting = False
-        self.window.show_error(message, source="file")
+        self.model.report_error(message, source="file")
         self.view.panel.log(message)
 
     def save_dialog(self) -> None:
         if self._exportable() is not None:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Save the run", "run.npz", RUN_FILTER)
+            path, _ = QFileDialog.getSaveFileName(self.dialog_parent, "Save the run", "run.npz", RUN_FILTER)
             if path:
                 self.save_run(path)
 
@@ -177,17 +181,17 @@ class RunFiles(QObject):
         timeline = self._exportable()
         if timeline is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export an animation of the run", "run.gif",
+        path, _ = QFileDialog.getSaveFileName(self.dialog_parent, "Export an animation of the run", "run.gif",
                                               "Animations (*.gif *.mp4)")
         if not path:
             return
-        panes = choose_panes(self.window, [p for p in ANIMATION_PANES if p in timeline.pane_names])
+        panes = choose_panes(self.dialog_parent, [p for p in ANIMATION_PANES if p in timeline.pane_names])
         if panes:
             self.export_animation(path, panes)
 
     def mesh_dialog(self) -> None:
         if self._exportable() is not None:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Export the mesh at the current step", "shape.obj",
+            path, _ = QFileDialog.getSaveFileName(self.dialog_parent, "Export the mesh at the current step", "shape.obj",
                                                   "Meshes (*.obj *.ply)")
             if path:
                 self.export_mesh(path)

@@ -1,7 +1,7 @@
 """What the GUI asks the worker for, and what comes back: plain data, no Qt, no autograd.
 
 A ``RenderJob`` is one scene (already a private copy) plus, optionally, an ``AnalysisRequest``.
-The worker answers with a render result (dict, see ``render_worker``) and then an
+The worker answers with a render result (dict, see ``app.workers.render_worker``) and then an
 ``AnalysisResult``; both carry the scene they were computed for, so the panes never mix states.
 """
 from __future__ import annotations
@@ -16,6 +16,19 @@ from renderer import Scene
 TARGET_KINDS = ("pose", "image", "current")
 TARGET_LABELS = {"pose": "reference at another camera pose", "image": "an image file",
                  "current": "the current reference itself"}
+
+
+@dataclass(frozen=True, eq=False)
+class TargetImage:
+    """A target image read from a file: ``pixels`` (H, W[, C]) float32, the file's ``name`` and
+    resolved ``path``. Compared by identity: the array is never modified."""
+
+    pixels: np.ndarray = field(repr=False)
+    name: str
+    path: str
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.pixels.shape[1]}x{self.pixels.shape[0]})"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""The third pane: an ImagePane whose content is chosen by an analysis mode, with the mode's
+summary (loss, cosines, diagnostics in plain words) written underneath. Its mode combo is a view
+of ``model.mode``; modes the scene's renderer does not apply to are greyed out."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser
+
+from ..model.app_model import AppModel
+from ..model.jobs import AnalysisResult
+from ..model.modes import SHORTCUT_SCHEME, get_mode, modes
+from .image_pane import ImagePane
+
+PLAYBACK_TIP = ("the pane shows the recorded run: choose what in the timeline dock "
+                "(editing the scene shows the live scene again)")
+
+
+class AnalysisPane(ImagePane):
+    """The analysis pane of ``model``: the combo writes ``model.mode`` and follows it."""
+
+    def __init__(self, model: AppModel) -> None:
+        super().__init__("analysis")
+        self.model = model
+        self.mode_combo = QComboBox()
+        for mode in modes():
+            self.mode_combo.addItem(mode.label, mode.name)
+            self.mode_combo.setItemData(self.mode_combo.count() - 1, mode.help, Qt.ItemDataRole.ToolTipRole)
+        self.mode_combo.currentIndexChanged.connect(self._chosen)
+        header = QHBoxLayout()
+        header.addWidget(QLabel("analysis:"))
+        header.addWidget(self.mode_combo, 1)
+        self.notes = QTextBrowser()
+        self.notes.setMaximumHeight(110)
+        self.notes.setPlaceholderText("the analysis summary appears here")
+        layout = self.layout()
+        layout.insertLayout(0, header)
+        layout.addWidget(self.notes)
+        self.last_result: AnalysisResult | None = None
+        self._renderer = None
+        model.events.mode.connect(self._show_mode)
+        model.events.scene.connect(self._show_applicable)
+        model.events.playback.connect(self._show_playback)
+        self._show_mode(model.mode)
+        self._show_applicable(model.scene)
+
+    def mode(self) -> str:
+        """The mode the combo shows (the model's, see ``model.mode``)."""
+        return self.mode_combo.currentData()
+
+    def _chosen(self, index: int) -> None:
+        self.model.mode = self.mode_combo.itemData(index)
+
+    def _show_mode(self, name: str) -> None:
+        self.mode_combo.blockSignals(True)
+        self.mode_combo.setCurrentIndex(self.mode_combo.findData(name))
+        self.mode_combo.blockSignals(False)
+        self._tooltip()
+
+    def _tooltip(self) -> None:
+        if self.model.playback:
+            self.mode_combo.setToolTip(PLAYBACK_TIP)
+        else:
+            self.mode_combo.setToolTip(f"{get_mode(self.mode()).help}\n\n{SHORTCUT_SCHEME}")
+
+    def _show_applicable(self, scene) -> None:
+        """Grey out the modes the renderer does not apply to (only when the renderer changed)."""
+        if scene.settings.renderer == self._renderer:
+            return
+        self._renderer = scene.settings.renderer
+        spec = self.model.renderer_spec
+        items = self.mode_combo.model()
+        if not isinstance(items, QStandardItemModel):
+            return
+        for row in range(self.mode_combo.count()):
+            name = self.mode_combo.itemData(row)
+            item = items.item(row)
+            item.setEnabled(spec.applies(name))
+            tip = get_mode(name).help
+            if not spec.applies(name):
+                tip += f"\n\n(does not apply to the {spec.name} renderer)"
+            item.setToolTip(tip)
+
+    def _show_playback(self, on: bool) -> None:
+        self.mode_combo.setEnabled(not on)      # the mode applies to the live scene only
+        self._tooltip()
+
+    def show_result(self, result: AnalysisResult, caption: str) -> None:
+        """Draw ``result`` (its heatmap, overlays and summary lines)."""
+        self.last_result = result
+        heat = result.heatmap
+        size = result.scene.settings.image_size
+        if heat is not None:
+            self.set_heatmap(heat.values, heat.cmap, heat.levels, heat.label, caption,
+                             rgb=heat.rgb, contour=heat.contour)
+            self.set_overlays(size, arrows=heat.arrows, outlines=heat.outlines)
+        self.notes.setPlainText("\n".join(result.lines))
+
+    def mark_stale(self, why: str) -> None:
+        """Say the heatmap belongs to an earlier state (e.g. while a slider is dragged)."""
+        text = self.title.text()
+        if "(" + why + ")" not in text:
+            self.title.setText(f"{text}  ({why})")

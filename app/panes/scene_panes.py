@@ -1,0 +1,123 @@
+"""The three panes of the live scene side by side: the differentiable render, its reference and
+the analysis. Mouse input on any pane writes the model (drag orbits the camera, Shift+drag moves
+the light, the wheel zooms, a click picks a pixel); magnifying and fitting keep the three views
+aligned. ``show_render``/``show_analysis`` draw the worker's results."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter
+
+from renderer.registry import get_renderer
+
+from ..model.app_model import AppModel
+from ..model.jobs import AnalysisResult
+from ..model.modes import get_mode
+from .analysis_pane import AnalysisPane
+from .captions import reference_caption, render_caption
+from .image_pane import ImagePane
+
+ORBIT_DEG_PER_PX = 0.4
+
+
+class ScenePanes(QSplitter):
+    """``soft``, ``reference`` and ``analysis`` panes of ``model``'s scene (``panes``: all three)."""
+
+    def __init__(self, model: AppModel) -> None:
+        super().__init__(Qt.Orientation.Horizontal)
+        self.model = model
+        self.soft = ImagePane("differentiable render")
+        self.reference = ImagePane("OpenGL reference")
+        self.analysis = AnalysisPane(model)
+        self.panes = (self.soft, self.reference, self.analysis)
+        self._zoomed_to_pick = False
+        for pane in self.panes:
+            self.addWidget(pane)
+            pane.dragged.connect(self._dragged)
+            pane.drag_started.connect(lambda: setattr(model, "dragging", True))
+            pane.drag_finished.connect(lambda: setattr(model, "dragging", False))
+            pane.wheeled.connect(model.zoom)
+            pane.picked.connect(lambda u, v: setattr(model, "pick", (u, v)))
+            pane.magnified.connect(self.magnify)
+            pane.fitted.connect(self.fit_views)
+        model.events.pick.connect(self._show_pick)
+        model.events.mode.connect(self._mode_changed)
+        model.events.playback.connect(self._playback_changed)
+
+    # --- input -------------------------------------------------------------------------------
+    def _dragged(self, dx: float, dy: float, shift: bool) -> None:
+        if shift:                      # Shift+drag moves the light the way the camera orbits
+            self.model.move_light_by(dx * ORBIT_DEG_PER_PX, -dy * ORBIT_DEG_PER_PX)
+        else:
+            self.model.orbit_by(-dx * ORBIT_DEG_PER_PX, dy * ORBIT_DEG_PER_PX)
+
+    def _show_pick(self, pick: Optional[tuple[float, float]]) -> None:
+        for pane in self.panes:
+            pane.set_marker(pick)
+        if pick is None:
+            self.reference.set_overlays()
+            self.reference.set_selected_face(None)
+
+    def _mode_changed(self, name: str) -> None:
+        if self._zoomed_to_pick and not get_mode(name).zoom_to_pick:
+            self.analysis.fit_view()
+            self._zoomed_to_pick = False
+
+    def _playback_changed(self, on: bool) -> None:
+        if on:                         # live-scene overlays belong to another image
+            self.reference.set_overlays()
+            self.reference.set_selected_face(None)
+            self.analysis.set_overlays()
+
+    # --- views -------------------------------------------------------------------------------
+    def magnify(self, factor: float, u: float, v: float) -> None:
+        for pane in self.panes:
+            pane.magnify(factor, u, v)
+
+    def fit_views(self) -> None:
+        for pane in self.panes:
+            pane.fit_view()
+
+    def zoom_to_pick(self) -> bool:
+        """Magnify every pane to the neighbourhood of the picked pixel; False when none is picked."""
+        if self.model.pick is None:
+            return False
+        st = self.model.scene.settings
+        half = max(12.0, 3.0 * self.model.renderer_spec.edge_width_px(st)) / st.image_size
+        for pane in self.panes:
+            pane.zoom_to(*self.model.pick, half)
+        return True
+
+    def highlight_face(self, row: int) -> None:
+        """Outline the inspector's face number ``row`` in the reference (-1: none)."""
+        result = self.analysis.last_result
+        if row < 0 or result is None or result.face_outlines is None or row >= len(result.face_outlines):
+            self.reference.set_selected_face(None)
+            return
+        self.reference.set_selected_face(result.face_outlines[row], result.scene.settings.image_size)
+
+    # --- results -----------------------------------------------------------------------------
+    def show_render(self, result: dict) -> None:
+        """The worker's two renders ({"scene", "soft", "gl", "preview", ...})."""
+        scene = result["scene"]
+        self.soft.set_image(result["soft"]["rgb"], render_caption(scene, "differentiable render"))
+        self.reference.set_image(result["gl"]["rgb"],
+                                 reference_caption(scene, f"OpenGL reference ({scene.settings.lighting})"))
+        if result["preview"]:
+            self.reference.set_overlays()        # the outlined faces have moved; back on release
+            if not get_mode(self.model.mode).cheap:
+                self.analysis.mark_stale("updates on release")
+
+    def show_analysis(self, result: AnalysisResult) -> None:
+        scene = result.scene
+        mode = get_mode(result.request.mode)
+        self.analysis.show_result(result, render_caption(scene, f"analysis: {mode.label}"))
+        if result.inspector is not None:
+            self.reference.set_overlays(scene.settings.image_size, outlines=result.face_outlines)
+        if mode.zoom_to_pick and result.request.pick is not None:
+            # the faces that reach one pixel span a few pixels: show that neighbourhood
+            spec = get_renderer(scene.settings.renderer)
+            half = max(8.0, 2.0 * spec.edge_width_px(scene.settings) + 4.0) / scene.settings.image_size
+            self.analysis.zoom_to(*result.request.pick, half)
+            self._zoomed_to_pick = True

@@ -1,0 +1,104 @@
+"""What the run views read from a recorded Timeline (no Qt): the loss curves, the best step, the
+nearest recorded frame, a label for a run, the scalars at a step, and ``ReferenceRequest``: which
+step the reference thread should draw with OpenGL (the run's Task rebuilds that step's scene,
+``renderer.optimize.tasks.Task.recorded_scene``, so nothing here knows one task from another).
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from renderer.optimize import Timeline
+
+# timeline -> (steps, names, (T, K) scalars): rows are only ever appended, so a table is re-read
+# only when the timeline has grown (scrubbing a long run would otherwise rebuild it every step)
+_TABLES: "weakref.WeakKeyDictionary[Timeline, tuple[np.ndarray, list[str], np.ndarray]]" = weakref.WeakKeyDictionary()
+
+
+def loss_names(timeline: Timeline) -> list[str]:
+    """The total loss first, then each loss term, in recording order."""
+    names = timeline.scalar_names
+    return (["loss"] if "loss" in names else []) + [n for n in names if n.startswith("loss/")]
+
+
+def best_step(timeline: Timeline) -> Optional[int]:
+    """The step with the lowest finite total loss (the first of equals), or None."""
+    if "loss" not in timeline.scalar_names or len(timeline) == 0:
+        return None
+    loss = timeline.scalar("loss")
+    finite = np.isfinite(loss)
+    if not finite.any():
+        return None
+    return int(timeline.steps[int(np.argmin(np.where(finite, loss, np.inf)))])
+
+
+def nearest_frame_step(frame_steps: Sequence[int], step: int) -> Optional[int]:
+    """The recorded frame step closest to ``step`` (the earlier one on a tie), or None."""
+    if len(frame_steps) == 0:
+        return None
+    steps = np.asarray(frame_steps, dtype=np.int64)
+    return int(steps[int(np.argmin(np.abs(steps - step)))])
+
+
+def scalar_table(timeline: Timeline) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(steps (T,), names, scalars (T, K)) of ``timeline``, cached while it does not grow."""
+    cached = _TABLES.get(timeline)
+    if cached is not None and len(cached[0]) == len(timeline):
+        return cached
+    with timeline._lock:                 # one consistent snapshot while a run appends
+        table = (timeline.steps, timeline.scalar_names, timeline.scalars_array())
+    _TABLES[timeline] = table
+    return table
+
+
+def scalars_at(timeline: Timeline, step: int) -> dict[str, float]:
+    """Every scalar recorded at ``step`` (empty when the step was not recorded)."""
+    steps, names, table = scalar_table(timeline)
+    row = int(np.searchsorted(steps, step))
+    if row >= len(steps) or steps[row] != step:
+        return {}
+    return dict(zip(names, table[row].tolist()))
+
+
+def schedule_text(schedule: Optional[dict]) -> str:
+    """A config's sigma/gamma schedule ({"start", "end"}) as '1e-04' or '1e-03 -> 1e-05'."""
+    if not isinstance(schedule, dict) or "start" not in schedule:
+        return "?"
+    end = schedule.get("end")
+    start = f"{float(schedule['start']):.0e}"
+    return start if end is None or end == schedule["start"] else f"{start} -> {float(end):.0e}"
+
+
+def run_label(timeline: Timeline, name: str) -> str:
+    """A legend label: the file (or run) name, the task and sigma, e.g. 'run.npz (pose, sigma 1e-04)'."""
+    task = timeline.meta.get("task", {})
+    kind = task.get("task", "run") if isinstance(task, dict) else "run"
+    sigma = schedule_text(timeline.meta.get("config", {}).get("sigma"))
+    return f"{name} ({kind}, sigma {sigma})"
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceRequest:
+    """What the reference thread draws: ``step`` of ``timeline``; ``mesh``: the run's object when
+    the window has it open (else the worker loads the bundled asset of the run's mesh name). The
+    scene itself is rebuilt in that thread by the run's Task (``Task.recorded_scene``)."""
+
+    timeline: Timeline
+    step: int
+    mesh: Optional[object] = None
+
+
+def signed_levels(values: np.ndarray) -> tuple[float, float]:
+    """A colour range symmetric about 0 for a signed pane: +-max|x| (1 when all zero)."""
+    finite = np.abs(values[np.isfinite(values)])
+    limit = float(finite.max()) if finite.size else 0.0
+    return (-limit, limit) if limit > 0 else (-1.0, 1.0)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """A recorded render or target, (S, S) grey or (S, S, 3), as (S, S, 3) float32 (values unchanged)."""
+    image = np.asarray(image, np.float32)
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image

@@ -1,0 +1,196 @@
+"""The main window: the differentiable render, its OpenGL reference and an analysis pane of the one
+``AppModel`` the window holds, with the docks around them. The window composes views of the model
+and routes the worker's results to them; every change goes through the model, whose events
+reach the views and the live render requests."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWidget
+
+from renderer import Mesh, OrbitCamera, Scene
+from renderer.assets import DEFAULT_ASSET, load_asset
+from renderer.errors import describe_error
+
+from ..controls.loss_controls import LossPanel
+from ..controls.scene_controls import ControlsPanel
+from ..model.app_model import DEFAULT_CAMERA, AppModel
+from ..model.jobs import AnalysisResult
+from ..panes.captions import timing_text
+from ..panes.inspector_panel import InspectorPanel
+from ..panes.scene_panes import ScenePanes
+from ..runs.run_view import RunView
+from ..workers.preload import available_devices, preload_modules
+from ..workers.render_worker import RenderScheduler
+from .banner import Banner
+from .export import export_all
+from .file_actions import FileActions
+from .live_render import LiveRenders
+from .menus import Menus, WindowCommands
+from .persistence import app_settings, save_layout, save_model
+
+TIMELINE_HEIGHT = 270         # px: the scrubber rows and a readable plot
+
+
+class MainWindow(QMainWindow):
+    """The window of ``model`` (built on ``mesh``, default the bundled knot). ``settings``: where
+    layout and values persist (default: the user's settings file; tests pass their own)."""
+
+    def __init__(self, mesh: Optional[Mesh] = None, settings: Optional[QSettings] = None,
+                 image_size: int = 256, mesh_path: Optional[str] = None) -> None:
+        super().__init__()
+        preload_modules()                   # before the worker starts: see preload.py
+        self.setWindowTitle("diffrender-debugger")
+        self.setAcceptDrops(True)
+        self.store = settings if settings is not None else app_settings()
+        self.devices = available_devices()
+        mesh = mesh if mesh is not None else load_asset(DEFAULT_ASSET)
+        scene = Scene.default(mesh, image_size=image_size).replace(camera=OrbitCamera(**DEFAULT_CAMERA))
+        self.model = model = AppModel(scene=scene, mesh_path=mesh_path)
+        self.last_render: Optional[dict] = None     # the worker's latest render (exports read it)
+
+        self.scene_panes = ScenePanes(model)
+        self.soft_pane, self.gl_pane, self.analysis_pane = self.scene_panes.panes
+        self.panes = self.scene_panes.panes
+        self.banner = Banner()
+        self.panes_widget = QWidget()
+        layout = QVBoxLayout(self.panes_widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.scene_panes, 1)
+        self.setCentralWidget(self.panes_widget)
+
+        self.scheduler = RenderScheduler(self)
+        self.scheduler.rendered.connect(self._show_render)
+        self.scheduler.analysed.connect(self._show_analysis)
+        self.scheduler.error.connect(lambda message: model.report_error(message, source="worker"))
+        self.live = LiveRenders(model, self.scheduler)
+        self.runs = RunView(model, self.scene_panes, self)
+        self.files = FileActions(model, self.runs.files, self)
+        self.controls = ControlsPanel(model, self.devices)
+        self.loss_panel = LossPanel(model, self.files.open_target_dialog)
+        self.inspector = InspectorPanel(model)
+        self.inspector.face_selected.connect(self.scene_panes.highlight_face)
+        self._lay_out_docks()
+        self.timings = QLabel()
+        self.statusBar().addPermanentWidget(self.timings)
+        self.menus = Menus(self, model, self._commands(), self.panes_widget)
+        model.events.error.connect(self.show_error)
+        model.events.error_cleared.connect(self._clear_error)
+        model.events.status.connect(lambda message, ms: self.statusBar().showMessage(message, ms))
+        self.resize(1560, 860)
+        self.live.request()
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)          # saveState/restoreState find docks by name
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _lay_out_docks(self) -> None:
+        left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
+        scene_dock = self._dock("Scene", "controls", self.controls, left)
+        loss_dock = self._dock("Loss and gradients", "loss", self.loss_panel, left)
+        run_dock = self._dock("Optimize", "run", self.runs.panel, left)
+        self.tabifyDockWidget(scene_dock, loss_dock)
+        self.tabifyDockWidget(loss_dock, run_dock)
+        scene_dock.raise_()                          # the Scene tab is the first one seen
+        inspector_dock = self._dock("Pixel inspector", "inspector", self.inspector, bottom)
+        timeline_dock = self._dock("Run timeline", "timeline", self.runs.dock, bottom)
+        self.splitDockWidget(inspector_dock, timeline_dock, Qt.Orientation.Horizontal)
+        self.resizeDocks([scene_dock], [360], Qt.Orientation.Horizontal)
+        self.resizeDocks([inspector_dock, timeline_dock], [560, 1000], Qt.Orientation.Horizontal)
+        self.resizeDocks([inspector_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
+        self.runs.timeline_shown.connect(timeline_dock.raise_)
+
+    def _commands(self) -> WindowCommands:
+        runs = self.runs.files
+        return WindowCommands(
+            open_mesh_dialog=self.files.open_mesh_dialog, open_target_dialog=self.files.open_target_dialog,
+            open_run_dialog=runs.open_dialog, overlay_run_dialog=runs.overlay_dialog,
+            save_run_dialog=runs.save_dialog, animation_dialog=runs.animation_dialog,
+            run_mesh_dialog=runs.mesh_dialog, export_dialog=self.export_dialog,
+            screenshot_dialog=self.screenshot_dialog, open_path=self.files.open_path,
+            fit_views=self.scene_panes.fit_views, zoom_to_pick=self.zoom_to_pick, quit=self.close)
+
+    def request_render(self) -> None:
+        """Ask again for the model's render and analysis (they are asked for on every change)."""
+        self.live.request()
+
+    def zoom_to_pick(self) -> None:
+        if not self.scene_panes.zoom_to_pick():
+            self.statusBar().showMessage("click a pixel first", 4000)
+
+    # --- results and messages --------------------------------------------------------------------
+    @property
+    def last_rendered_scene(self) -> Optional[Scene]:
+        return None if self.last_render is None else self.last_render["scene"]
+
+    def _show_render(self, result: dict) -> None:
+        self.last_render = result
+        if self.model.playback:
+            return                          # the panes show a recorded run (see runs.run_view)
+        self.scene_panes.show_render(result)
+        self.timings.setText(timing_text(result["times"], None, result["scene"].settings.device))
+
+    def _show_analysis(self, result: AnalysisResult) -> None:
+        if self.model.playback:
+            return
+        self._clear_error("worker")                 # an earlier render or analysis error is resolved
+        self.scene_panes.show_analysis(result)
+        if result.inspector is not None:
+            self.inspector.show_report(result.inspector)
+        self.timings.setText(timing_text(result.times, result.times, result.scene.settings.device))
+
+    def show_error(self, message: str, source: str = "") -> None:
+        self.banner.show_message(message, source)
+        self.statusBar().showMessage(message, 10000)
+
+    def _clear_error(self, source: Optional[str]) -> None:
+        if source is None:
+            self.banner.hide()
+        else:
+            self.banner.clear(source)
+
+    # --- export, drops, closing ------------------------------------------------------------------
+    def export_to(self, folder: str) -> list[Path]:
+        """Write panes, buffers, a screenshot and settings to ``folder``; [] and a message on failure."""
+        try:
+            written = export_all(folder, self.model, self.scene_panes, self.last_render, self)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.model.report_error(f"export failed: {describe_error(exc)}", source="file")
+            return []
+        self.model.report_status(f"exported {len(written)} files to {folder}", 8000)
+        return written
+
+    def export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export panes and buffers to folder")
+        if folder:
+            self.export_to(folder)
+
+    def screenshot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save window screenshot", "window.png", "PNG (*.png)")
+        if path and not self.grab().save(path, "PNG"):
+            self.model.report_error(f"could not write the screenshot {path}", source="file")
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        for url in event.mimeData().urls()[:2]:      # a mesh and a target image may come together
+            self.files.open_path(url.toLocalFile())
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        try:
+            save_layout(self.store, self)
+            save_model(self.store, self.model)
+        except Exception as exc:  # noqa: BLE001 - never keep the window from closing
+            print(f"diffrender-debugger: could not save settings: {describe_error(exc)}", file=sys.stderr)
+        self.runs.shutdown()
+        self.scheduler.stop()
+        super().closeEvent(event)

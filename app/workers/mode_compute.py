@@ -1,0 +1,236 @@
+"""The built-in analysis modes' compute functions (named in ``app.model.modes``), run in the worker
+thread. Each takes a ``ModeContext`` and fills ``ctx.result``: a heatmap and summary lines."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from renderer import Scene
+
+from ..model.jobs import AnalysisRequest, Heatmap
+from ..panes.colormaps import levels_for, map_to_rgb
+from .analysis_engine import ModeContext, project_points_px
+
+ARROW_COUNT = 24
+ARROW_LENGTH = 0.25        # world units for the largest gradient (meshes are normalised to radius 1)
+CLIP_PERCENT = 1.0         # per-vertex colours: clip the top 1% when the max is an outlier ...
+CLIP_RATIO = 3.0           # ... i.e. more than 3x the 99th percentile
+
+
+def difference(ctx: ModeContext) -> None:
+    values = (ctx.soft["rgb"] - ctx.gl["rgb"]).mean(-1)
+    ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
+                                 "soft - reference (mean of R,G,B)")
+    ctx.result.lines.append(f"mean |soft - reference| = {np.abs(values).mean():.4g}; "
+                            f"{(np.abs(values) > 1 / 255).mean():.1%} of pixels differ by more than 1/255")
+
+
+def alpha(ctx: ModeContext) -> None:
+    soft, gl = ctx.soft["alpha"], ctx.gl["alpha"]
+    values = soft - gl
+    ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
+                                 "soft alpha - hard mask", contour=_isoline(gl, 0.5))
+    halo = ((soft > 1e-3) & (gl < 0.5)).mean()
+    short = ((soft < 0.999) & (gl >= 0.5)).mean()
+    ctx.result.lines.append(f"soft halo outside the hard mask: {halo:.2%} of pixels; "
+                            f"partial coverage inside: {short:.2%}")
+
+
+def dl_di(ctx: ModeContext) -> None:
+    from renderer.analysis import get_loss
+
+    _, grads = ctx.engine.gradients(ctx.scene, ctx.request, ctx.result.times)
+    loss = get_loss(ctx.request.loss)
+    values = _reduce(grads.dL_dI.double().cpu().numpy(), loss.channel)
+    ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
+                                 f"dL/dI ({_channel_words(loss.channel)})")
+    ctx.result.lines += _loss_lines(ctx.request, grads)
+
+
+def di_soft(ctx: ModeContext) -> None:
+    from renderer.analysis import get_loss, parse_param
+
+    param = ctx.request.param
+    parse_param(param, ctx.scene)                 # a clear message for a mistyped name
+    _, d, method, unit = ctx.engine.soft_derivative(ctx.scene, param, ctx.result.times)
+    channel = get_loss(ctx.request.loss).channel
+    values = _reduce(d, channel)
+    ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
+                                 f"dI/d{param} per {unit} ({_channel_words(channel)})")
+    ctx.result.lines.append(f"dI/d{param} of {ctx.scene.settings.renderer} by {method}, "
+                            f"composited over the background; range +-max|dI|")
+
+
+def di_ref(ctx: ModeContext) -> None:
+    from renderer.analysis import get_loss, parse_param
+
+    param = ctx.request.param
+    unit = parse_param(param, ctx.scene).unit
+    ref = ctx.engine.reference_derivative(ctx.scene, param, ctx.result.times)
+    channel = get_loss(ctx.request.loss).channel
+    values = _reduce(ref, channel)
+    ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
+                                 f"reference dI/d{param} per {unit} ({_channel_words(channel)})")
+    ctx.result.lines.append("central differences of the 4x supersampled OpenGL render")
+
+
+def agreement(ctx: ModeContext) -> None:
+    from renderer.analysis import band_scale_px, cosine_similarity, get_loss, parse_param
+    from renderer.analysis.agreement import gaussian_blur
+
+    scene, param = ctx.scene, ctx.request.param
+    parse_param(param, scene)
+    _, d, method, _ = ctx.engine.soft_derivative(scene, param, ctx.result.times)
+    ctx.check()
+    ref = ctx.engine.reference_derivative(scene, param, ctx.result.times)
+    channel = get_loss(ctx.request.loss).channel
+    scale = band_scale_px(scene.settings)
+    a, b = gaussian_blur(_reduce(d, channel), scale), gaussian_blur(_reduce(ref, channel), scale)
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    values = a * b / norm if norm > 0 else np.zeros_like(a)
+    ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
+                                 "share of the cosine (red agrees, blue disagrees)")
+    per_pixel = cosine_similarity(_reduce(d, channel), _reduce(ref, channel))
+    band = float(values.sum())
+    ctx.result.lines += [f"cosine similarity of soft ({method}) and reference dI/d{param} "
+                         f"({_channel_words(channel)}): {per_pixel:.3f} per pixel, "
+                         f"{band:.3f} at the band scale ({scale:.2g} px blur)",
+                         "the soft derivative is spread over the edge band, the reference sits on the "
+                         "pixels the edge crosses: compare them at the band scale"]
+
+
+def influence(ctx: ModeContext) -> None:
+    """Each face painted with its colour weight at the picked pixel (inspected by the engine)."""
+    report, result, gl = ctx.result.inspector, ctx.result, ctx.gl
+    if report is None:
+        result.heatmap = Heatmap(np.zeros(gl["alpha"].shape, np.float32), "sequential", (0.0, 1.0),
+                                 "colour weight w at the picked pixel")
+        result.lines.append("click a pixel (in any pane) to see the faces that influence it")
+        return
+    weights = np.zeros(ctx.scene.mesh.num_faces + 1, np.float32)
+    for f in report.faces:
+        weights[f.face] = max(f.weight, 0.0)
+    face_id = gl["face_id"]
+    values = np.where(face_id >= 0, weights[np.where(face_id >= 0, face_id, -1)], 0.0).astype(np.float32)
+    result.heatmap = Heatmap(values, "sequential", levels_for("sequential", values),
+                             "colour weight w at the picked pixel", outlines=result.face_outlines)
+    sig = report.significant()
+    result.lines.append(f"pixel (row {report.row}, col {report.col}): {len(sig)} face(s) reach it; "
+                        f"background weight {report.bg_weight:.3g}; outlined in the reference view")
+
+
+def vertex_grad(ctx: ModeContext) -> None:
+    scene = ctx.scene
+    _, grads = ctx.engine.gradients(scene, ctx.request, ctx.result.times)
+    ctx.check()
+    norm = grads.dL_dV_norm.double().cpu().numpy()
+    levels, clipped = _magnitude_range(norm)
+    colors = map_to_rgb(norm, "sequential", levels)
+    grey = np.repeat((np.minimum(norm, levels[1]) / levels[1]).astype(np.float32)[:, None], 3, axis=1)
+    painted = _paint(ctx.engine.gl, scene, colors)
+    scalar = _paint(ctx.engine.gl, scene, grey)
+    covered = scalar["face_id"] >= 0
+    # the hover value is |dL/dV| interpolated over the face (exact at vertices up to the clip)
+    values = np.where(covered, scalar["rgb"][..., 0] * levels[1], np.nan).astype(np.float32)
+    rgb = np.where(covered[..., None], painted["rgb"], 0.0).astype(np.float32)
+    arrows = _arrows(scene, grads.dL_dV.double().cpu().numpy(), norm, scalar["depth"])
+    label = "|dL/dV| per vertex" + (f" (top {CLIP_PERCENT:g}% clipped)" if clipped else "")
+    ctx.result.heatmap = Heatmap(values, "sequential", levels, label, rgb=rgb, arrows=arrows)
+    moving = (norm > 0).mean() if norm.size else 0.0
+    peak = float(norm.max()) if norm.size else 0.0
+    ctx.result.lines += _loss_lines(ctx.request, grads) + [
+        f"{moving:.1%} of vertices get a gradient; max |dL/dV| = {peak:.3g}"
+        + (f", colours clipped at the {100 - CLIP_PERCENT:g}th percentile {levels[1]:.3g}" if clipped else "")
+        + f"; arrows: -dL/dV of the {ARROW_COUNT} visible vertices pulled hardest"]
+
+
+def diagnostics(ctx: ModeContext) -> None:
+    from renderer.analysis import diagnose
+
+    dl_di(ctx)
+    ctx.check()
+    target, grads = ctx.engine.gradients(ctx.scene, ctx.request, ctx.result.times)
+    findings = diagnose(ctx.scene, target, ctx.request.loss, grads=grads)
+    if findings:
+        ctx.result.lines += [str(f) for f in findings]
+    else:
+        ctx.result.lines.append("no problems found: the gradient is finite, reaches the target, and "
+                                "the soft edge suits this resolution")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _reduce(maps: np.ndarray, channel: str) -> np.ndarray:
+    """(S, S, 4) r, g, b, alpha -> (S, S): alpha, or the sum over r, g, b."""
+    return maps[..., 3] if channel == "alpha" else maps[..., :3].sum(-1)
+
+
+def _channel_words(channel: str) -> str:
+    return "alpha" if channel == "alpha" else "sum of R,G,B"
+
+
+def _isoline(field: np.ndarray, level: float) -> np.ndarray:
+    """The ``level`` isolines of an (S, S) field as one (N, 2) polyline in pixel coordinates
+    (x = column, y = row, centres at +0.5), lines separated by NaN rows. Computed here, not on
+    the GUI thread: marching squares over a 1024 px mask takes a quarter of a second."""
+    from pyqtgraph.functions import isocurve
+
+    parts = []
+    for line in isocurve(np.asarray(field, np.float64), level, connected=True, extendToEdge=True):
+        pts = np.asarray(line, np.float64)[:, ::-1] + 0.5          # (row, col) -> (x, y)
+        parts += [pts, np.full((1, 2), np.nan)]
+    return np.concatenate(parts) if parts else np.zeros((0, 2))
+
+
+def _magnitude_range(values: np.ndarray) -> tuple[tuple[float, float], bool]:
+    """Colour range for per-vertex magnitudes: (0, max), unless a few outliers would leave every
+    other vertex at the bottom of the map; then (0, the 99th percentile of the non-zero values),
+    and the caller says so. Returns (levels, clipped)."""
+    levels = levels_for("sequential", values)
+    nonzero = values[values > 0]
+    if nonzero.size >= 20:
+        top = float(np.percentile(nonzero, 100 - CLIP_PERCENT))
+        if 0 < top < levels[1] / CLIP_RATIO:
+            return (0.0, top), True
+    return levels, False
+
+
+def _loss_lines(request: AnalysisRequest, grads) -> list[str]:
+    from renderer.analysis import get_loss
+
+    loss = get_loss(request.loss)
+    cam = ", ".join(f"dL/d{n} {grads.dL_dtheta[n]:+.3g}" for n in ("azimuth", "elevation", "distance"))
+    return [f"loss {loss.name} = {loss.formula} = {grads.loss:.5g} against {request.target.describe()}",
+            f"{cam} (per degree / world unit)"]
+
+
+def _paint(gl, scene: Scene, colors: np.ndarray) -> dict:
+    """The GL render of the mesh with per-vertex ``colors`` (V, 3), no lighting."""
+    mesh = dataclasses.replace(scene.mesh, colors=torch.from_numpy(np.ascontiguousarray(colors, np.float32)),
+                               texture=None, uvs=None)
+    painted = scene.replace(shape=mesh).with_settings(lighting="none", supersample=1, background=(0.0, 0.0, 0.0))
+    return gl.render(painted)
+
+
+def _arrows(scene: Scene, grad: np.ndarray, norm: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """(K, 2, 2) tail/head pixel coordinates of -dL/dV at the visible vertices pulled hardest."""
+    peak = float(norm.max()) if norm.size else 0.0
+    if peak <= 0:
+        return np.zeros((0, 2, 2))
+    verts = scene.mesh.verts.detach().double().cpu().numpy()
+    order = np.argsort(-norm)[: 8 * ARROW_COUNT]
+    order = order[norm[order] > 0]
+    tails = project_points_px(verts[order], scene)
+    s = scene.settings.image_size
+    view = scene.camera.view_matrix().detach().double().numpy()
+    z_view = -(verts[order] @ view[:3, :3].T + view[:3, 3])[:, 2]
+    cols = np.clip(tails[:, 0].astype(int), 0, s - 1)
+    rows = np.clip(tails[:, 1].astype(int), 0, s - 1)
+    surface = depth[rows, cols]
+    # visible: on the background (a silhouette vertex) or no farther than the visible surface
+    visible = (surface <= 0) | (z_view <= surface + 0.02 * float(scene.camera.distance))
+    keep = order[visible][:ARROW_COUNT]
+    tails = tails[visible][:ARROW_COUNT]
+    heads = project_points_px(verts[keep] - ARROW_LENGTH * grad[keep] / peak, scene)
+    return np.stack([tails, heads], axis=1)
