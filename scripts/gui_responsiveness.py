@@ -46,14 +46,14 @@ def main() -> int:
     config = tempfile.mkdtemp(prefix="drd-responsiveness-")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, config)
 
-    from app.main_window import MainWindow
+    from app.window.main_window import MainWindow
     from renderer.io import load_mesh
 
     store = QSettings(str(Path(config) / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(load_mesh(args.mesh), settings=store, image_size=args.size)
     handler_ms: dict[str, float] = {}
     _time_handlers(window, handler_ms)
-    window.set_analysis_mode(args.mode)
+    window.model.mode = args.mode
     window.show()
 
     ticks: list[tuple[float, str]] = []
@@ -109,7 +109,7 @@ def main() -> int:
     app.exec()
     tick.stop()
 
-    report = {"mesh": Path(args.mesh).name, "faces": window.scene.mesh.num_faces, "size": args.size,
+    report = {"mesh": Path(args.mesh).name, "faces": window.model.scene.mesh.num_faces, "size": args.size,
               "slider": args.slider, "mode": args.mode, "changes": changes, "rate_hz": args.rate,
               "renders_during_drag": state.get("renders_drag"), "settle_after_release_s": state.get("settle_s"),
               "final_value": control.value(), "shown_value": _shown(window, args.slider),

@@ -35,7 +35,7 @@ def main() -> int:
     config = tempfile.mkdtemp(prefix="drd-screenshot-")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, config)
 
-    from app.main_window import MainWindow
+    from app.window.main_window import MainWindow
     from renderer.io import load_mesh
 
     store = QSettings(str(Path(config) / "settings.ini"), QSettings.Format.IniFormat)
@@ -46,8 +46,8 @@ def main() -> int:
         from PySide6.QtWidgets import QDockWidget
 
         window.findChild(QDockWidget, "loss").raise_()
-    window.set_analysis_mode(args.mode)
-    window.pick_pixel(*args.pick)
+    window.model.mode = args.mode
+    window.model.pick = tuple(args.pick)
 
     def save_when_idle() -> None:
         if window.scheduler.busy():

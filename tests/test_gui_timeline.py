@@ -73,6 +73,29 @@ def test_scrubbing_shows_the_recorded_step_in_every_pane(qtbot, make_window, run
     assert window.runs.playback and np.array_equal(window.soft_pane.image, as_rgb(tl.frame(4)["render"]))
 
 
+def test_colour_and_light_runs_show_their_recorded_state_in_the_reference(qtbot, make_window, gl_renderer,
+                                                                        tmp_path):
+    """The reference pane redraws the object as each task recorded it (``Task.recorded_scene``):
+    a colour run's vertex colours, a light run's light, step by step."""
+    paths = {}
+    for task in ("color", "light"):
+        built, config = build_run(task, load_asset("axes"), size=32, steps=4, frame_every=1, num_views=2,
+                                  gl=gl_renderer)
+        paths[task] = tmp_path / f"{task}.npz"
+        Run(built, config).run().timeline.save(paths[task])
+    window = make_window(mesh=load_asset("axes"))
+    dock = window.runs.dock
+    for task, path in paths.items():
+        assert window.runs.files.open_run(str(path))
+        shown = {}
+        for step in (0, 3):
+            dock.slider.setValue(step)
+            qtbot.waitUntil(lambda: f"OpenGL reference, step {step}<" in window.gl_pane.title.text(), timeout=60_000)
+            shown[step] = window.gl_pane.image.copy()
+            assert shown[step].shape == (32, 32, 3) and shown[step].max() > 0, task
+        assert np.abs(shown[3] - shown[0]).max() > 1e-3, task       # the recorded state changed
+
+
 def test_cursor_follows_click_seeks_play_advances_and_best(qtbot, make_window, runs):
     window, dock, tl = opened(qtbot, make_window, runs[0])
     dock.set_index(2)

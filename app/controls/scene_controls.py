@@ -4,7 +4,7 @@ change, wherever it comes from (a drag in a pane, a shortcut, a restore), is sho
 Knobs the renderer or the lighting model does not read are disabled, and their tooltip says why."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton,
@@ -111,36 +111,53 @@ class ControlsPanel(QScrollArea):
         form.addRow("", reset)
         layout.addStretch(1)
         self.setWidget(body)
+        self._shown: Scene | None = None
         model.events.scene.connect(self._show_scene)
         self._show_scene(scene)
 
     # --- the model's scene, shown ---------------------------------------------------------------
     def _show_scene(self, scene: Scene) -> None:
-        """Show ``scene``'s values without writing them back. Only widgets that show another
-        value are touched, so a slider being dragged is left alone."""
-        st, cam, mat = scene.settings, scene.camera, scene.material
-        w = self.widgets
+        """Show ``scene``'s values without writing them back. Edits replace only the part of the
+        scene they change, so only the widgets of replaced parts are looked at (a camera drag
+        costs four sliders, not the whole dock); the same scene announced again (a refused edit)
+        is shown in full. Only widgets that show another value are touched."""
+        shown, self._shown = self._shown, scene
+        full = shown is None or shown is scene
+        if full or scene.settings is not shown.settings:
+            self._show_settings(scene)
+        if full or scene.camera is not shown.camera:
+            self._show_values({n: float(getattr(scene.camera, n)) for n in ("azimuth", "elevation", "distance", "fov")})
+        if full or scene.material is not shown.material:
+            self._show_values({n: float(getattr(scene.material, n)) for n in ("ka", "kd", "ks", "shininess")})
+        if full or scene.lights is not shown.lights:
+            self._show_lights(scene)
+
+    def _show_values(self, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            if self.widgets[name].value() != value:
+                self.widgets[name].set_value(value, emit=False)
+
+    def _show_settings(self, scene: Scene) -> None:
+        st, w = scene.settings, self.widgets
         for name in ("renderer", "lighting", "device"):
             self._quiet(w[name], lambda c, v=getattr(st, name): c.setCurrentText(v))
         self._quiet(w["image_size"], lambda c: c.setCurrentText(str(st.image_size)))
         self._quiet(w["flat_shading"], lambda c: c.setChecked(st.flat_shading))
         self._quiet(w["double_sided"], lambda c: c.setChecked(st.double_sided))
-        values: dict[str, Any] = {"sigma": st.sigma, "gamma": st.gamma}
-        values.update({n: float(getattr(cam, n)) for n in ("azimuth", "elevation", "distance", "fov")})
-        values.update({n: float(getattr(mat, n)) for n in ("ka", "kd", "ks", "shininess")})
+        self._show_values({"sigma": st.sigma, "gamma": st.gamma})
+        if tuple(w["background"].rgb) != tuple(float(c) for c in st.background):
+            w["background"].set_rgb(st.background, emit=False)
+        self._enable_for(scene)
+
+    def _show_lights(self, scene: Scene) -> None:
         az, el = light_angles(scene.lights)
-        values.update(light_azimuth=round(az), light_elevation=round(el))
-        for name, value in values.items():
-            if w[name].value() != value:
-                w[name].set_value(value, emit=False)
-        for name, rgb in (("background", tuple(st.background)),
-                          ("light_color", tuple(scene.lights.colors[0].tolist()))):
-            if tuple(w[name].rgb) != tuple(float(c) for c in rgb):
-                w[name].set_rgb(rgb, emit=False)
+        self._show_values({"light_azimuth": round(az), "light_elevation": round(el)})
+        rgb = tuple(float(c) for c in scene.lights.colors[0].tolist())
+        if tuple(self.widgets["light_color"].rgb) != rgb:
+            self.widgets["light_color"].set_rgb(rgb, emit=False)
         sh = scene.lights.sh.detach().cpu().numpy()
         if not np.array_equal(self.sh_table.coefficients(), np.asarray(sh, np.float64)):
             self.sh_table.set_coefficients(sh)
-        self._enable_for(scene)
 
     def _enable_for(self, scene: Scene) -> None:
         """Disable the knobs the renderer or the lighting model does not read, saying why."""
