@@ -27,7 +27,7 @@ window/     main_window, menus, file_actions, export, persistence, live_render (
 """
 
 
-def run_app(mesh_path=None, run=None) -> int:
+def run_app(mesh_path: "str | None" = None, run: "tuple | None" = None) -> int:
     """Start the GUI and run it until the window closes (see ``window.startup.run_app``). Imported
     lazily so that ``import app.<subpackage>`` does not start Qt."""
     from .window.startup import run_app as _run_app

@@ -15,6 +15,7 @@ from renderer import OrbitCamera, Scene
 from renderer.edits import apply_edit, dragged_light_angles
 from renderer.errors import describe_error
 from renderer.registry import RendererSpec, get_renderer
+from renderer.shapes import Shape
 
 from .evented import EventedModel
 from .jobs import TARGET_KINDS, AnalysisRequest, TargetImage, TargetSpec
@@ -162,7 +163,7 @@ class AppModel(EventedModel):
         """Put ``path`` first in the recent files."""
         self.recent_files = (path,) + tuple(p for p in self.recent_files if p != path)
 
-    def open_mesh(self, mesh, path: str) -> None:
+    def open_mesh(self, mesh: Shape, path: str) -> None:
         """Show ``mesh`` (read from ``path``): the picked pixel belongs to the old one."""
         self.mesh_path = str(Path(path).resolve())
         self.remember(self.mesh_path)

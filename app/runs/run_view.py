@@ -82,7 +82,8 @@ class RunView(QObject):
         self.references.rendered.connect(self._reference_ready)
         self.references.failed.connect(self._reference_failed)
         model.events.playback.connect(self._playback_changed)
-        model.events.scene.connect(lambda scene: self.leave_playback())
+        self._scene = model.scene
+        model.events.scene.connect(self._scene_changed)
 
     # --- playback ----------------------------------------------------------------------------
     @property
@@ -108,11 +109,16 @@ class RunView(QObject):
             self.dock.stop_playing()
             self.dock.set_note("")
 
+    def _scene_changed(self, scene) -> None:
+        if scene is not self._scene:        # (the same scene re-announced after a refused edit is no edit)
+            self._scene = scene
+            self.leave_playback()
+
     def leave_playback(self) -> None:
         """The scene was edited: the panes go back to the live scene."""
         self.set_playback(False)
 
-    def show_timeline(self, timeline: Timeline, name: str, mesh=None, at_end: bool = True) -> None:
+    def show_timeline(self, timeline: Timeline, name: str, mesh: Optional[object] = None, at_end: bool = True) -> None:
         """Scrub ``timeline`` in the dock and show it in the panes. ``mesh``: the run's object
         (None: the window's mesh if it has the run's mesh name, else the bundled asset of it)."""
         self.timeline, self.run_mesh = timeline, mesh

@@ -43,7 +43,7 @@ def create_window(mesh_path: Optional[str] = None, store: Optional[QSettings] = 
     return window
 
 
-def run_app(mesh_path: Optional[str] = None, run=None) -> int:
+def run_app(mesh_path: Optional[str] = None, run: Optional[tuple] = None) -> int:
     """Start the GUI and run it until the window closes; ``run``: (Timeline, file path) of a
     recorded run to show."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -53,7 +53,7 @@ def run_app(mesh_path: Optional[str] = None, run=None) -> int:
 
     def report(kind, exc, tb) -> None:
         # a bug in a slot must not end the session: say what happened, keep the window
-        window.show_error(describe_error(exc))
+        window.model.report_error(describe_error(exc))
         if os.environ.get("DRD_DEBUG"):
             sys.__excepthook__(kind, exc, tb)
 
