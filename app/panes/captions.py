@@ -12,7 +12,7 @@ from renderer.registry import RendererSpec, get_renderer
 
 def _caption(title: str, spec: RendererSpec, scene: Scene) -> str:
     st = scene.settings
-    parts = [spec.label(st).replace(", ", " &middot; ")]
+    parts = [spec.label(st)]
     width = spec.edge_width_px(st)
     if width > 0:
         parts.append(f"edge {width:.2f} px")
@@ -22,7 +22,7 @@ def _caption(title: str, spec: RendererSpec, scene: Scene) -> str:
 
 def render_caption(scene: Scene, title: str) -> str:
     """A caption for an image of ``scene``'s own (differentiable) renderer, e.g.
-    "softras · sigma=0.0001 · gamma=0.0001 · edge 0.97 px · 64 px"."""
+    "softras, sigma=0.0001, gamma=0.0001 · edge 0.97 px · 64 px"."""
     return _caption(title, get_renderer(scene.settings.renderer), scene)
 
 

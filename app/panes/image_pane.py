@@ -97,6 +97,7 @@ class ImagePane(QWidget):
         self._contour.setData([], [])
         if caption is not None:
             self.title.setText(caption)
+            self.title.setToolTip(caption)      # the whole caption, where a narrow pane clips it
         self._refresh_readout()
 
     def set_heatmap(self, values: np.ndarray, kind: str, levels: tuple[float, float], label: str,
@@ -126,6 +127,7 @@ class ImagePane(QWidget):
             self._contour.setData(line[:, 0], line[:, 1])
         if caption is not None:
             self.title.setText(caption)
+            self.title.setToolTip(caption)      # the whole caption, where a narrow pane clips it
         self._refresh_readout()
 
     def set_overlays(self, size: Optional[int] = None, arrows: Optional[np.ndarray] = None,
