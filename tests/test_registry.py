@@ -1,5 +1,5 @@
 """The renderer registry: one registration makes a renderer appear in the CLI, the bench and the
-agreement tests (the GUI combos: tests/test_gui_model.py), and the registry's own rules."""
+agreement tests and the GUI combos, and the registry's own rules."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,7 @@ import torch
 import renderer as dr
 from renderer.paths import shared_mesh
 from renderer.registry import RendererSpec, register_renderer, unregister_renderer
+from tests.gui_support import isolated_settings, make_window, wait_idle  # noqa: F401 - fixtures
 from tests.registry_support import TOY_MODULE, toy_renderer  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,3 +108,19 @@ def test_toy_renderer_appears_in_the_agreement_tests():
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "2 passed" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_toy_renderer_appears_in_the_gui(qtbot, toy_renderer, make_window):
+    """The same one-module toy, in the window's renderer combo and the run panel's, and drawn."""
+    window = make_window()
+    combo, run_combo = window.controls.widgets["renderer"], window.runs.panel.renderer
+    assert "toy_flat" in [combo.itemText(i) for i in range(combo.count())]
+    assert "toy_flat" in [run_combo.itemText(i) for i in range(run_combo.count())]
+    combo.setCurrentText("toy_flat")
+    wait_idle(qtbot, window)
+    assert window.model.scene.settings.renderer == "toy_flat"
+    image = window.soft_pane.image
+    # flat albedo where the silhouette covers: every covered pixel has the material's colour
+    albedo = window.model.scene.material.albedo.numpy()
+    covered = image.sum(-1) > 0.99 * albedo.sum()
+    assert covered.any() and np.allclose(image[covered], albedo, atol=0.02)
