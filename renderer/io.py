@@ -119,12 +119,20 @@ def register_loader(extensions: tuple[str, ...], loader: Callable[[PathLike], Sh
         LOADERS[ext.lower()] = loader
 
 
+def loadable_extensions() -> tuple[str, ...]:
+    """Every extension ``load`` reads (after the registered representation packages loaded)."""
+    from .registry import load_plugins
+
+    load_plugins()
+    return tuple(sorted(LOADERS))
+
+
 def load(path: PathLike) -> Shape:
     """The shape in ``path``, of the type its extension names (a Mesh for .obj .ply .stl .off
     .glb .gltf). Raises UnsupportedFileError for an unknown extension, else the loader's own
     UserError subclass (``MeshLoadError`` for meshes)."""
     ext = Path(path).suffix.lower()
-    if ext not in LOADERS:
+    if ext not in loadable_extensions():
         shown = f"'{Path(path).suffix}'" if ext else "no extension"
         raise UnsupportedFileError(f"Cannot open '{path}': {shown} is not a supported file type; "
                                    f"supported: {', '.join(sorted(LOADERS))}")

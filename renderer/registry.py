@@ -8,15 +8,17 @@ A new renderer is one module that calls ``register_renderer`` once:
     register_renderer(RendererSpec(name="flat", render=render_flat, representations=("mesh",),
                                    wrt=("geometry",), buffers=("rgb", "alpha")))
 
-Built-in renderers register when their packages are imported (``_BUILTIN``); third-party ones can
-be named in the ``diffrender_debugger.renderers`` entry-point group or the ``DRD_PLUGINS``
-environment variable (comma-separated module names).
+Built-in renderers register in a ``registration`` module of their package (``renderer/<package>/
+registration.py``, found and imported on first use: a new package needs no edit elsewhere);
+third-party ones can be named in the ``diffrender_debugger.renderers`` entry-point group or the
+``DRD_PLUGINS`` environment variable (comma-separated module names).
 """
 from __future__ import annotations
 
 import importlib
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
 # The parameter groups a renderer can be differentiable with respect to.
 WRT_GROUPS = ("geometry", "appearance", "lighting", "material")
-_BUILTIN = ("renderer.soft.registration", "renderer.gl.registration")
 ENTRY_POINT_GROUP = "diffrender_debugger.renderers"
 
 # The SoftRas coverage floor D >= 1e-4: outside a triangle, D = sigmoid(-d2/sigma) >= 1e-4 while
@@ -117,13 +118,16 @@ def unregister_renderer(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def _load() -> None:
+def load_plugins() -> None:
+    """Import the built-in renderer packages and the plugins named in DRD_PLUGINS and the
+    entry-point group, once (they register their renderers, shapes and loaders)."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN:
-        importlib.import_module(module)
+    package = Path(__file__).resolve().parent
+    for registration in sorted(package.glob("*/registration.py")):
+        importlib.import_module(f"{__package__}.{registration.parent.name}.registration")
     names = [m.strip() for m in os.environ.get("DRD_PLUGINS", "").split(",") if m.strip()]
     try:
         from importlib.metadata import entry_points
@@ -141,7 +145,7 @@ class UnknownRendererError(UserError, ValueError):
 
 def get_renderer(name: str) -> RendererSpec:
     """The spec registered as ``name``; UnknownRendererError naming the choices otherwise."""
-    _load()
+    load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -150,10 +154,11 @@ def get_renderer(name: str) -> RendererSpec:
 
 
 def renderers(representation: Optional[str] = None, differentiable: Optional[bool] = None) -> list[RendererSpec]:
-    """Registered specs in registration order, optionally only those drawing ``representation``
-    and/or only the (non-)differentiable ones."""
-    _load()
-    return [s for s in _REGISTRY.values()
+    """Registered specs, differentiable ones first, then references, each in registration
+    order; optionally only those drawing ``representation`` and/or only the (non-)differentiable
+    ones."""
+    load_plugins()
+    return [s for s in sorted(_REGISTRY.values(), key=lambda spec: spec.is_reference)
             if (representation is None or s.accepts(representation))
             and (differentiable is None or s.differentiable == differentiable)]
 

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from renderer.errors import describe_error
 from renderer.images import TARGET_IMAGE_EXTENSIONS, read_target_image
-from renderer.io import SUPPORTED_EXTENSIONS, load_mesh
+from renderer.io import load, loadable_extensions
 
 from ..model.app_model import AppModel
 from ..model.jobs import TargetImage
@@ -21,7 +21,7 @@ def file_kind(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
         return "run"
-    return "image" if suffix in TARGET_IMAGE_EXTENSIONS and suffix not in SUPPORTED_EXTENSIONS else "mesh"
+    return "image" if suffix in TARGET_IMAGE_EXTENSIONS and suffix not in loadable_extensions() else "mesh"
 
 
 class FileActions:
@@ -41,16 +41,17 @@ class FileActions:
         return self.open_target_image(path) if kind == "image" else self.open_mesh(path)
 
     def open_mesh(self, path: str) -> bool:
-        """Load ``path``; on failure say why and keep the current mesh."""
+        """Load ``path`` (any representation ``renderer.io.load`` reads); on failure say why and
+        keep the current shape."""
         try:
-            mesh = load_mesh(path)
+            shape = load(path)
         except Exception as exc:  # noqa: BLE001 - shown to the user, the scene stays as it was
             self.model.report_error(describe_error(exc), source="file")
             return False
         self.model.clear_error()
-        self.model.open_mesh(mesh, path)
-        notes = "; ".join(mesh.warnings)
-        self.model.report_status(f"loaded {Path(path).name}: {mesh.num_faces:,} faces"
+        self.model.open_mesh(shape, path)
+        notes = "; ".join(getattr(shape, "warnings", ()))
+        self.model.report_status(f"loaded {Path(path).name}: {shape.num_elements:,} {shape.element_name}s"
                                  + (f" ({notes})" if notes else ""), 8000)
         return True
 
@@ -58,7 +59,7 @@ class FileActions:
         """Use the image at ``path`` as the loss target; on failure say why and keep the target."""
         try:
             pixels = read_target_image(path)
-        except ValueError as exc:
+        except Exception as exc:  # noqa: BLE001 - a UserError says what is wrong; anything else is labelled internal
             self.model.report_error(describe_error(exc), source="file")
             return False
         self.model.clear_error()
@@ -69,7 +70,7 @@ class FileActions:
         return True
 
     def open_mesh_dialog(self) -> None:
-        patterns = " ".join(f"*{e}" for e in SUPPORTED_EXTENSIONS)
+        patterns = " ".join(f"*{e}" for e in loadable_extensions())
         path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open mesh", "", f"Meshes ({patterns})")
         if path:
             self.open_mesh(path)

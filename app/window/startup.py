@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from renderer.errors import describe_error
-from renderer.io import load_mesh
+from renderer.io import load
 
 from .main_window import MainWindow
 from .persistence import app_settings, last_mesh_path, restore_layout, restore_model
@@ -27,7 +27,7 @@ def create_window(mesh_path: Optional[str] = None, store: Optional[QSettings] = 
     error, mesh = None, None
     if path:
         try:
-            mesh = load_mesh(path)
+            mesh = load(path)
         except Exception as exc:  # noqa: BLE001 - shown in the window instead
             error = describe_error(exc) + ("" if mesh_path else " (the last mesh used)")
             path = None
