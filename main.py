@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive_int, default=5, help="timed runs per case (median)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     bench.add_argument("--mesh", help="only meshes whose name contains this")
+    bench.add_argument("--idle-only", action="store_true",
+                       help="skip the second run of each case with one core kept busy")
     from renderer.registry import renderer_names
 
     bench.add_argument("--renderer", choices=renderer_names(differentiable=True), help="only this renderer")
@@ -203,7 +205,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {args.device}: no CUDA GPU is available here")
     rows = run_bench(sizes=sizes, repeats=args.repeats, device=args.device,
-                     mesh_filter=args.mesh, renderer_filter=args.renderer)
+                     mesh_filter=args.mesh, renderer_filter=args.renderer, contended=not args.idle_only)
     if args.json:
         Path(args.json).write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                                                "rows": rows_as_dicts(rows)}, indent=1))
@@ -229,6 +231,8 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    import renderer  # noqa: F401 - first, before torch: renderer/thread_policy.py
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in VERBS and not argv[0].startswith("-")):
         argv = ["gui", *argv]  # `python main.py [MESH]` opens the GUI

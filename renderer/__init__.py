@@ -9,6 +9,8 @@ No Qt here, ever: everything is usable from scripts, notebooks, tests and the co
     d = dr.derivative_image(scene, "azimuth")
     report = dr.compare_with_reference(scene, "azimuth")
 """
+# first, before anything imports torch: sets the thread count and the OpenMP wait policy
+from . import thread_policy  # noqa: F401  (isort: skip)
 from .api import compare_with_reference, derivative_image, gradients, load, to_device
 from .camera import OrbitCamera, direction_from_angles, project_points
 from .errors import UserError

@@ -3,7 +3,9 @@
 Each case renders a mesh at a fixed camera; loss = rgb.sum() + alpha.sum(); times are medians
 over ``repeats`` runs after one warm-up. Each case runs in its own process; peak memory is that
 process's resident-set high-water mark (interpreter and libraries included, about 0.4 GB) on the
-CPU, and torch.cuda.max_memory_allocated during forward+backward on CUDA.
+CPU, and torch.cuda.max_memory_allocated during forward+backward on CUDA. Each case runs a second
+time while another process spins on one core (the "busy" columns: a user's machine is never
+idle); "thr" is the torch thread count the case ran with (renderer/thread_policy.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
@@ -49,6 +52,9 @@ class BenchRow:
     tile_elements: int
     peak_mb: float
     device: str
+    threads: int = 0
+    forward_busy_ms: Optional[float] = None            # the same case while one core is busy
+    forward_backward_busy_ms: Optional[float] = None
 
 
 def bench_meshes(shared: Path = SHARED_MESHES) -> list[Mesh]:
@@ -134,18 +140,36 @@ def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
     fb = _median_ms(forward_backward, repeats, device)
     out = forward()
     return BenchRow(renderer, lighting, mesh.name, mesh.num_faces, size, fwd, fb,
-                    int(out.get("num_pairs", 0)), int(out.get("tile_elements", 0)), _peak_mb(device), device)
+                    int(out.get("num_pairs", 0)), int(out.get("tile_elements", 0)), _peak_mb(device), device,
+                    torch.get_num_threads())
+
+
+def _ms(value: Optional[float], width: int) -> str:
+    return f"{value:>{width}.1f}" if value is not None else f"{'-':>{width}}"
 
 
 def format_table(rows: list[BenchRow]) -> str:
     head = f"{'renderer':<8} {'lighting':<8} {'mesh':<10} {'faces':>7} {'size':>5} {'fwd ms':>8} " \
-           f"{'fwd+bwd ms':>10} {'pairs':>11} {'formed':>11} {'peak MB':>8} device"
+           f"{'fwd+bwd ms':>10} {'busy fwd':>9} {'busy f+b':>9} {'pairs':>11} {'formed':>11} " \
+           f"{'peak MB':>8} {'thr':>3} device"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r.renderer:<8} {r.lighting:<8} {r.mesh:<10} {r.faces:>7,} {r.size:>5} "
-                     f"{r.forward_ms:>8.1f} {r.forward_backward_ms:>10.1f} {r.pairs:>11,} "
-                     f"{r.tile_elements:>11,} {r.peak_mb:>8.0f} {r.device}")
+                     f"{r.forward_ms:>8.1f} {r.forward_backward_ms:>10.1f} {_ms(r.forward_busy_ms, 9)} "
+                     f"{_ms(r.forward_backward_busy_ms, 9)} {r.pairs:>11,} {r.tile_elements:>11,} "
+                     f"{r.peak_mb:>8.0f} {r.threads:>3} {r.device}")
     return "\n".join(lines)
+
+
+@contextmanager
+def one_core_busy():
+    """A second process spinning on one core for the duration: a user's machine is never idle."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def _case_in_subprocess(mesh_name: str, renderer: str, lighting: str, size: int, device: str,
@@ -170,8 +194,10 @@ def _case_in_subprocess(mesh_name: str, renderer: str, lighting: str, size: int,
 
 def run_bench(sizes=(256, 512), repeats: int = 5, device: Optional[str] = None,
               mesh_filter: Optional[str] = None, renderer_filter: Optional[str] = None,
-              echo: Callable[[str], None] = print) -> list[BenchRow]:
-    """Run every case, each in its own process, printing each row as it completes."""
+              echo: Callable[[str], None] = print, contended: bool = True) -> list[BenchRow]:
+    """Run every case, each in its own process, printing each row as it completes; with
+    ``contended``, each case a second time while another process keeps one core busy (the
+    "busy" columns)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rows: list[BenchRow] = []
     names = [m.name for m in bench_meshes() if not mesh_filter or mesh_filter in m.name]
@@ -180,6 +206,11 @@ def run_bench(sizes=(256, 512), repeats: int = 5, device: Optional[str] = None,
         for name in names:
             for size in sizes:
                 row = _case_in_subprocess(name, renderer, lighting, size, device, repeats)
+                if contended:
+                    with one_core_busy():
+                        busy = _case_in_subprocess(name, renderer, lighting, size, device, repeats)
+                    row = replace(row, forward_busy_ms=busy.forward_ms,
+                                  forward_backward_busy_ms=busy.forward_backward_ms)
                 rows.append(row)
                 echo(format_table([row]).splitlines()[-1])
     return rows

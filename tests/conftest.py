@@ -8,6 +8,10 @@ import pytest
 # No screen in CI: Qt draws offscreen. Set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# The app's thread policy (renderer/thread_policy.py) for the tests too: importing the library
+# before any test module imports torch applies it.
+import renderer  # noqa: E402,F401  (isort: skip)
+
 
 @pytest.fixture(scope="session")
 def gl_renderer():

@@ -96,6 +96,7 @@ def test_toy_renderer_appears_in_the_bench(toy_renderer):
     rows = run_bench(sizes=(32,), repeats=1, mesh_filter="sphere", renderer_filter="toy_flat", echo=lines.append)
     assert [(r.renderer, r.mesh, r.size) for r in rows] == [("toy_flat", "sphere", 32)]
     assert rows[0].forward_ms > 0 and rows[0].forward_backward_ms > 0
+    assert rows[0].forward_busy_ms > 0 and rows[0].forward_backward_busy_ms > 0     # the contended run
     assert any(line.startswith("toy_flat") for line in lines)
 
 
