@@ -52,7 +52,9 @@ class RendererSpec:
     silhouette(scene) -> {"alpha"}: a faster alpha-only path, when it has one; pairs: it can
     return ``SoftPairs`` for the pixel inspector; derivative_method: how a forward-mode
     derivative image is taken ("jvp" or "double_backward"); bench_lightings: the lighting
-    models the bench times it with; is_reference: an exact, non-differentiable reference.
+    models the bench times it with; is_reference: an exact, non-differentiable reference;
+    cost(scene) -> int: the (pixel, element) pairs a render would form, computed before the work
+    (cheap), from which callers predict its time and memory; None when unknown.
     """
 
     name: str
@@ -70,6 +72,7 @@ class RendererSpec:
     bench_lightings: tuple[str, ...] = ("phong",)
     is_reference: bool = False
     description: str = ""
+    cost: Optional[Callable[["Scene"], int]] = None
 
     def __post_init__(self) -> None:
         unknown = set(self.wrt) - set(WRT_GROUPS)

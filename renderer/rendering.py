@@ -51,3 +51,13 @@ def render_for_loss(scene: Scene, channel: str) -> RenderOutput:
     if channel == "alpha" and spec.silhouette is not None:
         return spec.silhouette(scene)
     return render(scene)
+
+
+def estimate_pairs(scene: Scene, renderer: Optional[str] = None) -> Optional[int]:
+    """The (pixel, element) pairs a render of ``scene`` would form (``RendererSpec.cost``),
+    known in milliseconds before the render: a render's time and memory grow with it. None when
+    the renderer does not say."""
+    spec = renderer_for(scene, renderer)
+    if spec.cost is None:
+        return None
+    return int(spec.cost(scene if renderer is None else scene.with_settings(renderer=renderer)))

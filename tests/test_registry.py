@@ -125,3 +125,19 @@ def test_toy_renderer_appears_in_the_gui(qtbot, toy_renderer, make_window):
     albedo = window.model.scene.material.albedo.numpy()
     covered = image.sum(-1) > 0.99 * albedo.sum()
     assert covered.any() and np.allclose(image[covered], albedo, atol=0.02)
+
+
+@pytest.mark.parametrize("name", ["softras", "dibr", "hard"])
+def test_cost_estimate_is_the_pair_count_the_render_forms(name):
+    """A render's cost is known before the work: the estimate equals the tile elements the render
+    then reports, and grows with sigma as the band does."""
+    from renderer.assets import load_asset
+    from renderer.rendering import estimate_pairs
+
+    scene = dr.Scene.default(load_asset("knot"), image_size=64, renderer=name, sigma=3e-4)
+    with torch.no_grad():
+        formed = int(dr.render(scene)["tile_elements"])
+    assert estimate_pairs(scene) == formed
+    if name == "softras":
+        assert estimate_pairs(scene.with_settings(sigma=3e-3)) > 3 * formed
+    assert estimate_pairs(dr.Scene.default(load_asset("knot"), renderer="gl")) is None

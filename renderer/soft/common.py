@@ -45,7 +45,8 @@ def prepare(scene: Scene, detach: bool = False) -> FaceTables:
     return FaceTables(verts=verts, faces=mesh.faces, eye=eye, screen=screen, geo=geo)
 
 
-def plan(prep: FaceTables, scene: Scene, cutoff_sq: float, color_faces: Optional[torch.Tensor]):
+def plan(prep: FaceTables, scene: Scene, cutoff_sq: float, color_faces: Optional[torch.Tensor],
+         max_pairs: float = DEFAULT_MAX_PAIRS):
     """Tile chunks of the valid faces, as (chunk, is_colour) pairs: faces in ``color_faces``
     (F,) bool go to colour chunks, the others to silhouette-only chunks. None: all colour."""
     st = scene.settings
@@ -54,8 +55,17 @@ def plan(prep: FaceTables, scene: Scene, cutoff_sq: float, color_faces: Optional
         [(prep.screen.valid & color_faces, True), (prep.screen.valid & ~color_faces, False)]
     out: list[tuple[TileChunk, bool]] = []
     for mask, is_color in groups:
-        out += [(c, is_color) for c in plan_tiles(tri, mask, st.image_size, cutoff_sq, DEFAULT_MAX_PAIRS)]
+        out += [(c, is_color) for c in plan_tiles(tri, mask, st.image_size, cutoff_sq, max_pairs)]
     return out
+
+
+@torch.no_grad()
+def planned_elements(scene: Scene, cutoff_sq: float) -> int:
+    """The (pixel, face) tile elements a render with this cut-off would form, padding included:
+    its cost, known before the work (a projection and the face bounding boxes, a few ms)."""
+    prep = prepare(scene, detach=True)
+    color = None if scene.settings.double_sided else prep.screen.front      # as the renderers plan
+    return sum(c.elements for c, _ in plan(prep, scene, cutoff_sq, color, max_pairs=float("inf")))
 
 
 def tile_geometry(geo: torch.Tensor, px: torch.Tensor, py: torch.Tensor):

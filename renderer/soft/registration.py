@@ -5,9 +5,11 @@ import math
 
 from ..registry import RendererSpec, register_renderer
 from ..scene import RenderSettings, softras_edge_width_px
+from .common import planned_elements
 from .dibr import DIBR_CUTOFF_FACTOR, render_dibr
 from .hard import render_hard
 from .silhouette import render_silhouette
+from .soft_pairs import softras_cutoff
 from .softras import render_softras
 
 
@@ -17,18 +19,18 @@ def _dibr_edge_width_px(settings: RenderSettings) -> float:
 
 
 register_renderer(RendererSpec(
-    name="softras", render=render_softras, wrt=("geometry", "appearance", "lighting", "material"),
+    name="softras", cost=lambda scene: planned_elements(scene, softras_cutoff(scene.settings.sigma)), render=render_softras, wrt=("geometry", "appearance", "lighting", "material"),
     buffers=("rgb", "alpha", "depth", "bg_weight", "num_pairs", "tile_elements"), uses=("sigma", "gamma"),
     edge_width_px=softras_edge_width_px, silhouette=render_silhouette, pairs=True,
     bench_lightings=("none", "phong"),
     description="soft silhouettes and depth-blended colour (SoftRas, Liu et al. 2019)"))
 register_renderer(RendererSpec(
-    name="dibr", render=render_dibr, wrt=("geometry", "appearance", "lighting", "material"),
+    name="dibr", cost=lambda scene: planned_elements(scene, DIBR_CUTOFF_FACTOR * scene.settings.dibr_delta), render=render_dibr, wrt=("geometry", "appearance", "lighting", "material"),
     buffers=("rgb", "alpha", "depth", "face_id", "num_pairs", "tile_elements"), uses=("dibr_delta",),
     edge_width_px=_dibr_edge_width_px,
     description="sharp interior with a soft halo outside (DIB-R, Chen et al. 2019)"))
 register_renderer(RendererSpec(
-    name="hard", render=render_hard, wrt=("appearance", "lighting", "material"),
+    name="hard", cost=lambda scene: planned_elements(scene, 0.0), render=render_hard, wrt=("appearance", "lighting", "material"),
     buffers=("rgb", "alpha", "depth", "face_id", "num_pairs", "tile_elements"),
     analysis_modes=("difference", "alpha", "dl_di", "di_soft", "di_ref", "agreement", "vertex_grad", "diagnostics"),
     derivative_method="double_backward",
