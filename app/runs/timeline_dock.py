@@ -17,8 +17,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizeP
                                QToolButton, QVBoxLayout, QWidget)
 
 from renderer.optimize import Timeline
+from renderer.optimize.timeline import ScalarSnapshot
 
-from .timeline_frames import best_step, loss_names, scalars_at
+from .timeline_frames import best_step, loss_names, scalar_snapshot, scalars_at
 
 SPEEDS = ((1, "1 step/s"), (5, "5 steps/s"), (10, "10 steps/s"), (25, "25 steps/s"), (60, "60 steps/s"))
 DEFAULT_SPEED = 10
@@ -191,8 +192,11 @@ class TimelineDock(QWidget):
         move to the newest step."""
         if self.primary is None:
             return
-        self.steps = self.primary.timeline.steps
-        self._draw(self.primary)                # overlays are finished runs: drawn once
+        # one snapshot: a live run appends meanwhile, and the slider, the curves and the readout
+        # must all describe the same rows
+        snap = scalar_snapshot(self.primary.timeline)
+        self.steps = snap.steps
+        self._draw(self.primary, snap)          # overlays are finished runs: drawn once
         last = len(self.steps) - 1
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, last))
@@ -290,13 +294,15 @@ class TimelineDock(QWidget):
             self.set_index(self.index + 1)
 
     # --- plot --------------------------------------------------------------------------------
-    def _draw(self, curve_set: Optional[CurveSet]) -> None:
+    def _draw(self, curve_set: Optional[CurveSet], snap: Optional[ScalarSnapshot] = None) -> None:
+        """Plot ``curve_set``'s loss curves from ``snap`` (default: a snapshot taken now), x and y
+        from the same rows."""
         if curve_set is None:
             return
-        timeline = curve_set.timeline
-        steps = timeline.steps
+        snap = snap if snap is not None else scalar_snapshot(curve_set.timeline)
+        steps = snap.steps.astype(np.float64)
         primary = curve_set is self.primary
-        for k, name in enumerate(loss_names(timeline)):
+        for k, name in enumerate(loss_names(snap.names)):
             curve = curve_set.curves.get(name)
             if curve is None:
                 term = name.split("/", 1)[-1]
@@ -305,7 +311,7 @@ class TimelineDock(QWidget):
                                style=curve_set.style)
                 curve = self.plot.plot([], [], pen=pen, name=label)
                 curve_set.curves[name] = curve
-            curve.setData(steps.astype(np.float64), positive(timeline.scalar(name)), connect="finite")
+            curve.setData(steps, positive(snap.column(name)), connect="finite")
         self.legend.setColumnCount(1 if len(self.legend.items) <= LEGEND_ROWS else 2)
         self._title()
 

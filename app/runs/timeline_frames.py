@@ -12,27 +12,29 @@ from typing import Optional, Sequence
 import numpy as np
 
 from renderer.optimize import Timeline
+from renderer.optimize.timeline import ScalarSnapshot
 
-# timeline -> (steps, names, (T, K) scalars): rows are only ever appended, so a table is re-read
-# only when the timeline has grown (scrubbing a long run would otherwise rebuild it every step)
-_TABLES: "weakref.WeakKeyDictionary[Timeline, tuple[np.ndarray, list[str], np.ndarray]]" = weakref.WeakKeyDictionary()
+# timeline -> its scalars: rows are only ever appended, so a snapshot is retaken only when the
+# timeline has grown (scrubbing a long run would otherwise rebuild it every step)
+_TABLES: "weakref.WeakKeyDictionary[Timeline, ScalarSnapshot]" = weakref.WeakKeyDictionary()
 
 
-def loss_names(timeline: Timeline) -> list[str]:
-    """The total loss first, then each loss term, in recording order."""
-    names = timeline.scalar_names
+def loss_names(names: Sequence[str]) -> list[str]:
+    """Of the scalar ``names`` of a run: the total loss first, then each loss term, in recording
+    order."""
     return (["loss"] if "loss" in names else []) + [n for n in names if n.startswith("loss/")]
 
 
 def best_step(timeline: Timeline) -> Optional[int]:
     """The step with the lowest finite total loss (the first of equals), or None."""
-    if "loss" not in timeline.scalar_names or len(timeline) == 0:
+    snap = scalar_snapshot(timeline)
+    if "loss" not in snap.names or len(snap) == 0:
         return None
-    loss = timeline.scalar("loss")
+    loss = snap.column("loss")
     finite = np.isfinite(loss)
     if not finite.any():
         return None
-    return int(timeline.steps[int(np.argmin(np.where(finite, loss, np.inf)))])
+    return int(snap.steps[int(np.argmin(np.where(finite, loss, np.inf)))])
 
 
 def nearest_frame_step(frame_steps: Sequence[int], step: int) -> Optional[int]:
@@ -43,24 +45,20 @@ def nearest_frame_step(frame_steps: Sequence[int], step: int) -> Optional[int]:
     return int(steps[int(np.argmin(np.abs(steps - step)))])
 
 
-def scalar_table(timeline: Timeline) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(steps (T,), names, scalars (T, K)) of ``timeline``, cached while it does not grow."""
+def scalar_snapshot(timeline: Timeline) -> ScalarSnapshot:
+    """Steps and scalars of ``timeline`` read together (``Timeline.snapshot``), cached while the
+    timeline does not grow."""
     cached = _TABLES.get(timeline)
-    if cached is not None and len(cached[0]) == len(timeline):
+    if cached is not None and len(cached) == len(timeline):
         return cached
-    with timeline._lock:                 # one consistent snapshot while a run appends
-        table = (timeline.steps, timeline.scalar_names, timeline.scalars_array())
-    _TABLES[timeline] = table
-    return table
+    snap = timeline.snapshot()
+    _TABLES[timeline] = snap
+    return snap
 
 
 def scalars_at(timeline: Timeline, step: int) -> dict[str, float]:
     """Every scalar recorded at ``step`` (empty when the step was not recorded)."""
-    steps, names, table = scalar_table(timeline)
-    row = int(np.searchsorted(steps, step))
-    if row >= len(steps) or steps[row] != step:
-        return {}
-    return dict(zip(names, table[row].tolist()))
+    return scalar_snapshot(timeline).at(step)
 
 
 def schedule_text(schedule: Optional[dict]) -> str:

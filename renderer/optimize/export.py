@@ -51,22 +51,30 @@ def _loss_curve(timeline: Timeline, width: int, height: int):
     (top, bottom) pixel rows of the plot area)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    steps = timeline.steps
+    snap = timeline.snapshot()
+    steps = snap.steps
     fig = Figure(figsize=(width / 100, height / 100), dpi=100)
     canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.16, 0.2, 0.8, 0.7))
-    names = [n for n in timeline.scalar_names if n == "loss" or n.startswith("loss/")]
+    # room on the left for labels like "0.003" (a narrower margin clipped "10^-1" to "0^-1")
+    ax = fig.add_axes((0.2, 0.2, 0.76, 0.7))
+    names = [n for n in snap.names if n == "loss" or n.startswith("loss/")]
     positive = True
     for name in names:
-        y = timeline.scalar(name)
+        y = snap.column(name)
         positive &= bool(np.nanmin(y) > 0) if np.isfinite(y).any() else True
         ax.plot(steps, y, lw=1.6 if name == "loss" else 0.8, label=name.replace("loss/", ""))
     if positive:
         ax.set_yscale("log")
+        # plain numbers at a few decades, no minor labels: small fonts cannot hold 10^-k labels
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=4))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step", fontsize=7, labelpad=1)
     ax.tick_params(labelsize=6)
-    ax.legend(fontsize=6, loc="upper right", frameon=False)
+    if names:
+        ax.legend(fontsize=6, loc="best", frameon=True, framealpha=0.7)
     ax.set_xlim(steps[0] if len(steps) else 0, max(steps[-1] if len(steps) else 1, 1))
     canvas.draw()
     image = np.asarray(canvas.buffer_rgba())[..., :3].copy()
@@ -114,7 +122,8 @@ def export_animation(timeline: Timeline, path: str | Path, panes: Optional[Seque
     scale = max(1, round(pane_px / size))
     side = size * scale
     curve = _loss_curve(timeline, int(side * 1.6), side + TITLE_PX) if loss_curve else None
-    loss = dict(zip(timeline.steps.tolist(), timeline.scalar("loss").tolist())) if "loss" in timeline.scalar_names else {}
+    snap = timeline.snapshot()
+    loss = dict(zip(snap.steps.tolist(), snap.column("loss").tolist())) if "loss" in snap.names else {}
     width = len(panes) * (side + 4) + (curve[0].shape[1] if curve else 0)
     width += (-width) % 16
     height = HEADER_PX + TITLE_PX + side

@@ -11,12 +11,15 @@ that produced them, under a memory budget.
   frame is always kept, for live display, as long as it fits at all.
 
 Thread safety: a worker thread may append while the GUI thread reads; every method takes the
-timeline's lock, and readers get copies.
+timeline's lock, and readers get copies. A reader that needs several scalars that belong together
+(the steps and the curves plotted against them) takes one ``snapshot()``: separate calls may see
+different numbers of rows while a run appends.
 """
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import numpy as np
@@ -36,6 +39,36 @@ def _json_ready(meta: Mapping) -> dict:
         raise TypeError(f"metadata value of type {type(o).__name__} is not JSON serialisable")
 
     return json.loads(json.dumps(dict(meta), default=default, allow_nan=True))
+
+
+@dataclass(frozen=True)
+class ScalarSnapshot:
+    """Every scalar of a timeline at one moment: ``steps`` (T,) int64, ``names`` (K,) and
+    ``values`` (T, K) float64, all with the same T (taken under the timeline's lock)."""
+
+    steps: np.ndarray
+    names: tuple[str, ...]
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def column(self, name: str) -> np.ndarray:
+        """(T,) values of ``name``; KeyError naming the recorded scalars otherwise."""
+        if name not in self.names:
+            raise KeyError(f"no scalar {name!r}; recorded: {', '.join(self.names) or 'none'}")
+        return self.values[:, self.names.index(name)]
+
+    def at(self, step: int) -> dict[str, float]:
+        """Every scalar recorded at ``step`` (empty when that step was not recorded)."""
+        row = int(np.searchsorted(self.steps, step))
+        if row >= len(self.steps) or self.steps[row] != step:
+            return {}
+        return dict(zip(self.names, self.values[row].tolist()))
+
+    def last(self) -> dict[str, float]:
+        """The newest row (empty before the first step)."""
+        return dict(zip(self.names, self.values[-1].tolist())) if len(self.steps) else {}
 
 
 class Timeline:
@@ -168,6 +201,12 @@ class Timeline:
             if not self._columns:
                 return np.zeros((len(self._steps), 0))
             return np.stack([np.asarray(c, dtype=np.float64) for c in self._columns.values()], axis=1)
+
+    def snapshot(self) -> ScalarSnapshot:
+        """Steps and every scalar column, consistent with each other (one lock)."""
+        with self._lock:
+            return ScalarSnapshot(np.asarray(self._steps, dtype=np.int64), tuple(self._columns),
+                                  self.scalars_array())
 
     def last(self) -> dict[str, float]:
         """The newest step's scalars (empty before the first step)."""
