@@ -278,22 +278,36 @@ class Run:
         if k + 1 >= cfg.steps:
             self._finish(FINISHED, f"ran all {cfg.steps} steps")
 
+    def final_record(self) -> tuple[Optional[int], dict[str, float]]:
+        """(step, scalars) of the newest recorded step, (None, {}) before the first: the one
+        place the summary line and the run's final metadata read, so they agree with the record
+        (the loss and errors of a row belong to the same parameters; the optimizer's last update
+        comes after them and is never evaluated)."""
+        snap = self.timeline.snapshot()
+        return (int(snap.steps[-1]), snap.last()) if len(snap) else (None, {})
+
     def _finish(self, status: str, message: str) -> None:
         self.status, self.message = status, message
-        with torch.no_grad():
-            final_errors = self.task.error_scalars()
+        step, last = self.final_record()
+        errors = {k: v for k, v in last.items() if k.startswith("error/")}
         self.timeline.set_meta(status=status, message=message, steps_done=self.next_step,
                                failure=None if self.failure is None else
                                {"step": self.failure.step, "quantity": self.failure.quantity,
                                 "value": str(self.failure.value)},
-                               final_errors={k: (v if math.isfinite(v) else str(v)) for k, v in final_errors.items()},
-                               final_params=self.task.param_scalars(), summary=self.task.summary(),
+                               final_step=step,
+                               final_errors={k: (v if math.isfinite(v) else str(v)) for k, v in errors.items()},
+                               final_params={k: v for k, v in last.items() if k.startswith("param/")},
+                               summary=self.task.summary(errors) if errors else "",
                                elapsed_s=self._progress.elapsed)
 
     def summary(self) -> str:
-        """One line: status, steps, final loss, parameter error."""
-        last = self.timeline.last()
-        loss = f"final loss {last['loss']:.5g}" if last else "no steps"
-        errors = self.task.summary()
-        return (f"{self.task.name}: {self.status} after {self.next_step} steps ({self.message}); {loss}"
-                + (f"; error: {errors}" if errors else "") + f"; {self._progress.elapsed:.1f} s")
+        """One line: status, steps, and the loss and parameter error of the last recorded step
+        (``final_record``)."""
+        step, last = self.final_record()
+        if step is None:
+            return f"{self.task.name}: {self.status} after 0 steps ({self.message}); no steps; 0.0 s"
+        errors = {k: v for k, v in last.items() if k.startswith("error/")}
+        described = self.task.summary(errors) if errors else ""
+        return (f"{self.task.name}: {self.status} after {self.next_step} steps ({self.message}); "
+                f"final loss {last['loss']:.5g} at step {step}" + (f"; error: {described}" if described else "")
+                + f"; {self._progress.elapsed:.1f} s")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -108,8 +108,8 @@ class ColorTask(Task):
         return dataclasses.replace(mesh, colors=torch.from_numpy(np.asarray(colors, np.float32)), uvs=None,
                                    texture=None)
 
-    def summary(self) -> str:
-        e = self.error_scalars()
+    def summary(self, errors: Optional[Mapping[str, float]] = None) -> str:
+        e = self.error_scalars() if errors is None else errors
         return f"colour error mean {e['error/color_mae']:.4f}, max {e['error/color_max']:.3f}"
 
 
@@ -187,8 +187,8 @@ class LightTask(Task):
         diff = self.param.detach().float() - self.true_sh
         return {"error/sh_rms": float(diff.pow(2).mean().sqrt())}
 
-    def summary(self) -> str:
-        e = self.error_scalars()
+    def summary(self, errors: Optional[Mapping[str, float]] = None) -> str:
+        e = self.error_scalars() if errors is None else errors
         if self.mode == "direction":
             return f"light direction off by {e['error/direction']:.2f} deg"
         return f"SH coefficient RMS error {e['error/sh_rms']:.4f}"

@@ -8,7 +8,7 @@ the runner sets sigma and gamma per step and owns the optimizer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import numpy as np
 import torch
@@ -104,9 +104,11 @@ class Task:
                 "view_cameras": [[float(v.camera.distance), float(v.camera.elevation),
                                   float(v.camera.azimuth), float(v.camera.fov)] for v in self.views]}
 
-    def summary(self) -> str:
-        """One line on the parameters' state (errors when the truth is known)."""
-        errors = self.error_scalars()
+    def summary(self, errors: Optional[Mapping[str, float]] = None) -> str:
+        """One line on the parameters' errors (when the truth is known): ``errors`` as recorded
+        (``error_scalars`` at a step; the runner passes its last recorded row, so the summary and
+        the record agree), default the current ones."""
+        errors = self.error_scalars() if errors is None else errors
         return ", ".join(f"{k.split('/', 1)[1]} {v:.3g}" for k, v in errors.items())
 
     # ------------------------------------------------------------------ helpers

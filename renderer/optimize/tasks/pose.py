@@ -11,7 +11,7 @@ their combination is determined by the image; the errors show how it was split.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +35,18 @@ def rotation_angle_deg(r: torch.Tensor) -> float:
     """Angle in degrees of a (3, 3) rotation."""
     c = (float(torch.trace(r)) - 1.0) / 2.0
     return math.degrees(math.acos(min(1.0, max(-1.0, c))))
+
+
+def view_angle_deg(azimuth_a: float, elevation_a: float, azimuth_b: float, elevation_b: float) -> float:
+    """The angle in degrees between two orbit cameras' view directions (azimuth, elevation in
+    degrees): what a pose error "of N degrees" means, not max(|d az|, |d el|)."""
+    def direction(az: float, el: float) -> tuple[float, float, float]:
+        az, el = math.radians(az), math.radians(el)
+        return math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)
+
+    a, b = direction(azimuth_a, elevation_a), direction(azimuth_b, elevation_b)
+    cos = sum(x * y for x, y in zip(a, b))
+    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
 
 
 def start_from_position(position: Sequence[float]) -> tuple[float, float, float]:
@@ -116,7 +128,8 @@ class PoseTask(Task):
         el = p["param/elevation"] - float(self.truth.elevation)
         out = {"error/azimuth": az, "error/elevation": el,
                "error/distance": p["param/distance"] - float(self.truth.distance),
-               "error/angle": max(abs(az), abs(el))}
+               "error/angle": view_angle_deg(p["param/azimuth"], p["param/elevation"],
+                                             float(self.truth.azimuth), float(self.truth.elevation))}
         if self.object_pose:
             with torch.no_grad():
                 r = rotation_matrix(self.rotation.detach().float()) @ rotation_matrix(self.true_rotation).T
@@ -124,12 +137,12 @@ class PoseTask(Task):
             out["error/translation"] = float((self.translation.detach().float() - self.true_translation).norm())
         return out
 
-    def summary(self) -> str:
-        e = self.error_scalars()
-        text = (f"azimuth {e['error/azimuth']:+.2f} deg, elevation {e['error/elevation']:+.2f} deg, "
-                f"distance {e['error/distance']:+.3f}")
+    def summary(self, errors: Optional[Mapping[str, float]] = None) -> str:
+        e = self.error_scalars() if errors is None else errors
+        text = (f"view angle {e['error/angle']:.4g} deg (azimuth {e['error/azimuth']:+.4g}, elevation "
+                f"{e['error/elevation']:+.4g} deg), distance {e['error/distance']:+.4g}")
         if self.object_pose:
-            text += f", rotation {e['error/rotation']:.2f} deg, translation {e['error/translation']:.3f}"
+            text += f", rotation {e['error/rotation']:.3g} deg, translation {e['error/translation']:.3g}"
         return text
 
     @classmethod

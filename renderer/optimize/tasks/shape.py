@@ -150,8 +150,8 @@ class ShapeTask(Task):
         return {"faces": self.base.mesh.faces.cpu().numpy().astype(np.int64),
                 "template_verts": self.base.mesh.verts.detach().float().cpu().numpy()}
 
-    def summary(self) -> str:
-        e = self.error_scalars()
+    def summary(self, errors: Optional[Mapping[str, float]] = None) -> str:
+        e = self.error_scalars() if errors is None else errors
         return f"chamfer distance to the true shape {e['error/chamfer']:.4f}" if e else ""
 
     def describe(self) -> dict:
