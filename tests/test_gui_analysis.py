@@ -73,6 +73,7 @@ def test_picking_a_pixel_fills_the_inspector(qtbot, make_window):
     view = window.soft_pane.view.viewport()
     centre = QPoint(view.width() // 2, view.height() // 2)
     QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+    qtbot.waitUntil(lambda: window.model.pick is not None, timeout=5_000)   # after the double-click interval
     pick = window.model.pick
     assert pick is not None and abs(pick[0] - 0.5) < 0.05 and abs(pick[1] - 0.5) < 0.05
     row, col = window.model.analysis_request().pick_pixel(64)

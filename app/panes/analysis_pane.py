@@ -85,14 +85,15 @@ class AnalysisPane(ImagePane):
         self.mode_combo.setEnabled(not on)      # the mode applies to the live scene only
         self._tooltip()
 
-    def show_result(self, result: AnalysisResult, caption: str) -> None:
-        """Draw ``result`` (its heatmap, overlays and summary lines)."""
+    def show_result(self, result: AnalysisResult, caption: str, source: object = None) -> None:
+        """Draw ``result`` (its heatmap, overlays and summary lines); ``source`` as for
+        ``set_image``."""
         self.last_result = result
         heat = result.heatmap
         size = result.scene.settings.image_size
         if heat is not None:
             self.set_heatmap(heat.values, heat.cmap, heat.levels, heat.label, caption,
-                             rgb=heat.rgb, contour=heat.contour)
+                             rgb=heat.rgb, contour=heat.contour, source=source)
             self.set_overlays(size, arrows=heat.arrows, outlines=heat.outlines)
         self.notes.setPlainText("\n".join(result.lines))
 

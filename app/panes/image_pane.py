@@ -4,6 +4,11 @@ readout of the value under the cursor.
 Images are drawn into the unit square (x = u across, y = v down), whatever their resolution, so a
 low-resolution preview and a full render line up, and overlays given in pixel coordinates of one
 resolution land on the same spot in every pane.
+
+A magnified view belongs to the images it was chosen on: when the pane's image source changes (the
+live scene, a recorded run, another resolution; see ``set_image``'s ``source``) the view fits the
+whole image again, and while it is magnified a mark in the corner says so (a zoomed 64 px target
+looks like a blank white square).
 """
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from renderer.images import to_uint8
 
@@ -20,6 +25,8 @@ from .colormaps import colormap
 
 CLICK_SLOP_PX = 4           # a press and release closer than this is a click (pick), not a drag
 ARROW_HEAD = 0.25           # arrow head length, as a fraction of the arrow
+ZOOMED_ABOVE = 1.05         # magnification beyond which the pane shows its "zoomed" mark
+MARK_STYLE = "color: white; background: rgba(179, 107, 0, 210); padding: 1px 4px; border-radius: 3px;"
 
 
 class ImagePane(QWidget):
@@ -27,8 +34,9 @@ class ImagePane(QWidget):
 
     Signals: ``dragged(dx, dy, shift)`` in screen pixels while the left button drags;
     ``drag_started()``/``drag_finished()`` around a drag; ``wheeled(steps)``; ``picked(u, v)``
-    for a click, as fractions of the image (u across, v down); ``magnified(factor, u, v)`` on
-    Ctrl+wheel and ``fitted()`` on a double click (the window applies them to every pane).
+    for a click, as fractions of the image (u across, v down), sent once the double-click
+    interval has passed without a second click; ``magnified(factor, u, v)`` on Ctrl+wheel and
+    ``fitted()`` on a double click, which picks nothing (the window applies them to every pane).
     """
 
     dragged = Signal(float, float, bool)
@@ -43,6 +51,7 @@ class ImagePane(QWidget):
         super().__init__()
         self.title = QLabel(title)             # two lines: what it shows, the settings it was made with
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setWordWrap(True)            # a narrow pane wraps its caption instead of cutting it
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("#3a3a3a")      # grey, so a black image background shows its edge
         self.box = self.view.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False)
@@ -61,8 +70,12 @@ class ImagePane(QWidget):
         self._marker = pg.ScatterPlotItem(symbol="+", size=16, pen=pg.mkPen("#ff2d55", width=2), brush=None)
         self.box.addItem(self._marker)
         self.readout = QLabel(" ")
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setStyleSheet("color: #555; font-family: monospace;")
+        # two lines kept free: a long label wraps and the value stays in view, and the panes do not
+        # jump in height as the cursor moves
+        self.readout.setWordWrap(True)
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
@@ -79,6 +92,16 @@ class ImagePane(QWidget):
         self._last: Optional[QPointF] = None
         self._dragging = False
         self._press_shift = False
+        self.source: object = None              # what the image shows (see set_image)
+        self.zoom = 1.0                         # magnification of the view; 1 = the whole image
+        self.zoom_mark = QLabel(self.view)
+        self.zoom_mark.setStyleSheet(MARK_STYLE)
+        self.zoom_mark.setToolTip("The view is magnified: double-click the image or press F to see all of it")
+        self.zoom_mark.hide()
+        self._pending_pick: Optional[tuple[float, float]] = None
+        self._pick_timer = QTimer(self)
+        self._pick_timer.setSingleShot(True)
+        self._pick_timer.timeout.connect(self._send_pick)
         self.view.viewport().setMouseTracking(True)
         self.view.viewport().installEventFilter(self)
 
@@ -88,8 +111,11 @@ class ImagePane(QWidget):
         return curve
 
     # --- content ---------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray, caption: Optional[str] = None) -> None:
-        """Show an (S, S, 3) float colour image (clamped for display only)."""
+    def set_image(self, image: np.ndarray, caption: Optional[str] = None, source: object = None) -> None:
+        """Show an (S, S, 3) float colour image (clamped for display only). ``source``: what the
+        image is of (e.g. ("live", 256), ("run", id, 64)); when it differs from the previous
+        image's the view fits the whole image. None: the image's own size is its source."""
+        self._new_source(source, image)
         self.image, self.values, self.levels, self.cmap_kind = image, None, None, None
         self.item.setImage(to_uint8(image), autoLevels=False, levels=(0, 255), lut=None)
         self._fit_item()
@@ -102,11 +128,12 @@ class ImagePane(QWidget):
 
     def set_heatmap(self, values: np.ndarray, kind: str, levels: tuple[float, float], label: str,
                     caption: Optional[str] = None, rgb: Optional[np.ndarray] = None,
-                    contour: Optional[np.ndarray] = None) -> None:
+                    contour: Optional[np.ndarray] = None, source: object = None) -> None:
         """Show a scalar image through the ``kind`` colour map over ``levels`` with a colour bar;
         with ``rgb`` that image is shown instead (already colour-mapped) and ``values`` still feed
         the hover readout. ``contour``: an (N, 2) polyline in pixel coordinates (NaN rows
-        between pieces) drawn on top."""
+        between pieces) drawn on top. ``source``: as for ``set_image``."""
+        self._new_source(source, values)
         cmap = colormap(kind)
         self.image = self.values = values
         self.levels, self.cmap_kind, self.value_label = levels, kind, label
@@ -169,6 +196,14 @@ class ImagePane(QWidget):
     def _fit_item(self) -> None:
         self.item.setRect(QRectF(0, 0, 1, 1))
 
+    def _new_source(self, source: object, image: np.ndarray) -> None:
+        """Fit the view when the image about to be shown comes from elsewhere than the last one:
+        a magnified view of one image is meaningless on another."""
+        source = ("size", tuple(np.shape(image)[:2])) if source is None else source
+        if source != self.source and self.image is not None:
+            self.fit_view()
+        self.source = source
+
     def _show_bar(self, on: bool) -> None:
         if on and not self._bar_shown:
             self.view.addItem(self.colorbar, row=0, col=1)
@@ -182,14 +217,32 @@ class ImagePane(QWidget):
 
     def fit_view(self) -> None:
         self.box.setRange(QRectF(0, 0, 1, 1), padding=0)
+        self._set_zoom(1.0)
 
     def zoom_to(self, u: float, v: float, half: float) -> None:
         """Show the square of half-width ``half`` (a fraction of the image) around (u, v)."""
         self.box.setRange(QRectF(u - half, v - half, 2 * half, 2 * half), padding=0)
+        self._set_zoom(0.5 / half)
 
     def magnify(self, factor: float, u: float, v: float) -> None:
         """Scale the view by ``factor`` (< 1 magnifies) about the point (u, v)."""
         self.box.scaleBy(s=(factor, factor), center=QPointF(u, v))
+        self._set_zoom(self.zoom / factor)
+
+    @property
+    def zoomed(self) -> bool:
+        return self.zoom > ZOOMED_ABOVE
+
+    def _set_zoom(self, zoom: float) -> None:
+        self.zoom = zoom
+        if self.zoomed:
+            self.zoom_mark.setText(f"zoomed \u00d7{zoom:.3g}")
+            self.zoom_mark.adjustSize()
+            self.zoom_mark.move(4, 4)
+            self.zoom_mark.show()
+            self.zoom_mark.raise_()
+        else:
+            self.zoom_mark.hide()
 
     def rendered_rgb(self) -> Optional[np.ndarray]:
         """What the pane shows as uint8 (S, S, 3) (heatmaps colour-mapped), for export."""
@@ -224,6 +277,12 @@ class ImagePane(QWidget):
         self.hover_text = "" if self._hover_uv is None else self.describe_at(*self._hover_uv)
         self.readout.setText(self.hover_text or " ")
 
+    def _send_pick(self) -> None:
+        if self._pending_pick is not None:
+            u, v = self._pending_pick
+            self._pending_pick = None
+            self.picked.emit(u, v)
+
     def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
         kind = event.type()
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
@@ -254,11 +313,16 @@ class ImagePane(QWidget):
             else:
                 p = self._to_unit(event.position())
                 if 0 <= p.x() < 1 and 0 <= p.y() < 1:
-                    self.picked.emit(p.x(), p.y())
+                    # a click picks once it is clear no second click follows (a double click fits)
+                    self._pending_pick = (p.x(), p.y())
+                    self._pick_timer.start(QApplication.doubleClickInterval())
             self._press = None
             self._dragging = False
             return True
         if kind == QEvent.Type.MouseButtonDblClick:
+            self._pick_timer.stop()
+            self._pending_pick = None
+            self._press = None              # the second press does not start a drag either
             self.fitted.emit()
             return True
         if kind == QEvent.Type.Wheel:

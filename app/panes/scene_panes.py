@@ -98,12 +98,19 @@ class ScenePanes(QSplitter):
         self.reference.set_selected_face(result.face_outlines[row], result.scene.settings.image_size)
 
     # --- results -----------------------------------------------------------------------------
+    def live_source(self) -> tuple:
+        """The source key of live images: the scene at the resolution the user chose (a drag's
+        low-resolution preview is the same source: the view the user magnified stays)."""
+        return ("live", self.model.scene.settings.image_size)
+
     def show_render(self, result: dict) -> None:
         """The worker's two renders ({"scene", "soft", "gl", "preview", ...})."""
         scene = result["scene"]
-        self.soft.set_image(result["soft"]["rgb"], render_caption(scene, "differentiable render"))
+        source = self.live_source()
+        self.soft.set_image(result["soft"]["rgb"], render_caption(scene, "differentiable render"), source=source)
         self.reference.set_image(result["gl"]["rgb"],
-                                 reference_caption(scene, f"OpenGL reference ({scene.settings.lighting})"))
+                                 reference_caption(scene, f"OpenGL reference ({scene.settings.lighting})"),
+                                 source=source)
         if result["preview"]:
             self.reference.set_overlays()        # the outlined faces have moved; back on release
             if not get_mode(self.model.mode).cheap:
@@ -112,7 +119,7 @@ class ScenePanes(QSplitter):
     def show_analysis(self, result: AnalysisResult) -> None:
         scene = result.scene
         mode = get_mode(result.request.mode)
-        self.analysis.show_result(result, render_caption(scene, f"analysis: {mode.label}"))
+        self.analysis.show_result(result, render_caption(scene, f"analysis: {mode.label}"), self.live_source())
         if result.inspector is not None:
             self.reference.set_overlays(scene.settings.image_size, outlines=result.face_outlines)
         if mode.zoom_to_pick and result.request.pick is not None:

@@ -154,7 +154,8 @@ class RunView(QObject):
             self.dock.set_note(f"showing frame {frame_step}: {note}" if note else "")
             values = scalars_at(tl, frame_step)
             panes.soft.set_image(as_rgb(frame["render"]), run_caption(f"recorded render, step {frame_step}",
-                                                                       settings, values, note))
+                                                                       settings, values, note),
+                                 source=self._source(frame["render"]))
             self._show_analysis_frame(frame, step, frame_step, settings, values, note)
         self._request_reference(tl, step)
 
@@ -165,16 +166,22 @@ class RunView(QObject):
             name = "difference"
         data = frame[name]
         caption = run_caption(f"recorded {PANE_LABELS[name]}, step {frame_step}", settings, values, note)
+        source = self._source(data)
         if name == "target":
-            pane.set_image(as_rgb(data), caption)
+            pane.set_image(as_rgb(data), caption, source=source)
         else:
             signed = data.sum(-1) if data.ndim == 3 else data       # RGB summed, as the exported animation
             label = PANE_LABELS[name] + (" (RGB summed)" if data.ndim == 3 else "")
-            pane.set_heatmap(signed, "diverging", signed_levels(signed), label, caption)
+            pane.set_heatmap(signed, "diverging", signed_levels(signed), label, caption, source=source)
         pane.set_overlays()
         shown = {k: v for k, v in scalars_at(self.timeline, step).items() if np.isfinite(v)}
         pane.notes.setPlainText(f"recorded run, step {step}\n"
                                 + "\n".join(f"{k} = {v:.6g}" for k, v in shown.items()))
+
+    def _source(self, image: np.ndarray) -> tuple:
+        """The source key of the run's images in the panes (see ``ImagePane.set_image``): a
+        view magnified on the live scene fits again on the run's images, and back."""
+        return ("run", id(self.timeline), tuple(np.shape(image)[:2]))
 
     def _request_reference(self, tl: Timeline, step: int) -> None:
         mesh = self.run_mesh
@@ -195,14 +202,15 @@ class RunView(QObject):
                    + (f" <span style='{THINNED_STYLE}'>({'; '.join(notes)})</span>" if notes else "")
                    + f"<br>{settings.get('lighting', '?')} lighting &middot; the state recorded at that step "
                      f"&middot; {settings.get('image_size', '?')} px")
-        self.panes.reference.set_image(rgb, caption)
+        self.panes.reference.set_image(rgb, caption, source=("run", id(request.timeline), tuple(rgb.shape[:2])))
 
     def _reference_failed(self, request: ReferenceRequest, message: str) -> None:
         if not self._is_current(request):
             return
         size = int((request.timeline.meta.get("settings") or {}).get("image_size", 64))
         self.panes.reference.set_image(np.zeros((size, size, 3), np.float32),
-                                       f"<b>OpenGL reference, step {request.step}: not available</b><br>{message}")
+                                       f"<b>OpenGL reference, step {request.step}: not available</b><br>{message}",
+                                       source=("run", id(request.timeline), (size, size)))
 
     # --- runs --------------------------------------------------------------------------------
     def start_run(self, task: str, preset: str, overrides: dict) -> bool:
