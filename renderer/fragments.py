@@ -40,9 +40,11 @@ class RenderOutput(Mapping[str, Any]):
 
     rgb: (S, S, 3) float, linear, not clamped; alpha: (S, S) float coverage; depth: (S, S) view
     depth (0 on background); face_id: (S, S) int64 visible face (-1 on background) for renderers
-    with a z-buffer; bg_weight: (S, S) the background's colour weight (SoftRas); normal, position:
-    (S, S, 3) world-space (GL reference); pairs: ``SoftPairs`` when asked for; num_pairs and
-    tile_elements: 0-d int64 tensors, the (pixel, element) pairs kept and formed (cost figures).
+    with a z-buffer; bg_weight: (S, S) the background's colour weight (SoftRas); dropped_weight:
+    (S, S) the colour weight of pairs left unshaded under ``settings.weight_floor`` (SoftRas: the
+    colour is exact to dropped_weight * max|C - I|); normal, position: (S, S, 3) world-space (GL
+    reference); pairs: ``SoftPairs`` when asked for; num_pairs, num_shaded and tile_elements: 0-d
+    int64 tensors, the (pixel, element) pairs kept, shaded and formed (cost figures).
     Torch renderers keep the autograd graph on rgb and alpha. A silhouette-only path fills
     alpha alone.
     """
@@ -52,9 +54,11 @@ class RenderOutput(Mapping[str, Any]):
     depth: Optional[torch.Tensor] = None
     face_id: Optional[torch.Tensor] = None
     bg_weight: Optional[torch.Tensor] = None
+    dropped_weight: Optional[torch.Tensor] = None
     normal: Optional[torch.Tensor] = None
     position: Optional[torch.Tensor] = None
     num_pairs: Optional[torch.Tensor] = None
+    num_shaded: Optional[torch.Tensor] = None
     tile_elements: Optional[torch.Tensor] = None
     pairs: Optional[SoftPairs] = None
 

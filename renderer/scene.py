@@ -19,6 +19,8 @@ GAMMA_RANGE = (1e-6, 1.0)
 class RenderSettings:
     """How to render. sigma: SoftRas sharpness (squared NDC distance); gamma: SoftRas depth
     aggregation temperature; dibr_delta: DIB-R's background falloff (squared NDC distance);
+    weight_floor: SoftRas shades only pairs whose normalised colour weight is at least this
+    (0: every pair, exact; the render's dropped_weight buffer bounds the difference);
     background: RGB; supersample: the GL reference's k (render at k*S, box-filter down)."""
 
     image_size: int = 256
@@ -27,6 +29,7 @@ class RenderSettings:
     sigma: float = 1e-4
     gamma: float = 1e-4
     dibr_delta: float = 1.0 / 7000.0
+    weight_floor: float = 1e-5
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     flat_shading: bool = False
     double_sided: bool = False
@@ -47,6 +50,8 @@ class RenderSettings:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 < v < float("inf")):
                 raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        if not (isinstance(self.weight_floor, (int, float)) and 0 <= self.weight_floor < 1):
+            raise ValueError(f"weight_floor must be a number in [0, 1), got {self.weight_floor!r}")
         if not isinstance(self.supersample, int) or not 1 <= self.supersample <= 8:
             raise ValueError(f"supersample must be an integer from 1 to 8, got {self.supersample!r}")
         if len(self.background) != 3:

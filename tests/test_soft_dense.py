@@ -125,3 +125,28 @@ def test_tile_geometry_hand_derivatives_match_autograd():
     assert torch.allclose(ga, gb, rtol=1e-9, atol=1e-12) and ga.abs().max() > 0
     assert torch.autograd.gradcheck(tiles, (corners,), check_forward_ad=True)
     assert torch.autograd.gradgradcheck(tiles, (corners,))
+
+
+@pytest.mark.parametrize("lighting", ["phong", "sh"])
+def test_weight_floor_is_exact_to_its_dropped_weight(lighting):
+    """SoftRas shades only pairs whose normalised colour weight reaches settings.weight_floor and
+    renormalises over them: against the dense reference, each pixel is off by at most
+    dropped_weight * max|C_j - I| (colours here lie in [0, 2]); a floor of 0 is exact."""
+    base = small_scene("softras", lighting, size=16, sigma=1e-2, gamma=3e-2, double_sided=True)
+    rgb_ref, _ = dense_softras(base)
+    exact = render(base.with_settings(weight_floor=0.0))
+    assert torch.allclose(exact["rgb"], rgb_ref, rtol=1e-5, atol=1e-9)
+    assert float(exact["dropped_weight"].max()) == 0.0
+    for floor in (1e-3, 3e-2):
+        out = render(base.with_settings(weight_floor=floor))
+        dropped = out["dropped_weight"]
+        assert float(dropped.max()) > 0 and int(out["num_shaded"]) < int(exact["num_shaded"])
+        err = (out["rgb"] - rgb_ref).abs().amax(-1)
+        assert bool((err <= 2 * dropped + 1e-9).all()), float((err - 2 * dropped).max())
+    # the gradient of the pruned render points the way the exact one does
+    verts = base.mesh.verts.clone().requires_grad_()
+    grads = []
+    for floor in (0.0, 1e-3):
+        scene = base.with_settings(weight_floor=floor).replace(shape=base.mesh.with_verts(verts))
+        grads.append(torch.autograd.grad(render(scene)["rgb"].sum(), verts)[0].flatten())
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.999

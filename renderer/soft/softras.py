@@ -1,9 +1,18 @@
 """SoftRas (Liu et al. 2019) with the DESIGN.md §3 formulas, over sparse per-face tiles.
 
 Per pixel i and face j: D = sigmoid(delta d2 / sigma); A = 1 - prod_j (1 - D);
-I = (sum_j D exp(zbar/gamma) C + exp(eps/gamma) C_bg) / (sum_j D exp(zbar/gamma) + exp(eps/gamma)).
-Chunks of tiles are merged with an online softmax (running per-pixel maximum), so a large render
-can be split into chunks, each recomputed in backward (checkpointing) to bound memory.
+I = (sum_j w_j C_j + w_bg C_bg) / (sum_j w_j + w_bg), w_j = D exp(zbar/gamma), w_bg = exp(eps/gamma).
+
+Two passes over the tile chunks. The first forms every pair: the silhouette (with gradients) and,
+without gradients, the colour softmax's per-pixel maximum and denominator, merged across chunks as
+an online softmax. The second shades only the pairs whose normalised colour weight w_j / sum is at
+least ``settings.weight_floor`` and aggregates them (with gradients) renormalised over the shaded
+pairs. At small gamma only the front few faces of a pixel carry weight, so most pairs in a wide
+soft band are never shaded: shading (lighting, texture lookups) is the costly part per pair. The
+result differs from the exact sum by at most dropped_weight * max|C_j - I| per pixel, where
+dropped_weight (a returned buffer) is the summed normalised weight of the unshaded pairs; a
+weight_floor of 0 shades every pair and is exact. Renders with many pairs recompute each chunk
+in backward (checkpointing), so memory stays near one chunk's worth.
 """
 from __future__ import annotations
 
@@ -28,12 +37,13 @@ CHECKPOINT_ABOVE = 3_000_000
 def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     """SoftRas render: a RenderOutput with rgb (S, S, 3), alpha (S, S), depth (S, S)
     (softmax-weighted view depth of the faces, 0 where there are none), bg_weight (S, S),
-    num_pairs (pairs within the cut-off) and tile_elements (pairs formed, padding included); with
-    ``with_pairs``, the ``SoftPairs`` record for the pixel inspector. Only rgb and alpha carry
-    gradients.
+    dropped_weight (S, S) (normalised colour weight of the pairs left unshaded, see the module
+    docstring), num_pairs (pairs within the cut-off), num_shaded (pairs shaded) and
+    tile_elements (pairs formed, padding included); with ``with_pairs``, the ``SoftPairs``
+    record for the pixel inspector. Only rgb and alpha carry gradients.
     """
     st = scene.settings
-    sigma, gamma, s = float(st.sigma), float(st.gamma), st.image_size
+    sigma, gamma, s, floor = float(st.sigma), float(st.gamma), st.image_size, float(st.weight_floor)
     n = s * s + 1                                     # one spare slot absorbs tile padding
     prep = prepare(scene)
     dtype, device = prep.verts.dtype, prep.verts.device
@@ -43,68 +53,119 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     cam = scene.camera
     z_scale = (cam.far, cam.far - cam.near)
 
-    def run_chunk(chunk: TileChunk, is_color: bool, geo: torch.Tensor, table: torch.Tensor,
-                  eye: torch.Tensor):
-        tile = soft_tile(chunk, geo, s, sigma)
-        pix, x, drop = tile.pix, tile.x, ~tile.keep
-        log_unc = tile.log_uncovered(n)
-        count = tile.keep.sum()
-        if not is_color:
-            return log_unc, None, None, None, None, count
+    def colour_geometry(tile):
+        """Perspective-correct weights (3, Fg, T, T), view depth z and normalised depth zbar."""
         weights, z = perspective_weights(tile.bary, tile.zc, clip=True)
-        zbar = (z_scale[0] - z) / z_scale[1]
-        flat_pix = pix.reshape(-1)
-        with torch.no_grad():
-            shift = torch.full((n,), BACKGROUND_DEPTH, dtype=dtype, device=device).scatter_reduce(
-                0, flat_pix, zbar.detach().masked_fill(drop, -math.inf).reshape(-1), reduce="amax")
-        expo = ((zbar - shift[pix]) / gamma).masked_fill(drop, -math.inf)
-        e = torch.sigmoid(x) * torch.exp(expo)
-        back = (~prep.screen.front[chunk.faces])[:, None, None] if st.double_sided else None
-        color = shade_at(scene, ct, table[..., None, None], weights, eye, back)   # (3, Fg, T, T)
-        denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, flat_pix, e.reshape(-1))
-        numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(
-            1, flat_pix, (e * color).reshape(3, -1))
-        zsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, flat_pix, (e * z).detach().reshape(-1))
-        return log_unc, numer, denom, shift, zsum, count
+        return weights, z, (z_scale[0] - z) / z_scale[1]
 
+    @torch.no_grad()
+    def softmax_stats(tile, z, zbar):
+        """The chunk's per-pixel softmax maximum, denominator and weighted depth (no gradient)."""
+        flat_pix, drop = tile.pix.reshape(-1), ~tile.keep
+        shift = torch.full((n,), BACKGROUND_DEPTH, dtype=dtype, device=device).scatter_reduce(
+            0, flat_pix, zbar.detach().masked_fill(drop, -math.inf).reshape(-1), reduce="amax")
+        e = (torch.sigmoid(tile.x) * torch.exp((zbar - shift[tile.pix]) / gamma)).masked_fill(drop, 0.0)
+        denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, flat_pix, e.reshape(-1))
+        zsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, flat_pix, (e * z).reshape(-1))
+        return shift, denom, zsum
+
+    def coverage_pass(chunk: TileChunk, is_color: bool, geo: torch.Tensor):
+        """Pass 1 for one chunk: log(1 - D) summed per pixel (differentiable) and the kept-pair
+        count; for a colour chunk also its softmax statistics and, kept for pass 2, its tile and
+        colour geometry. (With checkpointing, colour chunks take their coverage in pass 2.)"""
+        tile = soft_tile(chunk, geo, s, sigma)
+        if not is_color:
+            return tile.log_uncovered(n), tile.keep.sum(), None, None
+        weights, z, zbar = colour_geometry(tile)
+        return tile.log_uncovered(n), tile.keep.sum(), softmax_stats(tile, z, zbar), (tile, weights, zbar)
+
+    def shading_pass(chunk: TileChunk, geo: torch.Tensor, table: torch.Tensor, eye: torch.Tensor,
+                     shift: torch.Tensor, total: torch.Tensor, kept=None):
+        """Pass 2 for one colour chunk: w_j relative to the final per-pixel maximum, the pairs at
+        or above the weight floor shaded and summed -> numerator (3, n), denominator (n,),
+        dropped normalised weight (n,), pairs shaded, and (when pass 1 kept nothing: the
+        checkpointed path) the chunk's log(1 - D) per pixel and its kept-pair count."""
+        coverage = None
+        if kept is None:
+            tile = soft_tile(chunk, geo, s, sigma)
+            weights, _, zbar = colour_geometry(tile)
+            coverage = (tile.log_uncovered(n), tile.keep.sum())
+        else:
+            tile, weights, zbar = kept
+        e = torch.sigmoid(tile.x) * torch.exp(((zbar - shift[tile.pix]) / gamma).masked_fill(~tile.keep, -math.inf))
+        with torch.no_grad():
+            w = e / total[tile.pix]
+            shade = tile.keep & (w >= floor)
+            dropped = torch.zeros(n, dtype=dtype, device=device).index_add_(
+                0, tile.pix.reshape(-1), w.masked_fill(shade | ~tile.keep, 0.0).reshape(-1))
+            idx = torch.nonzero(shade.reshape(-1), as_tuple=True)[0]
+            pix = tile.pix.reshape(-1)[idx]
+            local_face = torch.div(idx, chunk.size * chunk.size, rounding_mode="floor")
+        e_s = e.reshape(-1)[idx]
+        back = ~prep.screen.front[chunk.faces[local_face]] if st.double_sided else None
+        color = shade_at(scene, ct, table.index_select(2, local_face), weights.reshape(3, -1)[:, idx], eye, back)
+        numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e_s * color)
+        denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e_s)
+        return numer, denom, dropped, idx.numel(), coverage
+
+    # pass 1: every pair's coverage, and the colour softmax's maximum and denominator
     log_unc = torch.zeros(n, dtype=dtype, device=device)
-    numer = torch.zeros(3, n, dtype=dtype, device=device)
-    denom = torch.zeros(n, dtype=dtype, device=device)
-    zsum = torch.zeros(n, dtype=dtype, device=device)
     shift = torch.full((n,), BACKGROUND_DEPTH, dtype=dtype, device=device)
+    denom_all = torch.zeros(n, dtype=dtype, device=device)
+    zsum = torch.zeros(n, dtype=dtype, device=device)
     num_pairs = torch.zeros((), dtype=torch.int64, device=device)
+    kept: list = []
     for chunk, is_color in chunks:
         geo = prep.geo.index_select(1, chunk.faces)
-        args = (chunk, is_color, geo, ct.table.index_select(2, chunk.faces), prep.eye)
-        if use_ckpt:
-            out = checkpoint(run_chunk, *args, use_reentrant=False)
+        if use_ckpt and is_color:
+            # statistics only (no graph); coverage and colour are recomputed in pass 2's checkpoint
+            with torch.no_grad():
+                tile = soft_tile(chunk, geo, s, sigma)
+                stats, saved = softmax_stats(tile, *colour_geometry(tile)[1:]), None
         else:
-            out = run_chunk(*args)
-        log_unc = log_unc + out[0]
-        num_pairs = num_pairs + out[5]
-        if out[1] is None:
+            out = checkpoint(coverage_pass, chunk, is_color, geo, use_reentrant=False) if use_ckpt \
+                else coverage_pass(chunk, is_color, geo)
+            log_unc, num_pairs = log_unc + out[0], num_pairs + out[1]
+            stats, saved = out[2], out[3]
+        if stats is None:
             continue
-        # online softmax: rescale both sides to the new per-pixel maximum (constants for autograd)
-        new_shift = torch.maximum(shift, out[3])
-        old_scale = torch.exp((shift - new_shift) / gamma)
-        new_scale = torch.exp((out[3] - new_shift) / gamma)
-        numer = numer * old_scale + out[1] * new_scale
-        denom = denom * old_scale + out[2] * new_scale
-        zsum = zsum * old_scale + out[4] * new_scale
+        kept.append(saved)
+        # online softmax: rescale both sides to the new per-pixel maximum
+        c_shift, c_denom, c_zsum = stats
+        new_shift = torch.maximum(shift, c_shift)
+        old_scale, new_scale = torch.exp((shift - new_shift) / gamma), torch.exp((c_shift - new_shift) / gamma)
+        denom_all = denom_all * old_scale + c_denom * new_scale
+        zsum = zsum * old_scale + c_zsum * new_scale
         shift = new_shift
+    e_bg = torch.exp((BACKGROUND_DEPTH - shift) / gamma)
+    total = denom_all + e_bg
+
+    # pass 2: shade the pairs that carry colour weight, relative to the final maximum
+    numer = torch.zeros(3, n, dtype=dtype, device=device)
+    denom = torch.zeros(n, dtype=dtype, device=device)
+    dropped = torch.zeros(n, dtype=dtype, device=device)
+    num_shaded = 0
+    colour_chunks = [c for c, is_color in chunks if is_color]
+    for chunk, saved in zip(colour_chunks, kept):
+        geo = prep.geo.index_select(1, chunk.faces)
+        args = (chunk, geo, ct.table.index_select(2, chunk.faces), prep.eye, shift, total, saved)
+        out = checkpoint(shading_pass, *args, use_reentrant=False) if use_ckpt else shading_pass(*args)
+        numer, denom, dropped = numer + out[0], denom + out[1], dropped + out[2]
+        num_shaded += out[3]
+        if out[4] is not None:
+            log_unc, num_pairs = log_unc + out[4][0], num_pairs + out[4][1]
 
     alpha = -torch.expm1(log_unc[:-1])
-    e_bg = torch.exp((BACKGROUND_DEPTH - shift[:-1]) / gamma)
-    total = denom[:-1] + e_bg
-    rgb = (numer[:, :-1] + e_bg * background(scene, dtype, device)[:, None]) / total
-    with torch.no_grad():
-        fg = denom[:-1].detach()
-        depth = torch.where(fg > 0, zsum[:-1] / fg.clamp_min(1e-30), torch.zeros_like(fg))
+    rgb = (numer[:, :-1] + e_bg[:-1] * background(scene, dtype, device)[:, None]) / (denom[:-1] + e_bg[:-1])
+    fg = denom_all[:-1]
+    depth = torch.where(fg > 0, zsum[:-1] / fg.clamp_min(1e-30), torch.zeros_like(fg))
     pairs = None
     if with_pairs:
         from .inspect_pairs import softras_pairs
 
-        pairs = softras_pairs(scene, prep, chunks, shift.detach(), total.detach())
+        pairs = softras_pairs(scene, prep, chunks, shift, total[:-1])
     return RenderOutput(rgb=rgb.T.reshape(s, s, 3), alpha=alpha.reshape(s, s), depth=depth.reshape(s, s),
-                        bg_weight=(e_bg / total).detach().reshape(s, s), num_pairs=num_pairs,
+                        bg_weight=(e_bg[:-1] / total[:-1]).reshape(s, s),
+                        dropped_weight=dropped[:-1].reshape(s, s), num_pairs=num_pairs,
+                        num_shaded=torch.tensor(num_shaded),
                         tile_elements=torch.tensor(sum(c.elements for c, _ in chunks)), pairs=pairs)
