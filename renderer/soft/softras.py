@@ -92,16 +92,16 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             coverage = (tile.log_uncovered(n), tile.keep.sum())
         else:
             tile, weights, zbar = kept
-        e = torch.sigmoid(tile.x) * torch.exp(((zbar - shift[tile.pix]) / gamma).masked_fill(~tile.keep, -math.inf))
         with torch.no_grad():
-            w = e / total[tile.pix]
+            # the mask on all pairs without a graph; the differentiable weights on shaded ones only
+            w = (torch.sigmoid(tile.x) * torch.exp((zbar - shift[tile.pix]) / gamma)) / total[tile.pix]
             shade = tile.keep & (w >= floor)
             dropped = torch.zeros(n, dtype=dtype, device=device).index_add_(
                 0, tile.pix.reshape(-1), w.masked_fill(shade | ~tile.keep, 0.0).reshape(-1))
             idx = torch.nonzero(shade.reshape(-1), as_tuple=True)[0]
             pix = tile.pix.reshape(-1)[idx]
             local_face = torch.div(idx, chunk.size * chunk.size, rounding_mode="floor")
-        e_s = e.reshape(-1)[idx]
+        e_s = torch.sigmoid(tile.x.reshape(-1)[idx]) * torch.exp((zbar.reshape(-1)[idx] - shift[pix]) / gamma)
         back = ~prep.screen.front[chunk.faces[local_face]] if st.double_sided else None
         color = shade_at(scene, ct, table.index_select(2, local_face), weights.reshape(3, -1)[:, idx], eye, back)
         numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e_s * color)
