@@ -20,6 +20,7 @@ from renderer.shapes import Shape
 from .evented import EventedModel
 from .jobs import TARGET_KINDS, AnalysisRequest, TargetImage, TargetSpec
 from .modes import DEFAULT_MODE, LOSS_CHOICES, get_mode
+from .render_work import DEFAULT_BUDGET_S, Busy, HeldRender
 
 DEFAULT_CAMERA = dict(azimuth=30.0, elevation=20.0, distance=2.6, fov=60.0)
 # the default loss target: the reference seen 15 degrees further round than the default camera
@@ -37,13 +38,18 @@ class AppModel(EventedModel):
     target_kind ("pose", "image", "current"), target_pose ((name, value) pairs), target_image;
     pick ((u, v) fractions of the image, or None); dragging (a slider or a pane is being dragged:
     renders are fast previews); run_state (``RUN_STATES``); playback (the panes show a recorded
-    run instead of the live scene); mesh_path; recent_files.
+    run instead of the live scene); mesh_path; recent_files; render work (``render_work``):
+    busy (the job the panes wait for, or None), held_render (a render over the budget waiting
+    for the user's go, or None), render_budget_s (the preference: ask before renders predicted
+    to take longer; 0 never asks), rendered_scene (the scene the panes' live images are of).
 
     Extra events: ``error(message, source)``, ``error_cleared(source)`` (None: any) and
-    ``status(message, timeout_ms)``: what the window's banner and status bar show."""
+    ``status(message, timeout_ms)``: what the window's banner and status bar show;
+    ``render_go()`` and ``render_cancel()``: the user's answer about a held or running render
+    (the live-render controller acts on them)."""
 
-    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("scene", "target_image")
-    EXTRA_EVENTS: ClassVar[tuple[str, ...]] = ("error", "error_cleared", "status")
+    IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("scene", "target_image", "rendered_scene")
+    EXTRA_EVENTS: ClassVar[tuple[str, ...]] = ("error", "error_cleared", "status", "render_go", "render_cancel")
 
     scene: Scene
     mode: str = DEFAULT_MODE
@@ -58,6 +64,10 @@ class AppModel(EventedModel):
     playback: bool = False
     mesh_path: Optional[str] = None
     recent_files: tuple = ()
+    busy: Optional[Busy] = None
+    held_render: Optional[HeldRender] = None
+    render_budget_s: float = DEFAULT_BUDGET_S
+    rendered_scene: Optional[Scene] = None
 
     # --- validation (assignments from views, restore and tests all pass here) ------------------
     def _validate_mode(self, name: str) -> str:
@@ -87,6 +97,13 @@ class AppModel(EventedModel):
         if state not in RUN_STATES:
             raise ValueError(f"unknown run state {state!r}")
         return state
+
+    def _validate_render_budget_s(self, seconds: Any) -> float:
+        seconds = float(seconds)
+        if not (seconds >= 0 and seconds < float("inf")):
+            raise ValueError(f"the render time budget must be 0 (never ask) or a positive number of seconds, "
+                             f"got {seconds}")
+        return seconds
 
     def _validate_recent_files(self, paths: Any) -> tuple:
         return tuple(str(p) for p in paths)[:MAX_RECENT]
@@ -157,6 +174,25 @@ class AppModel(EventedModel):
         """What the worker computes for the analysis pane and the inspector, now."""
         return AnalysisRequest(mode=self.mode, loss=self.loss, param=self.param, target=self.target_spec(),
                                pick=self.pick)
+
+    # --- render work -----------------------------------------------------------------------------
+    def approve_render(self) -> None:
+        """Render the held (slow) settings anyway."""
+        if self.held_render is not None:
+            self.events.render_go.emit()
+
+    def cancel_render(self) -> None:
+        """Stop the running render or drop the held one; the scene goes back to what the panes
+        show."""
+        self.events.render_cancel.emit()
+
+    def escape(self) -> None:
+        """Esc: cancel a render that is held or shown as busy (a job of a moment is left to
+        finish), else clear the picked pixel."""
+        if self.held_render is not None or (self.busy is not None and self.busy.shown):
+            self.cancel_render()
+        else:
+            self.pick = None
 
     # --- files and messages ----------------------------------------------------------------------
     def remember(self, path: str) -> None:

@@ -12,7 +12,7 @@ looks like a blank white square).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +27,8 @@ CLICK_SLOP_PX = 4           # a press and release closer than this is a click (p
 ARROW_HEAD = 0.25           # arrow head length, as a fraction of the arrow
 ZOOMED_ABOVE = 1.05         # magnification beyond which the pane shows its "zoomed" mark
 MARK_STYLE = "color: white; background: rgba(179, 107, 0, 210); padding: 1px 4px; border-radius: 3px;"
+BUSY_STYLE = "color: white; background: rgba(20, 20, 20, 200); padding: 3px 6px;"
+BUSY_TICK_MS = 200          # the busy strip's elapsed time is refreshed this often
 
 
 class ImagePane(QWidget):
@@ -98,6 +100,14 @@ class ImagePane(QWidget):
         self.zoom_mark.setStyleSheet(MARK_STYLE)
         self.zoom_mark.setToolTip("The view is magnified: double-click the image or press F to see all of it")
         self.zoom_mark.hide()
+        self.busy_mark = QLabel(self.view)      # what is being made for this pane, and for how long
+        self.busy_mark.setStyleSheet(BUSY_STYLE)
+        self.busy_mark.setWordWrap(True)
+        self.busy_mark.hide()
+        self._busy_text: Optional[Callable[[], Optional[str]]] = None
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setInterval(BUSY_TICK_MS)
+        self._busy_timer.timeout.connect(self._show_busy)
         self._pending_pick: Optional[tuple[float, float]] = None
         self._pick_timer = QTimer(self)
         self._pick_timer.setSingleShot(True)
@@ -229,6 +239,41 @@ class ImagePane(QWidget):
         self.box.scaleBy(s=(factor, factor), center=QPointF(u, v))
         self._set_zoom(self.zoom / factor)
 
+    # --- busy state --------------------------------------------------------------------------
+    def set_busy(self, text: Optional[Callable[[], Optional[str]]]) -> None:
+        """While ``text`` is set the pane shows a strip over its image with ``text()`` (None: not
+        yet, e.g. a job of a moment), refreshed as time passes; None removes it."""
+        self._busy_text = text
+        if text is None:
+            self._busy_timer.stop()
+            self.busy_mark.hide()
+        else:
+            self._busy_timer.start()
+            self._show_busy()
+
+    @property
+    def busy_text(self) -> str:
+        """What the busy strip says now ('' when it is not shown)."""
+        return self.busy_mark.text() if self.busy_mark.isVisible() else ""
+
+    def _show_busy(self) -> None:
+        text = self._busy_text() if self._busy_text is not None else None
+        if not text:
+            self.busy_mark.hide()
+            return
+        self.busy_mark.setText(text)
+        self._place_marks()
+        self.busy_mark.show()
+        self.busy_mark.raise_()
+
+    def _place_marks(self) -> None:
+        width = self.view.width()
+        self.busy_mark.setFixedWidth(max(40, width))
+        self.busy_mark.adjustSize()
+        self.busy_mark.move(0, 0)
+        self.zoom_mark.adjustSize()
+        self.zoom_mark.move(4, max(0, self.view.height() - self.zoom_mark.height() - 4))
+
     @property
     def zoomed(self) -> bool:
         return self.zoom > ZOOMED_ABOVE
@@ -237,8 +282,7 @@ class ImagePane(QWidget):
         self.zoom = zoom
         if self.zoomed:
             self.zoom_mark.setText(f"zoomed \u00d7{zoom:.3g}")
-            self.zoom_mark.adjustSize()
-            self.zoom_mark.move(4, 4)
+            self._place_marks()
             self.zoom_mark.show()
             self.zoom_mark.raise_()
         else:
@@ -336,4 +380,6 @@ class ImagePane(QWidget):
         if kind == QEvent.Type.Leave:
             self._hover_uv = None
             self._refresh_readout()
+        if kind == QEvent.Type.Resize:
+            self._place_marks()
         return super().eventFilter(obj, event)

@@ -44,6 +44,8 @@ class ScenePanes(QSplitter):
         model.events.pick.connect(self._show_pick)
         model.events.mode.connect(self._mode_changed)
         model.events.playback.connect(self._playback_changed)
+        for event in (model.events.busy, model.events.held_render, model.events.playback):
+            event.connect(lambda value: self._show_work())
 
     # --- input -------------------------------------------------------------------------------
     def _dragged(self, dx: float, dy: float, shift: bool) -> None:
@@ -69,6 +71,30 @@ class ScenePanes(QSplitter):
             self.reference.set_overlays()
             self.reference.set_selected_face(None)
             self.analysis.set_overlays()
+
+    def _show_work(self) -> None:
+        """The busy strip on each pane whose image is being made (the soft render and its
+        reference first, then the analysis), or the held render's question on all three."""
+        model = self.model
+        if model.playback:                 # the panes show a recorded run, not the live jobs
+            for pane in self.panes:
+                pane.set_busy(None)
+            return
+        held, busy = model.held_render, model.busy
+        if held is not None:
+            text = f"not rendered yet: {held.message()}. Render it, or Esc to go back (bar above)"
+            for pane in self.panes:
+                pane.set_busy(lambda text=text: text)
+            return
+        for pane in self.panes:
+            waits = busy is not None and (busy.stage == "render" or pane is self.analysis)
+            pane.set_busy(None if not waits else lambda: self._busy_line())
+
+    def _busy_line(self) -> Optional[str]:
+        busy = self.model.busy
+        if busy is None or not busy.shown:
+            return None
+        return f"\u23f3 {busy.describe()}  \u00b7  Esc cancels"
 
     # --- views -------------------------------------------------------------------------------
     def magnify(self, factor: float, u: float, v: float) -> None:

@@ -18,7 +18,8 @@ from renderer.errors import describe_error
 from ..controls.loss_controls import LossPanel
 from ..controls.scene_controls import ControlsPanel
 from ..model.app_model import DEFAULT_CAMERA, AppModel
-from ..model.jobs import AnalysisResult
+from ..model.jobs import AnalysisResult, scene_key
+from ..model.render_work import DEFAULT_SECONDS_PER_PAIR, RenderCost
 from ..panes.captions import timing_text
 from ..panes.inspector_panel import InspectorPanel
 from ..panes.scene_panes import ScenePanes
@@ -28,9 +29,11 @@ from ..workers.render_worker import RenderScheduler
 from .banner import Banner
 from .export import export_all
 from .file_actions import FileActions
+from .held_render_bar import HeldRenderBar
 from .live_render import LiveRenders
 from .menus import Menus, WindowCommands
-from .persistence import app_settings, save_layout, save_model
+from .persistence import app_settings, restore_render_timing, save_layout, save_model, save_render_timing
+from .preferences import PreferencesDialog
 
 TIMELINE_HEIGHT = 270         # px: the scrubber rows and a readable plot
 
@@ -56,10 +59,12 @@ class MainWindow(QMainWindow):
         self.soft_pane, self.gl_pane, self.analysis_pane = self.scene_panes.panes
         self.panes = self.scene_panes.panes
         self.banner = Banner()
+        self.held_bar = HeldRenderBar(model)
         self.panes_widget = QWidget()
         layout = QVBoxLayout(self.panes_widget)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
+        layout.addWidget(self.held_bar)
         layout.addWidget(self.scene_panes, 1)
         self.setCentralWidget(self.panes_widget)
 
@@ -67,7 +72,8 @@ class MainWindow(QMainWindow):
         self.scheduler.rendered.connect(self._show_render)
         self.scheduler.analysed.connect(self._show_analysis)
         self.scheduler.error.connect(lambda message: model.report_error(message, source="worker"))
-        self.live = LiveRenders(model, self.scheduler)
+        rate, _ = restore_render_timing(self.store)
+        self.live = LiveRenders(model, self.scheduler, RenderCost(rate or DEFAULT_SECONDS_PER_PAIR))
         self.runs = RunView(model, self.scene_panes, self)
         self.files = FileActions(model, self.runs.files, self)
         self.controls = ControlsPanel(model, self.devices)
@@ -115,11 +121,15 @@ class MainWindow(QMainWindow):
             save_run_dialog=runs.save_dialog, animation_dialog=runs.animation_dialog,
             run_mesh_dialog=runs.mesh_dialog, export_dialog=self.export_dialog,
             screenshot_dialog=self.screenshot_dialog, open_path=self.files.open_path,
-            fit_views=self.scene_panes.fit_views, zoom_to_pick=self.zoom_to_pick, quit=self.close)
+            fit_views=self.scene_panes.fit_views, zoom_to_pick=self.zoom_to_pick,
+            preferences_dialog=self.preferences_dialog, quit=self.close)
 
     def request_render(self) -> None:
         """Ask again for the model's render and analysis (they are asked for on every change)."""
         self.live.request()
+
+    def preferences_dialog(self) -> None:
+        PreferencesDialog(self.model, self.live.cost.seconds_per_pair, self).exec()
 
     def zoom_to_pick(self) -> None:
         if not self.scene_panes.zoom_to_pick():
@@ -132,6 +142,8 @@ class MainWindow(QMainWindow):
 
     def _show_render(self, result: dict) -> None:
         self.last_render = result
+        if not result["preview"]:
+            self.model.rendered_scene = result["scene"]      # what a cancelled render returns to
         if self.model.playback:
             return                          # the panes show a recorded run (see runs.run_view)
         self.scene_panes.show_render(result)
@@ -177,6 +189,14 @@ class MainWindow(QMainWindow):
         if path and not self.grab().save(path, "PNG"):
             self.model.report_error(f"could not write the screenshot {path}", source="file")
 
+    def _last_render_seconds(self) -> Optional[float]:
+        """How long the soft render of the scene in use took, if it was rendered in full."""
+        result = self.last_render
+        if result is None or result["preview"] or scene_key(result["scene"]) != scene_key(self.model.scene):
+            return None
+        ms = result["times"].get("soft_ms")
+        return None if ms is None else ms / 1e3
+
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -189,6 +209,7 @@ class MainWindow(QMainWindow):
         try:
             save_layout(self.store, self)
             save_model(self.store, self.model)
+            save_render_timing(self.store, self.live.cost.seconds_per_pair, self._last_render_seconds())
         except Exception as exc:  # noqa: BLE001 - never keep the window from closing
             print(f"diffrender-debugger: could not save settings: {describe_error(exc)}", file=sys.stderr)
         self.runs.shutdown()

@@ -42,6 +42,7 @@ class WindowCommands:
     open_path: Callable[[str], object]
     fit_views: Callable[[], None]
     zoom_to_pick: Callable[[], None]
+    preferences_dialog: Callable[[], None]
     quit: Callable[[], object]
 
 
@@ -73,6 +74,10 @@ class Menus:
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", c.quit, QKeySequence.StandardKey.Quit)
 
+        edit = bar.addMenu("&Edit")
+        self._action(edit, "&Preferences...", c.preferences_dialog, QKeySequence.StandardKey.Preferences)
+        self._action(edit, "Cancel the render (or clear the picked pixel)", model.escape, "Esc")
+
         view = bar.addMenu("&View")
         self.mode_group = QActionGroup(window)
         self.mode_actions: dict[str, QAction] = {}
@@ -86,7 +91,7 @@ class Menus:
         view.addSeparator()
         self._action(view, "&Fit images", c.fit_views, "F")
         self._action(view, "&Zoom to picked pixel", c.zoom_to_pick, "Z")
-        self._action(view, "Clear picked pixel", lambda: setattr(model, "pick", None), "Esc")
+        self._action(view, "Clear picked pixel", lambda: setattr(model, "pick", None))
 
         scene = bar.addMenu("&Scene")
         for i, spec in enumerate(renderers(model.scene.kind, differentiable=True), start=1):

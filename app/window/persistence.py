@@ -54,6 +54,7 @@ def restore_layout(store: QSettings, window: QMainWindow) -> None:
 
 def save_model(store: QSettings, model: AppModel) -> None:
     """Write the model's lasting state (called when the window closes)."""
+    write_json(store, "render/budget_s", model.render_budget_s)
     write_json(store, "scene/values", scene_values(model.scene))
     write_json(store, "analysis/mode", model.mode)
     write_json(store, "analysis/loss", {"loss": model.loss, "kind": model.target_kind,
@@ -70,6 +71,9 @@ def restore_model(store: QSettings, model: AppModel, devices: Sequence[str],
     not be restored. ``open_target_image(path, add_to_recent=False)`` reads the saved target.
     (The last mesh is opened by start-up, which knows whether one was given on the command line.)"""
     problems: list[str] = []
+    budget = read_json(store, "render/budget_s", None)
+    if budget is not None:                  # first: the restored scene is checked against it
+        _assign(model, "render_budget_s", budget, problems)
     values = read_json(store, "scene/values", None)
     if isinstance(values, dict):
         model.scene, problems = restore_scene(model.scene, values, devices)
@@ -102,6 +106,24 @@ def _assign(model: AppModel, name: str, value: Any, problems: list[str]) -> None
         setattr(model, name, value)
     except (ValueError, TypeError, KeyError) as exc:
         problems.append(f"{name}: {exc}")
+
+
+def save_render_timing(store: QSettings, seconds_per_pair: float, last_render_s: float | None) -> None:
+    """The render rate learnt this session (the next one predicts with it) and how long the last
+    full render of the saved scene took (start-up asks before rendering it again if that was over
+    the budget)."""
+    write_json(store, "render/seconds_per_pair", float(seconds_per_pair))
+    write_json(store, "render/last_render_s", None if last_render_s is None else float(last_render_s))
+    store.sync()
+
+
+def restore_render_timing(store: QSettings) -> tuple[float | None, float | None]:
+    """(seconds per pair, seconds of the last session's last render), None where unknown."""
+    def number(key: str) -> float | None:
+        value = read_json(store, key, None)
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+    return number("render/seconds_per_pair"), number("render/last_render_s")
 
 
 def last_mesh_path(settings: QSettings) -> str | None:

@@ -14,7 +14,10 @@ from renderer.errors import describe_error
 from renderer.io import load
 
 from .main_window import MainWindow
-from .persistence import app_settings, last_mesh_path, restore_layout, restore_model
+from ..model.render_work import describe_seconds
+from ..model.scene_values import restore_scene
+from .persistence import (app_settings, last_mesh_path, read_json, restore_layout, restore_model,
+                          restore_render_timing)
 
 
 def create_window(mesh_path: Optional[str] = None, store: Optional[QSettings] = None,
@@ -35,6 +38,14 @@ def create_window(mesh_path: Optional[str] = None, store: Optional[QSettings] = 
                         mesh_path=str(Path(path).resolve()) if path else None)
     model = window.model
     restore_layout(store, window)
+    _, last_render_s = restore_render_timing(store)
+    values = read_json(store, "scene/values", None)
+    if last_render_s is not None and isinstance(values, dict):
+        # the restored settings are held (and say so) when they rendered slower than the budget
+        # last time, whatever the prediction says
+        restored, _ = restore_scene(model.scene, values, window.devices)
+        window.live.expect(last_render_s, f"restored from the last session, where a render took "
+                                          f"{describe_seconds(last_render_s)}", restored)
     problems = restore_model(store, model, window.devices, window.files.open_target_image)
     if model.mesh_path and model.mesh_path not in model.recent_files:
         model.remember(model.mesh_path)

@@ -2,6 +2,8 @@
 
 The GUI thread only builds ``RenderJob``s and shows the numpy buffers that come back; every torch
 and OpenGL call happens in the worker's QThread (a GL context belongs to the thread that made it).
+The soft render and the analysis run inside a ``CancelGate``: ``RenderScheduler.cancel()`` stops
+them where they are (Esc on a long render).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from renderer.errors import describe_error
 
 from ..model.jobs import RenderJob, scene_key
 from ..model.modes import get_mode
+from .cancel import CancelGate, Cancelled
 from .scheduler import LatestWinsScheduler
 
 RENDER_CACHE_SIZE = 3
@@ -26,10 +29,11 @@ class RenderWorker(QObject):
     (emitted at once as ``rendered``), then the analysis the job asks for (``analysed``), then
     ``done``. A job superseded by a newer request stops between its slow steps."""
 
-    rendered = Signal(int, object)   # id, {"scene", "soft", "gl", "times", "preview"}
+    rendered = Signal(int, object)   # id, {"scene", "soft", "gl", "times", "preview", "request_id"}
     analysed = Signal(int, object)   # id, jobs.AnalysisResult
     failed = Signal(int, str)
     done = Signal(int)
+    cancelled = Signal(int)
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,6 +42,7 @@ class RenderWorker(QObject):
         self._gl = None
         self._engine = None
         self._renders: OrderedDict = OrderedDict()
+        self.gate = CancelGate()            # the scheduler interrupts through it (any thread)
 
     def _ensure_gl(self) -> None:
         if self._gl is None:
@@ -48,7 +53,7 @@ class RenderWorker(QObject):
             self._gl = GLRenderer()
             self._engine = AnalysisEngine(self._gl)
 
-    def _render(self, job: RenderJob) -> dict:
+    def _render(self, request_id: int, job: RenderJob) -> dict:
         """Both renders of the job's scene (cached: an analysis-only change re-renders nothing)."""
         from renderer.rendering import render_numpy
 
@@ -57,9 +62,9 @@ class RenderWorker(QObject):
             self._renders.move_to_end(key)
             soft, gl, times = self._renders[key]
             return {"scene": job.scene, "soft": soft, "gl": gl, "times": dict(times, cached=True),
-                    "preview": job.preview}
+                    "preview": job.preview, "request_id": request_id}
         t0 = time.perf_counter()
-        soft = render_numpy(job.scene)
+        soft = self.gate.run(request_id, render_numpy, job.scene)
         t1 = time.perf_counter()
         gl = self._gl.render(job.scene)
         t2 = time.perf_counter()
@@ -67,7 +72,8 @@ class RenderWorker(QObject):
         self._renders[key] = (soft, gl, times)
         while len(self._renders) > RENDER_CACHE_SIZE:
             self._renders.popitem(last=False)
-        return {"scene": job.scene, "soft": soft, "gl": gl, "times": times, "preview": job.preview}
+        return {"scene": job.scene, "soft": soft, "gl": gl, "times": times, "preview": job.preview,
+                "request_id": request_id}
 
     @Slot(int, object)
     def run_job(self, request_id: int, job: RenderJob) -> None:
@@ -80,18 +86,21 @@ class RenderWorker(QObject):
         stage = "render"
         try:
             self._ensure_gl()
-            result = self._render(job)
+            result = self._render(request_id, job)
             self.rendered.emit(request_id, result)
             request = job.analysis
             if request is not None and (not job.preview or get_mode(request.mode).cheap):
                 stage = "analysis"
                 if job.preview:
                     request = replace(request, pick=None)    # the inspector waits for the release
-                analysis = self._engine.run(job.scene, request, result["soft"], result["gl"], check)
+                analysis = self.gate.run(request_id, self._engine.run, job.scene, request, result["soft"],
+                                         result["gl"], check)
                 analysis.times.update(forward_ms=result["times"]["soft_ms"], gl_ms=result["times"]["gl_ms"])
                 self.analysed.emit(request_id, analysis)
         except Superseded:
             pass
+        except Cancelled:
+            self.cancelled.emit(request_id)
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message in the GUI
             prefix = "analysis: " if stage == "analysis" else ""
             self.failed.emit(request_id, prefix + describe_error(exc))
@@ -114,6 +123,7 @@ class RenderScheduler(LatestWinsScheduler):
     rendered = Signal(object)        # the worker's render dict
     analysed = Signal(object)        # model.jobs.AnalysisResult
     error = Signal(str)
+    stage_done = Signal(int, str)    # request id, "rendered" | "analysed" | "cancelled"
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         worker = RenderWorker()
@@ -122,6 +132,17 @@ class RenderScheduler(LatestWinsScheduler):
         worker.rendered.connect(self._on_rendered)
         worker.analysed.connect(self._on_analysed)
         worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(lambda request_id: self.stage_done.emit(request_id, "cancelled"))
+
+    def cancel(self) -> bool:
+        """Drop the request that waits and stop the running job where it is (its render or
+        analysis raises in the worker; nothing it made is shown). Returns whether a job was
+        running."""
+        running = self.supersede()
+        if running is None:
+            return False
+        self.worker.gate.interrupt(running)
+        return True
 
     @property
     def renders_started(self) -> int:
@@ -130,11 +151,13 @@ class RenderScheduler(LatestWinsScheduler):
     @Slot(int, object)
     def _on_rendered(self, request_id: int, result: dict) -> None:
         self.rendered.emit(result)
+        self.stage_done.emit(request_id, "rendered")
 
     @Slot(int, object)
     def _on_analysed(self, request_id: int, result) -> None:
         # shown even when a newer request waits: it is complete and consistent with its own scene
         self.analysed.emit(result)
+        self.stage_done.emit(request_id, "analysed")
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:

@@ -52,6 +52,18 @@ class LatestWinsScheduler(QObject):
         self._pump()
         return self._requested
 
+    @property
+    def latest_request(self) -> int:
+        """The id of the newest request (results of older ones are stale)."""
+        return self._requested
+
+    def supersede(self) -> Optional[int]:
+        """Drop the request that waits and mark the running job stale (its next
+        ``is_superseded`` check is true); returns the running job's id, or None."""
+        self._pending = None
+        self._requested += 1
+        return self._in_flight
+
     def busy(self) -> bool:
         return self._in_flight is not None or self._pending is not None
 
