@@ -10,6 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 IDLE_TIMEOUT_MS = 180_000      # renders are slow when the (2-core) machine is busy
+WINDOW_SIZE = (1024, 700)      # the smallest screen the layout supports (the offscreen screen is 800 px)
 
 
 @pytest.fixture(autouse=True)
@@ -27,14 +28,20 @@ def wait_idle(qtbot, window, timeout: int = IDLE_TIMEOUT_MS) -> None:
 
 @pytest.fixture
 def make_window(qtbot, isolated_settings):
-    """make_window(**MainWindow kwargs) -> an idle window at 64 px with private settings."""
+    """make_window(**MainWindow kwargs, size=(w, h)) -> an idle window of ``size`` (default the
+    smallest supported screen) rendering at 64 px, with private settings."""
+    from PySide6.QtCore import QSize
+
     from app.window.main_window import MainWindow
 
-    def make(**kwargs):
+    def make(size=WINDOW_SIZE, **kwargs):
         kwargs.setdefault("settings", isolated_settings)
         kwargs.setdefault("image_size", 64)
         window = MainWindow(**kwargs)
         qtbot.addWidget(window)
+        window.resize(*size)
+        if hasattr(window, "size_docks"):      # (also runs against older checkouts, to compare)
+            window.size_docks(QSize(*size))
         window.show()
         wait_idle(qtbot, window)
         return window

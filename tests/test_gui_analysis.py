@@ -29,7 +29,8 @@ def test_every_analysis_mode_draws_with_its_colour_bar(qtbot, make_window):
         assert (lo, hi) == pytest.approx(heat.levels), mode
         if heat.cmap == "diverging":
             assert lo == pytest.approx(-hi), mode            # symmetric about zero
-        assert f"{hi:.3g}" in pane.colorbar.getAxis("left").labelText, mode
+        assert f"{hi:.3g}" in pane.scale_label.text(), mode
+        assert pane.scale_label.isVisible() == (not get_mode(mode).shows_text), mode
         assert get_mode(mode).label in pane.title.text(), mode
         assert pane.mode() == mode, mode
         assert pane.notes.toPlainText().strip(), mode         # each mode says what it shows

@@ -7,10 +7,12 @@ from typing import Callable, Optional
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
+WRAP = QFormLayout.RowWrapPolicy.WrapLongRows      # a narrow dock puts a field under its label
+
 from ..model.app_model import AppModel
 from ..model.jobs import TARGET_KINDS, TARGET_LABELS, TargetImage
 from ..model.modes import LOSS_CHOICES, PARAM_CHOICES
-from .widgets import ValueSlider
+from .widgets import ValueSlider, compact_combo
 
 POSE_SLIDERS = {"azimuth": (-180, 180, 0.5), "elevation": (-89, 89, 0.5), "distance": (0.5, 20, 0.05)}
 HELP = {
@@ -35,12 +37,13 @@ class LossPanel(QWidget):
         layout = QVBoxLayout(self)
         box = QGroupBox("Loss and target")
         form = QFormLayout(box)
-        self.loss_combo = QComboBox()
+        form.setRowWrapPolicy(WRAP)
+        self.loss_combo = compact_combo(QComboBox())
         self.loss_combo.addItems(LOSS_CHOICES)
         self.loss_combo.setToolTip(HELP["loss"])
         self.loss_combo.currentTextChanged.connect(lambda text: setattr(model, "loss", text))
         form.addRow("loss", self.loss_combo)
-        self.target_combo = QComboBox()
+        self.target_combo = compact_combo(QComboBox())
         for kind in TARGET_KINDS:
             self.target_combo.addItem(TARGET_LABELS[kind], kind)
         self.target_combo.setToolTip(HELP["target"])
@@ -54,23 +57,24 @@ class LossPanel(QWidget):
             slider.valueChanged.connect(lambda value, n=name: model.set_target_pose(**{n: value}))
             self.pose_sliders[name] = slider
             form.addRow(f"target {name}", slider)
-        self.copy_pose = QPushButton("Target pose = current camera")
+        self.copy_pose = QPushButton("Target pose = camera")
         self.copy_pose.setToolTip("Start the target pose from the current view, then move one slider")
         self.copy_pose.clicked.connect(model.copy_pose_from_camera)
-        form.addRow("", self.copy_pose)
+        form.addRow(self.copy_pose)
         self.image_button = QPushButton("Choose target image...")
         self.image_button.setToolTip("A PNG/JPG (RGBA, RGB on the background colour, or grey mask) or an "
                                      "NPY image; it is resized to the render (Ctrl+T)")
         self.image_button.clicked.connect(lambda checked=False: choose_image())
         self.image_label = QLabel()
         self.image_label.setWordWrap(True)
-        form.addRow("", self.image_button)
+        form.addRow(self.image_button)
         form.addRow("image", self.image_label)
         layout.addWidget(box)
 
         box = QGroupBox("Derivative dI/dtheta")
         form = QFormLayout(box)
-        self.param_combo = QComboBox()
+        form.setRowWrapPolicy(WRAP)
+        self.param_combo = compact_combo(QComboBox())
         self.param_combo.setEditable(True)
         self.param_combo.addItems(PARAM_CHOICES)
         self.param_combo.setToolTip(HELP["param"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton,
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGroupBox, QLabel, QPushButton,
                                QScrollArea, QVBoxLayout, QWidget)
 
 from renderer import GAMMA_RANGE, LIGHTING_MODELS, SIGMA_RANGE, Scene
@@ -16,7 +17,7 @@ from renderer.registry import renderer_names, renderers
 
 from ..model.app_model import AppModel
 from .sh_table import ShTable
-from .widgets import ColorButton, LogSlider, ValueSlider
+from .widgets import ColorButton, LogSlider, ValueSlider, compact_combo
 
 RESOLUTIONS = (64, 128, 256, 512, 1024)
 RENDERER_SETTINGS = ("sigma", "gamma")     # knobs that only some renderers read (RendererSpec.uses)
@@ -62,6 +63,9 @@ class ControlsPanel(QScrollArea):
         super().__init__()
         self.model = model
         self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        # scroll down, never sideways: every row shrinks to the dock's width instead
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         layout = QVBoxLayout(body)
         self.widgets: dict[str, QWidget] = {}
@@ -81,8 +85,8 @@ class ControlsPanel(QScrollArea):
         self._combo(form, "image_size", [str(r) for r in RESOLUTIONS], str(st.image_size), cast=int,
                     label="resolution")
         self._combo(form, "device", list(devices), st.device)
-        self._check(form, "flat_shading", "flat shading (face normals)", st.flat_shading)
-        self._check(form, "double_sided", "double-sided (shade back faces)", st.double_sided)
+        self._check(form, "flat_shading", "flat shading", st.flat_shading)
+        self._check(form, "double_sided", "double-sided", st.double_sided)
         self._color(form, "background", st.background)
 
         form = self._group(layout, "Lighting")
@@ -108,7 +112,7 @@ class ControlsPanel(QScrollArea):
         reset = QPushButton("Reset camera")
         reset.setToolTip("Back to the starting view (R)")
         reset.clicked.connect(model.reset_camera)
-        form.addRow("", reset)
+        form.addRow(reset)
         layout.addStretch(1)
         self.setWidget(body)
         self._shown: Scene | None = None
@@ -186,11 +190,13 @@ class ControlsPanel(QScrollArea):
     def _group(self, layout: QVBoxLayout, title: str) -> QFormLayout:
         box = QGroupBox(title)
         form = QFormLayout(box)
+        # a long label wraps above its field instead of pushing the field out of a narrow dock
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         layout.addWidget(box)
         return form
 
     def _combo(self, form: QFormLayout, name: str, items: list[str], current: str, cast=str, label=None) -> None:
-        combo = QComboBox()
+        combo = compact_combo(QComboBox())
         combo.addItems(items)
         combo.setCurrentText(current)
         combo.setToolTip(HELP.get(name, ""))
@@ -204,7 +210,7 @@ class ControlsPanel(QScrollArea):
         box.setToolTip(HELP.get(name, ""))
         box.toggled.connect(lambda on: self.model.edit(name, bool(on)))
         self.widgets[name] = box
-        form.addRow("", box)
+        form.addRow(box)                      # the whole row: its text is its label
 
     def _color(self, form: QFormLayout, name: str, rgb: tuple, label=None) -> None:
         button = ColorButton(rgb, HELP.get(name, ""))

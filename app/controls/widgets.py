@@ -6,10 +6,31 @@ import math
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QDoubleValidator
-from PySide6.QtWidgets import (QColorDialog, QHBoxLayout, QLineEdit, QPushButton, QSlider,
-                               QWidget)
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QFrame, QHBoxLayout, QLineEdit, QPushButton,
+                               QScrollArea, QSlider, QWidget)
 
 STEPS = 1000
+NUMBER_BOX_PX = 68          # wide enough for "0.000143" and "-180.5"
+COMBO_MIN_CHARS = 8         # a combo may shrink to this many characters (its list shows all)
+
+
+def compact_combo(combo: QComboBox, chars: int = COMBO_MIN_CHARS) -> QComboBox:
+    """Let ``combo`` shrink below its longest item (the popup still shows items in full), so a
+    narrow dock never needs a horizontal scroll bar to reach its arrow."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
+
+
+def scrollable(body: QWidget) -> QScrollArea:
+    """``body`` in a vertical scroll area for a dock: a short window scrolls the dock instead of
+    squeezing its controls over each other (or over the dock's tab bar)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(body)
+    return area
 
 
 class _NumberSlider(QWidget):
@@ -27,8 +48,9 @@ class _NumberSlider(QWidget):
         self.lo, self.hi = lo, hi
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, positions)
+        self.slider.setMinimumWidth(60)
         self.edit = QLineEdit()
-        self.edit.setFixedWidth(80)
+        self.edit.setFixedWidth(NUMBER_BOX_PX)
         self.edit.setValidator(QDoubleValidator(lo, hi, decimals))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

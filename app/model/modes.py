@@ -31,6 +31,7 @@ class AnalysisMode:
     cheap: bool = False
     needs_target: bool = False
     zoom_to_pick: bool = False
+    shows_text: bool = False
 
     def compute_function(self) -> Callable[[Any], None]:
         """The compute function (importing its module on first use: call it in the worker)."""
@@ -118,8 +119,9 @@ for _mode in (
                  "show where a gradient-descent step moves the vertices pulled hardest",
                  f"{_BUILTIN}:vertex_grad", needs_target=True),
     AnalysisMode("diagnostics", "diagnostics",
-                 "Why the gradient may be zero, NaN or misleading, in plain words, over dL/dI",
-                 f"{_BUILTIN}:diagnostics", needs_target=True),
+                 "Why the gradient may be zero, NaN or misleading, in plain words, each finding with "
+                 "its severity (dL/dI itself is mode 3)",
+                 f"{_BUILTIN}:diagnostics", needs_target=True, shows_text=True),
 ):
     register_mode(_mode)
 

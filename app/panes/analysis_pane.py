@@ -3,6 +3,9 @@ summary (loss, cosines, diagnostics in plain words) written underneath. Its mode
 of ``model.mode``; modes the scene's renderer does not apply to are greyed out."""
 from __future__ import annotations
 
+import html
+import re
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser
@@ -12,6 +15,8 @@ from ..model.jobs import AnalysisResult
 from ..model.modes import SHORTCUT_SCHEME, get_mode, modes
 from .image_pane import ImagePane
 
+NOTES_LINES = 4            # the summary under a picture: this many lines, then it scrolls
+SEVERITY_COLOURS = {"error": "#b00020", "warning": "#b36b00", "info": "#2e7d32"}
 PLAYBACK_TIP = ("the pane shows the recorded run: choose what in the timeline dock "
                 "(editing the scene shows the live scene again)")
 
@@ -23,6 +28,9 @@ class AnalysisPane(ImagePane):
         super().__init__("analysis")
         self.model = model
         self.mode_combo = QComboBox()
+        # narrow panes: the combo shrinks (its list shows the labels in full)
+        self.mode_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(8)
         for mode in modes():
             self.mode_combo.addItem(mode.label, mode.name)
             self.mode_combo.setItemData(self.mode_combo.count() - 1, mode.help, Qt.ItemDataRole.ToolTipRole)
@@ -31,11 +39,12 @@ class AnalysisPane(ImagePane):
         header.addWidget(QLabel("analysis:"))
         header.addWidget(self.mode_combo, 1)
         self.notes = QTextBrowser()
-        self.notes.setMaximumHeight(110)
         self.notes.setPlaceholderText("the analysis summary appears here")
+        self._notes_height = NOTES_LINES * self.notes.fontMetrics().lineSpacing() + 12
         layout = self.layout()
         layout.insertLayout(0, header)
         layout.addWidget(self.notes)
+        self._text_first = None
         self.last_result: AnalysisResult | None = None
         self._renderer = None
         model.events.mode.connect(self._show_mode)
@@ -56,6 +65,22 @@ class AnalysisPane(ImagePane):
         self.mode_combo.setCurrentIndex(self.mode_combo.findData(name))
         self.mode_combo.blockSignals(False)
         self._tooltip()
+        self._lay_out_for(get_mode(name).shows_text and not self.model.playback)
+
+    def _lay_out_for(self, text_first: bool) -> None:
+        """A mode whose words are the point gets the pane for them (its picture is hidden); the
+        others show their picture with a few lines of summary under it."""
+        if text_first == self._text_first:
+            return
+        self._text_first = text_first
+        layout = self.layout()
+        self.view.setVisible(not text_first)
+        self.scale_label.setVisible(not text_first and self.colorbar_visible)
+        self.readout.setVisible(not text_first)
+        self.notes.setMaximumHeight(16_777_215 if text_first else self._notes_height)
+        self.notes.setMinimumHeight(0)
+        layout.setStretchFactor(self.view, 0 if text_first else 1)
+        layout.setStretchFactor(self.notes, 1 if text_first else 0)
 
     def _tooltip(self) -> None:
         if self.model.playback:
@@ -84,6 +109,7 @@ class AnalysisPane(ImagePane):
     def _show_playback(self, on: bool) -> None:
         self.mode_combo.setEnabled(not on)      # the mode applies to the live scene only
         self._tooltip()
+        self._lay_out_for(get_mode(self.model.mode).shows_text and not on)
 
     def show_result(self, result: AnalysisResult, caption: str, source: object = None) -> None:
         """Draw ``result`` (its heatmap, overlays and summary lines); ``source`` as for
@@ -95,10 +121,26 @@ class AnalysisPane(ImagePane):
             self.set_heatmap(heat.values, heat.cmap, heat.levels, heat.label, caption,
                              rgb=heat.rgb, contour=heat.contour, source=source)
             self.set_overlays(size, arrows=heat.arrows, outlines=heat.outlines)
-        self.notes.setPlainText("\n".join(result.lines))
+        if get_mode(result.request.mode).shows_text:
+            self.notes.setHtml(findings_html(result.lines))
+        else:
+            self.notes.setPlainText("\n".join(result.lines))
 
     def mark_stale(self, why: str) -> None:
         """Say the heatmap belongs to an earlier state (e.g. while a slider is dragged)."""
         text = self.title.text()
         if "(" + why + ")" not in text:
             self.title.setText(f"{text}  ({why})")
+
+
+def findings_html(lines: list[str]) -> str:
+    """Summary lines as paragraphs, "[severity] ..." findings with their severity in colour."""
+    parts = []
+    for line in lines:
+        found = re.match(r"\[(error|warning|info)\]\s*(.*)", line)
+        if found:
+            severity, text = found.groups()
+            parts.append(f"<p><b style='color:{SEVERITY_COLOURS[severity]}'>{severity}</b>: {html.escape(text)}</p>")
+        else:
+            parts.append(f"<p>{html.escape(line)}</p>")
+    return "".join(parts)

@@ -61,7 +61,9 @@ class ImagePane(QWidget):
         self.box.setRange(QRectF(0, 0, 1, 1), padding=0)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.item)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap("sequential"), label=" ",
+        # no axis title on the bar: rotated along a short pane it was cut off; ``scale_label``
+        # under the image says what the colours mean and their range instead
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap("sequential"),
                                         interactive=False, width=14, colorMapMenu=False)
         self._bar_shown = False
         self._contour = pg.PlotCurveItem(pen=pg.mkPen("#202020", width=1.5), connect="finite")
@@ -80,8 +82,14 @@ class ImagePane(QWidget):
         self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        self.scale_label = QLabel()
+        self.scale_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.scale_label.setWordWrap(True)
+        self.scale_label.setStyleSheet("color: #444;")
+        self.scale_label.hide()
         layout.addWidget(self.title)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.scale_label)
         layout.addWidget(self.readout)
         self.image: Optional[np.ndarray] = None       # the float image (rgb) or heatmap values
         self.values: Optional[np.ndarray] = None      # heatmap values (None for rgb panes)
@@ -100,7 +108,7 @@ class ImagePane(QWidget):
         self.zoom_mark.setStyleSheet(MARK_STYLE)
         self.zoom_mark.setToolTip("The view is magnified: double-click the image or press F to see all of it")
         self.zoom_mark.hide()
-        self.busy_mark = QLabel(self.view)      # what is being made for this pane, and for how long
+        self.busy_mark = QLabel(self)           # what is being made for this pane, and for how long
         self.busy_mark.setStyleSheet(BUSY_STYLE)
         self.busy_mark.setWordWrap(True)
         self.busy_mark.hide()
@@ -155,7 +163,7 @@ class ImagePane(QWidget):
         self._fit_item()
         self.colorbar.setColorMap(cmap)
         self.colorbar.setLevels(levels)
-        self.colorbar.getAxis("left").setLabel(f"{label}  [{levels[0]:.3g}, {levels[1]:.3g}]")
+        self.scale_label.setText(f"colours: {label}, from {levels[0]:.3g} to {levels[1]:.3g}")
         self._show_bar(True)
         if contour is None or len(contour) == 0:
             self._contour.setData([], [])
@@ -215,6 +223,7 @@ class ImagePane(QWidget):
         self.source = source
 
     def _show_bar(self, on: bool) -> None:
+        self.scale_label.setVisible(on and self.view.isVisibleTo(self))   # (not where text replaces the image)
         if on and not self._bar_shown:
             self.view.addItem(self.colorbar, row=0, col=1)
         elif not on and self._bar_shown:
@@ -267,10 +276,12 @@ class ImagePane(QWidget):
         self.busy_mark.raise_()
 
     def _place_marks(self) -> None:
-        width = self.view.width()
-        self.busy_mark.setFixedWidth(max(40, width))
+        # over the top of the image (or, where a pane shows text instead, under its title)
+        area = self.view.geometry() if self.view.isVisible() else self.title.geometry()
+        top = area.top() if self.view.isVisible() else area.bottom() + 2
+        self.busy_mark.setFixedWidth(max(40, area.width()))
         self.busy_mark.adjustSize()
-        self.busy_mark.move(0, 0)
+        self.busy_mark.move(area.left(), top)
         self.zoom_mark.adjustSize()
         self.zoom_mark.move(4, max(0, self.view.height() - self.zoom_mark.height() - 4))
 
@@ -382,4 +393,5 @@ class ImagePane(QWidget):
             self._refresh_readout()
         if kind == QEvent.Type.Resize:
             self._place_marks()
+            self.busy_mark.raise_()
         return super().eventFilter(obj, event)

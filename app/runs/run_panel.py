@@ -12,13 +12,14 @@ import time
 from typing import Optional
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from renderer import RenderSettings
 from renderer.optimize.preset_table import DEFAULT_PRESETS, PRESETS, TASKS
 from renderer.registry import renderer_names
 
+from ..controls.widgets import compact_combo
 from ..model.app_model import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, AppModel
 
 TASK_HELP = {
@@ -28,6 +29,7 @@ TASK_HELP = {
     "light": "Recover the light (its direction, or the SH coefficients) from OpenGL images of the current mesh",
 }
 MULTI_VIEW_TASKS = ("shape", "color", "light")
+FIELD_WIDGETS = {"size": "size_box"}       # set_values names that differ from the attribute
 __all__ = ["RunPanel", "parse_sigma", "format_eta", "IDLE", "STARTING", "RUNNING", "PAUSING", "PAUSED", "STOPPING"]
 
 
@@ -67,16 +69,16 @@ class RunPanel(QWidget):
     def __init__(self, model: AppModel) -> None:
         super().__init__()
         self.model = model
-        self.task = QComboBox()
+        self.task = compact_combo(QComboBox())
         self.task.addItems(TASKS)
-        self.preset = QComboBox()
+        self.preset = compact_combo(QComboBox())
         self.task_help = QLabel()
         self.task_help.setWordWrap(True)
         self.task_help.setStyleSheet("color: #555;")
         self.steps = self._spin(1, 100_000, "Most optimizer steps (a run may stop earlier when it converges)")
         self.lr = QLineEdit()
         self.lr.setToolTip("Learning rate, in the units of the task's parameters (see the presets)")
-        self.renderer = QComboBox()
+        self.renderer = compact_combo(QComboBox())
         self.renderer.addItems(renderer_names(representation=model.scene.kind, differentiable=True))
         self.renderer.setToolTip("The differentiable renderer that is optimized through")
         self.sigma = QLineEdit()
@@ -85,8 +87,10 @@ class RunPanel(QWidget):
         self.num_views = self._spin(1, 500, "Target views (cameras around the object)")
         self.views_per_step = self._spin(0, 500, "Target views drawn at random per step (0: all)")
         self.views_per_step.setSpecialValueText("all")
-        self.size = self._spin(8, 1024, "Render and target size S (S x S pixels)")
+        # (not ``self.size``: that would hide QWidget.size())
+        self.size_box = self._spin(8, 1024, "Render and target size S (S x S pixels)")
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)   # narrow dock: fields under labels
         form.addRow("task", self.task)
         form.addRow("preset", self.preset)
         form.addRow(self.task_help)
@@ -96,7 +100,7 @@ class RunPanel(QWidget):
         form.addRow("sigma", self.sigma)
         form.addRow("target views", self.num_views)
         form.addRow("views per step", self.views_per_step)
-        form.addRow("size (px)", self.size)
+        form.addRow("size (px)", self.size_box)
 
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
@@ -104,9 +108,9 @@ class RunPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.start_button.setToolTip("Build the targets and run the optimization in the background")
         self.stop_button.setToolTip("End the run after the current step (its history stays)")
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
-            buttons.addWidget(b)
+        buttons = QGridLayout()                 # two by two: fits a narrow dock
+        for k, b in enumerate((self.start_button, self.pause_button, self.resume_button, self.stop_button)):
+            buttons.addWidget(b, k // 2, k % 2)
         self.start_button.clicked.connect(self._start)
         self.pause_button.clicked.connect(self.pause_requested)
         self.resume_button.clicked.connect(self.resume_requested)
@@ -120,6 +124,7 @@ class RunPanel(QWidget):
         self.history.setReadOnly(True)
         self.history.setMaximumBlockCount(500)
         self.history.setPlaceholderText("runs, their outcome and any errors are listed here")
+        self.history.setMinimumHeight(60)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -165,7 +170,7 @@ class RunPanel(QWidget):
         self.sigma.setText(f"{p.get('sigma', 1e-4):g}")
         self.num_views.setValue(int(p.get("num_views", 1)))
         self.views_per_step.setValue(int(config.get("views_per_step") or 0))
-        self.size.setValue(int(p["size"]))
+        self.size_box.setValue(int(p["size"]))
 
     def set_values(self, task: Optional[str] = None, preset: Optional[str] = None, **fields) -> None:
         """Set inputs by name (task, preset, steps, lr, renderer, sigma, num_views, views_per_step,
@@ -175,7 +180,7 @@ class RunPanel(QWidget):
         if preset is not None:
             self.preset.setCurrentText(preset)
         for name, value in fields.items():
-            widget = getattr(self, name)
+            widget = getattr(self, FIELD_WIDGETS.get(name, name))
             if isinstance(widget, QSpinBox):
                 widget.setValue(int(value))
             elif isinstance(widget, QComboBox):
@@ -192,7 +197,7 @@ class RunPanel(QWidget):
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rate must be a positive number, got {self.lr.text()!r}")
         values = dict(steps=self.steps.value(), lr=lr, renderer=self.renderer.currentText(),
-                      sigma=parse_sigma(self.sigma.text()), size=self.size.value())
+                      sigma=parse_sigma(self.sigma.text()), size=self.size_box.value())
         if self.task.currentText() in MULTI_VIEW_TASKS:
             values["num_views"] = self.num_views.value()
             per_step = self.views_per_step.value()
@@ -221,7 +226,7 @@ class RunPanel(QWidget):
         self.pause_button.setEnabled(state == RUNNING)
         self.resume_button.setEnabled(state in (PAUSING, PAUSED))
         self.stop_button.setEnabled(state in (STARTING, RUNNING, PAUSING, PAUSED))
-        for w in (self.task, self.preset, self.steps, self.lr, self.renderer, self.sigma, self.size):
+        for w in (self.task, self.preset, self.steps, self.lr, self.renderer, self.sigma, self.size_box):
             w.setEnabled(not busy)
         multi = self.task.currentText() in MULTI_VIEW_TASKS
         self.num_views.setEnabled(not busy and multi)

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizeP
 from renderer.optimize import Timeline
 from renderer.optimize.timeline import ScalarSnapshot
 
+from ..controls.widgets import compact_combo
+from .loss_plot import make_loss_plot
 from .timeline_frames import best_step, loss_names, scalar_snapshot, scalars_at
 
 SPEEDS = ((1, "1 step/s"), (5, "5 steps/s"), (10, "10 steps/s"), (25, "25 steps/s"), (60, "60 steps/s"))
@@ -84,7 +86,7 @@ class TimelineDock(QWidget):
         self.best_button.setText("best")
         self.best_button.setToolTip("Jump to the step with the lowest total loss")
         self.best_button.clicked.connect(self.jump_to_best)
-        self.speed = QComboBox()
+        self.speed = compact_combo(QComboBox(), 6)
         for value, text in SPEEDS:
             self.speed.addItem(text, value)
         self.speed.setCurrentIndex([v for v, _ in SPEEDS].index(DEFAULT_SPEED))
@@ -107,7 +109,7 @@ class TimelineDock(QWidget):
         self.show_run.setToolTip("On: the three panes show the recorded state of the current step. "
                                  "Editing the scene switches back to the live scene")
         self.show_run.toggled.connect(self.show_run_toggled)
-        self.analysis_choice = QComboBox()
+        self.analysis_choice = compact_combo(QComboBox(), 10)
         for name, text in ANALYSIS_PANES:
             self.analysis_choice.addItem(text, name)
         self.analysis_choice.setToolTip("Which recorded pane the analysis pane shows")
@@ -121,14 +123,7 @@ class TimelineDock(QWidget):
         options.addWidget(self.analysis_choice)
         options.addWidget(self.note, 1)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setLogMode(x=False, y=True)
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss (log)")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)     # plain 0.2, not "200 (x0.001)"
-        self.plot.setMenuEnabled(False)
-        self.plot.setMinimumHeight(120)
+        self.plot = make_loss_plot()
         self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150))
         self.cursor = pg.InfiniteLine(pos=0, angle=90, movable=True, pen=pg.mkPen("#ff2d55", width=1.5),
                                       hoverPen=pg.mkPen("#ff7a90", width=3))
@@ -140,7 +135,9 @@ class TimelineDock(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._plot_clicked)
         self.readout = QLabel(" ")
         self.readout.setWordWrap(True)
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # two lines of its own under the plot (the plot never covers it)
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setStyleSheet("font-family: monospace;")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from renderer import Mesh, OrbitCamera, Scene
@@ -17,6 +18,7 @@ from renderer.errors import describe_error
 
 from ..controls.loss_controls import LossPanel
 from ..controls.scene_controls import ControlsPanel
+from ..controls.widgets import scrollable
 from ..model.app_model import DEFAULT_CAMERA, AppModel
 from ..model.jobs import AnalysisResult, scene_key
 from ..model.render_work import DEFAULT_SECONDS_PER_PAIR, RenderCost
@@ -35,7 +37,16 @@ from .menus import Menus, WindowCommands
 from .persistence import app_settings, restore_render_timing, save_layout, save_model, save_render_timing
 from .preferences import PreferencesDialog
 
-TIMELINE_HEIGHT = 270         # px: the scrubber rows and a readable plot
+DEFAULT_SIZE = QSize(1560, 860)
+SMALLEST_SCREEN = QSize(1024, 700)   # the smallest laptop screen the layout is made for
+# (fraction of the window, least px, most px): the left docks' width and the bottom docks' height
+LEFT_DOCK = (0.26, 270, 380)
+BOTTOM_DOCK = (0.38, 270, 340)       # the scrubber rows, a readable plot and its readout
+
+
+def _share(length: int, rule: tuple[float, int, int]) -> int:
+    fraction, least, most = rule
+    return max(least, min(most, round(fraction * length)))
 
 
 class MainWindow(QMainWindow):
@@ -87,7 +98,7 @@ class MainWindow(QMainWindow):
         model.events.error.connect(self.show_error)
         model.events.error_cleared.connect(self._clear_error)
         model.events.status.connect(lambda message, ms: self.statusBar().showMessage(message, ms))
-        self.resize(1560, 860)
+        self.fit_to_screen()
         self.live.request()
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -99,19 +110,37 @@ class MainWindow(QMainWindow):
 
     def _lay_out_docks(self) -> None:
         left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-        scene_dock = self._dock("Scene", "controls", self.controls, left)
-        loss_dock = self._dock("Loss and gradients", "loss", self.loss_panel, left)
-        run_dock = self._dock("Optimize", "run", self.runs.panel, left)
-        self.tabifyDockWidget(scene_dock, loss_dock)
+        self.scene_dock = self._dock("Scene", "controls", self.controls, left)
+        loss_dock = self._dock("Loss", "loss", scrollable(self.loss_panel), left)
+        run_dock = self._dock("Optimize", "run", scrollable(self.runs.panel), left)
+        self.tabifyDockWidget(self.scene_dock, loss_dock)
         self.tabifyDockWidget(loss_dock, run_dock)
-        scene_dock.raise_()                          # the Scene tab is the first one seen
-        inspector_dock = self._dock("Pixel inspector", "inspector", self.inspector, bottom)
-        timeline_dock = self._dock("Run timeline", "timeline", self.runs.dock, bottom)
-        self.splitDockWidget(inspector_dock, timeline_dock, Qt.Orientation.Horizontal)
-        self.resizeDocks([scene_dock], [360], Qt.Orientation.Horizontal)
-        self.resizeDocks([inspector_dock, timeline_dock], [560, 1000], Qt.Orientation.Horizontal)
-        self.resizeDocks([inspector_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
-        self.runs.timeline_shown.connect(timeline_dock.raise_)
+        self.scene_dock.raise_()                     # the Scene tab is the first one seen
+        self.inspector_dock = self._dock("Pixel inspector", "inspector", self.inspector, bottom)
+        self.timeline_dock = self._dock("Run timeline", "timeline", self.runs.dock, bottom)
+        self.splitDockWidget(self.inspector_dock, self.timeline_dock, Qt.Orientation.Horizontal)
+        self.runs.timeline_shown.connect(self.timeline_dock.raise_)
+
+    def fit_to_screen(self) -> None:
+        """The default size, or the screen's available area when that is smaller (the window
+        never starts larger than the screen), with the docks sized for it."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        size = DEFAULT_SIZE
+        if screen is not None:
+            size = size.boundedTo(screen.availableGeometry().size())
+        self.resize(size)
+        self.size_docks(size)
+
+    def size_docks(self, size: QSize) -> None:
+        """Dock sizes for a window of ``size``: the left docks and the bottom docks take a share
+        within limits, the panes the rest."""
+        left = _share(size.width(), LEFT_DOCK)
+        bottom = _share(size.height(), BOTTOM_DOCK)
+        self.resizeDocks([self.scene_dock], [left], Qt.Orientation.Horizontal)
+        rest = max(2, size.width())
+        self.resizeDocks([self.inspector_dock, self.timeline_dock], [round(0.36 * rest), round(0.64 * rest)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock], [bottom], Qt.Orientation.Vertical)
 
     def _commands(self) -> WindowCommands:
         runs = self.runs.files

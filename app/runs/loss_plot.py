@@ -1,0 +1,60 @@
+"""The loss plot of the timeline dock: log y with readable labels, a legend that fits, a height
+that keeps the curves legible.
+
+pyqtgraph labels every minor tick of a log axis that spans less than a few decades, so its
+labels piled up ("0.1 0.09 0.08 ..."), most of all on a short or empty plot. ``LossAxis`` labels
+the decades, and 2 and 5 between them only where the axis spans few decades and has the room.
+"""
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+
+PLOT_MIN_HEIGHT = 140          # px: below this the curves and the legend do not fit
+EMPTY_RANGE = (-3.0, 0.0)      # log10 y range of an empty plot: 0.001 .. 1
+LABEL_PX = 16                  # vertical room one tick label needs
+
+
+def _mantissa(log_value: float) -> float:
+    return 10 ** (log_value - math.floor(log_value + 1e-9))
+
+
+class LossAxis(pg.AxisItem):
+    """A left axis that, in log mode, labels 1, 10, 100 ... and, when there is room for them,
+    2 and 5 in between; other minor ticks keep their tick marks without a label."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        lo, hi = self.range
+        decades = max(1e-9, hi - lo)
+        room = max(1, int(self.height() / LABEL_PX)) if self.height() > 0 else 6
+        labelled = (1.0,) if decades * 3 > room or decades > 2.5 else (1.0, 2.0, 5.0)
+        out = []
+        for v in values:
+            m = _mantissa(v)
+            keep = any(abs(m - k) < 1e-3 * k or abs(m - 10 * k) < 1e-2 * k for k in labelled)
+            out.append(f"{10 ** v:.3g}" if keep else "")
+        return out
+
+
+def make_loss_plot() -> pg.PlotWidget:
+    """A plot for loss curves: log y (``LossAxis``), a faint grid, no context menu."""
+    plot = pg.PlotWidget(axisItems={"left": LossAxis("left")})
+    plot.setLogMode(x=False, y=True)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setLabel("bottom", "step")
+    plot.setLabel("left", "loss (log)")
+    plot.getAxis("left").enableAutoSIPrefix(False)     # plain 0.2, not "200 (x0.001)"
+    plot.setMenuEnabled(False)
+    plot.setMinimumHeight(PLOT_MIN_HEIGHT)
+    show_empty(plot)
+    return plot
+
+
+def show_empty(plot: pg.PlotWidget) -> None:
+    """The range of a plot without curves: steps 0..1, loss 0.001..1."""
+    plot.setXRange(0, 1, padding=0)
+    plot.setYRange(*EMPTY_RANGE, padding=0)
+    plot.enableAutoRange(x=True, y=True)
