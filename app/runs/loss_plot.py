@@ -21,8 +21,9 @@ def _mantissa(log_value: float) -> float:
 
 
 class LossAxis(pg.AxisItem):
-    """A left axis that, in log mode, labels 1, 10, 100 ... and, when there is room for them,
-    2 and 5 in between; other minor ticks keep their tick marks without a label."""
+    """A left axis that, in log mode, labels decades (every one, or every 2nd, 3rd ... as the
+    axis's height allows) and, where the axis spans few decades, 2 and 5 in between; other ticks
+    keep their marks without a label."""
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
         if not self.logMode:
@@ -30,11 +31,14 @@ class LossAxis(pg.AxisItem):
         lo, hi = self.range
         decades = max(1e-9, hi - lo)
         room = max(1, int(self.height() / LABEL_PX)) if self.height() > 0 else 6
-        labelled = (1.0,) if decades * 3 > room or decades > 2.5 else (1.0, 2.0, 5.0)
+        every = max(1, math.ceil(decades / room))            # label every n-th decade
+        minor = (2.0, 5.0) if decades * 3 <= room and decades <= 2.5 else ()
         out = []
         for v in values:
             m = _mantissa(v)
-            keep = any(abs(m - k) < 1e-3 * k or abs(m - 10 * k) < 1e-2 * k for k in labelled)
+            decade = abs(m - 1) < 1e-3 or abs(m - 10) < 1e-2
+            exponent = round(v) if decade else math.floor(v + 1e-9)
+            keep = (decade and exponent % every == 0) or any(abs(m - k) < 1e-3 * k for k in minor)
             out.append(f"{10 ** v:.3g}" if keep else "")
         return out
 

@@ -46,29 +46,33 @@ def _text(image: np.ndarray, xy: tuple[int, int], text: str) -> np.ndarray:
     return np.array(pil)
 
 
-def _loss_curve(timeline: Timeline, width: int, height: int):
-    """The loss curve drawn once -> (RGB uint8 (height, width, 3), function step -> pixel column,
-    (top, bottom) pixel rows of the plot area)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+def loss_figure(timeline: Timeline, width: int, height: int):
+    """The loss curves of ``timeline`` as a matplotlib figure of ``width`` x ``height`` px ->
+    (figure, axes, whether the y axis is logarithmic)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     snap = timeline.snapshot()
     steps = snap.steps
     fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-    canvas = FigureCanvasAgg(fig)
     # room on the left for labels like "0.003" (a narrower margin clipped "10^-1" to "0^-1")
     ax = fig.add_axes((0.2, 0.2, 0.76, 0.7))
     names = [n for n in snap.names if n == "loss" or n.startswith("loss/")]
     positive = True
+    shown = []
     for name in names:
         y = snap.column(name)
         positive &= bool(np.nanmin(y) > 0) if np.isfinite(y).any() else True
+        shown.append(y[np.isfinite(y)])
         ax.plot(steps, y, lw=1.6 if name == "loss" else 0.8, label=name.replace("loss/", ""))
     if positive:
         ax.set_yscale("log")
-        # plain numbers at a few decades, no minor labels: small fonts cannot hold 10^-k labels
-        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=4))
+        values = np.concatenate(shown) if shown else np.zeros(0)
+        decades = float(np.log10(values.max() / values.min())) if values.size else 0.0
+        # plain numbers, as many as a small frame holds: within a decade 1, 2, 3, 5 of it, over
+        # a few 1 and 3, else the decades (no mathtext: small fonts cut "10^-1" to "0^-1")
+        subs = (1.0, 2.0, 3.0, 5.0) if decades < 1.2 else (1.0, 3.0) if decades < 2.5 else (1.0,)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=6))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step", fontsize=7, labelpad=1)
@@ -76,6 +80,16 @@ def _loss_curve(timeline: Timeline, width: int, height: int):
     if names:
         ax.legend(fontsize=6, loc="best", frameon=True, framealpha=0.7)
     ax.set_xlim(steps[0] if len(steps) else 0, max(steps[-1] if len(steps) else 1, 1))
+    return fig, ax, positive
+
+
+def _loss_curve(timeline: Timeline, width: int, height: int):
+    """The loss curve drawn once -> (RGB uint8 (height, width, 3), function step -> pixel column,
+    (top, bottom) pixel rows of the plot area)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig, ax, positive = loss_figure(timeline, width, height)
+    canvas = FigureCanvasAgg(fig)
     canvas.draw()
     image = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     bbox = ax.get_window_extent()
