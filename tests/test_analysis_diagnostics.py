@@ -81,7 +81,12 @@ def test_exploding_gradient_from_screen_degenerate_face(scene, target):
                                              elevation=torch.tensor(0.0, dtype=F64))
     found = diagnose(s, target, "l2")
     f = next(f for f in found if f.code == "exploding-gradient")
+    assert f.severity == "error" and "times this scene's typical vertex gradient" in f.message
     assert "from face 4 (degenerate in screen space" in f.message
+    # the same scene without the sliver: its gradients are sparse but nothing explodes
+    healthy = diagnose(scene.with_camera(azimuth=torch.tensor(0.0, dtype=F64),
+                                         elevation=torch.tensor(0.0, dtype=F64)), target, "l2")
+    assert "exploding-gradient" not in codes(healthy)
 
 
 def test_no_overlap(scene):
@@ -96,7 +101,35 @@ def test_no_overlap(scene):
 def test_target_out_of_reach(scene):
     whole = Target(torch.ones(32, 32, 3, dtype=F64), torch.ones(32, 32, dtype=F64))
     found = diagnose(scene, whole, "silhouette")
-    assert "target-out-of-reach" in codes(found)
+    f = next(f for f in found if f.code == "target-out-of-reach")
+    assert f.severity == "warning" and "start closer" in f.message
+
+
+@pytest.fixture(scope="module")
+def realistic_scenes():
+    """The app's opening views of Spot and the knot at 256 px, against the default target (the
+    reference 15 deg further round): what a user sees first."""
+    from renderer import OrbitCamera, Scene
+    from renderer.assets import load_asset
+    from renderer.io import load_mesh
+    from renderer.paths import shared_mesh
+
+    spot = shared_mesh("spot", "cow.obj")
+    meshes = ([load_mesh(spot)] if spot.exists() else []) + [load_asset("knot")]
+    camera = OrbitCamera(azimuth=30.0, elevation=20.0, distance=2.6, fov=60.0)
+    return [Scene.default(m, image_size=256).replace(camera=camera).with_settings(sigma=sigma)
+            for m in meshes for sigma in (1e-5, 1e-4, 3e-4)]
+
+
+@pytest.mark.parametrize("loss", ["silhouette", "silhouette-mse", "l2"])
+def test_normal_scenes_raise_no_alarm(realistic_scenes, loss):
+    """Sparse silhouette gradients and a target some degrees away are normal: no error, no
+    warning (issue 13: "[error] dL/dV explodes" on Spot's opening view)."""
+    for scene in realistic_scenes:
+        target = render_target(scene, {"azimuth": 45.0}, renderer="gl")
+        found = diagnose(scene, target, loss)
+        alarms = [str(f) for f in found if f.severity in ("error", "warning")]
+        assert not alarms, (scene.mesh.name, scene.settings.sigma, alarms)
 
 
 def test_nothing_visible(scene, target):
