@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -173,12 +174,20 @@ def cmd_render(args: argparse.Namespace) -> int:
         if path and not Path(path).resolve().parent.is_dir():
             raise UsageError(f"render: cannot write {path}: folder {Path(path).parent} does not exist")
     scene = scene_from_args(args)
+    start = time.perf_counter()
     buffers = render_numpy(scene)
+    seconds = time.perf_counter() - start
     rgba = np.concatenate([buffers["rgb"], buffers["alpha"][..., None]], axis=-1).astype(np.float32)
+    written = []
     if args.out:
         save_png(args.out, buffers["rgb"])
+        written.append(args.out)
     if args.npy:
         np.save(args.npy, rgba)
+        written.append(args.npy)
+    st = scene.settings
+    print(f"wrote {' and '.join(written)}: {st.image_size}x{st.image_size}, {st.renderer}, "
+          f"rendered in {seconds:.2f} s")
     return 0
 
 
@@ -227,7 +236,10 @@ def cmd_open(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     from app import run_app
 
-    return run_app(None, run=(timeline, args.run))
+    # the run's object opens with it when the run recorded where it came from (else the last mesh)
+    recorded = timeline.meta.get("mesh_path")
+    mesh_path = recorded if isinstance(recorded, str) and Path(recorded).is_file() else None
+    return run_app(mesh_path, run=(timeline, args.run))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

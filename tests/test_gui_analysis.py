@@ -45,12 +45,13 @@ def test_hover_reads_the_value_under_the_cursor(qtbot, make_window):
     pane = window.analysis_pane
     view = pane.view.viewport()
     QTest.mouseMove(view, QPoint(view.width() // 2, view.height() // 2))
-    assert pane.hover_text.startswith("row ") and "soft - reference" in pane.hover_text
+    assert pane.hover_text.startswith("row ") and "soft - reference" in pane.scale_label.text()
     row, col = (int(t) for t in pane.hover_text.split(":")[0].replace("row", "").split(", col"))
     assert f"{pane.values[row, col]:.4g}" in pane.hover_text
     window.model.mode = "alpha"                          # new content under a resting cursor
     wait_idle(qtbot, window)
-    assert "soft alpha - hard mask" in pane.hover_text
+    assert "soft alpha - hard mask" in pane.scale_label.text()
+    assert pane.hover_text == f"row {row}, col {col}:  value = {pane.values[row, col]:.4g}"
     soft_view = window.soft_pane.view.viewport()
     QTest.mouseMove(soft_view, QPoint(soft_view.width() // 2, soft_view.height() // 2))
     assert "rgb" in window.soft_pane.hover_text

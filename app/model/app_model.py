@@ -18,7 +18,7 @@ from renderer.registry import RendererSpec, get_renderer
 from renderer.shapes import Shape
 
 from .evented import EventedModel
-from .jobs import TARGET_KINDS, AnalysisRequest, TargetImage, TargetSpec
+from .jobs import MAGNITUDE_SCALES, TARGET_KINDS, AnalysisRequest, TargetImage, TargetSpec
 from .modes import DEFAULT_MODE, LOSS_CHOICES, get_mode
 from .render_work import DEFAULT_BUDGET_S, Busy, HeldRender
 
@@ -36,7 +36,8 @@ DISTANCE_RANGE = (0.5, 20.0)
 class AppModel(EventedModel):
     """Fields (each with ``events.<name>``): scene; mode, loss, param (theta of dI/dtheta);
     target_kind ("pose", "image", "current"), target_pose ((name, value) pairs), target_image;
-    pick ((u, v) fractions of the image, or None); dragging (a slider or a pane is being dragged:
+    pick ((u, v) fractions of the image, or None); magnitude_scale (how per-vertex magnitudes
+    are coloured, ``jobs.MAGNITUDE_SCALES``); dragging (a slider or a pane is being dragged:
     renders are fast previews); run_state (``RUN_STATES``); playback (the panes show a recorded
     run instead of the live scene); mesh_path; recent_files; render work (``render_work``):
     busy (the job the panes wait for, or None), held_render (a render over the budget waiting
@@ -59,6 +60,7 @@ class AppModel(EventedModel):
     target_pose: tuple = DEFAULT_TARGET_POSE
     target_image: Optional[TargetImage] = None
     pick: Optional[tuple] = None
+    magnitude_scale: str = "percentile"
     dragging: bool = False
     run_state: str = IDLE
     playback: bool = False
@@ -89,6 +91,11 @@ class AppModel(EventedModel):
     def _validate_target_pose(self, pose: Any) -> tuple:
         pairs = dict(pose.items() if isinstance(pose, Mapping) else pose)
         return tuple((name, float(pairs[name])) for name in TARGET_POSE_NAMES if name in pairs)
+
+    def _validate_magnitude_scale(self, scale: str) -> str:
+        if scale not in MAGNITUDE_SCALES:
+            raise ValueError(f"unknown colour scale {scale!r}; expected one of {', '.join(MAGNITUDE_SCALES)}")
+        return scale
 
     def _validate_pick(self, pick: Optional[tuple]) -> Optional[tuple]:
         return None if pick is None else (float(pick[0]), float(pick[1]))
@@ -173,7 +180,7 @@ class AppModel(EventedModel):
     def analysis_request(self) -> AnalysisRequest:
         """What the worker computes for the analysis pane and the inspector, now."""
         return AnalysisRequest(mode=self.mode, loss=self.loss, param=self.param, target=self.target_spec(),
-                               pick=self.pick)
+                               pick=self.pick, magnitude_scale=self.magnitude_scale)
 
     # --- render work -----------------------------------------------------------------------------
     def approve_render(self) -> None:

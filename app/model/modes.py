@@ -32,6 +32,7 @@ class AnalysisMode:
     needs_target: bool = False
     zoom_to_pick: bool = False
     shows_text: bool = False
+    magnitude_scales: bool = False
 
     def compute_function(self) -> Callable[[Any], None]:
         """The compute function (importing its module on first use: call it in the worker)."""
@@ -94,12 +95,13 @@ for _mode in (
                  "R, G, B): red where the soft render is brighter, blue where darker",
                  f"{_BUILTIN}:difference", cheap=True),
     AnalysisMode("alpha", "soft alpha vs hard mask",
-                 "Soft silhouette minus the reference's hard coverage mask (outlined): red is the "
-                 "soft halo outside the shape, blue is coverage missing inside",
+                 "Soft silhouette minus the reference's hard coverage mask (its edge is the black "
+                 "line): red is the soft halo outside the shape, blue is coverage missing inside",
                  f"{_BUILTIN}:alpha", cheap=True),
     AnalysisMode("dl_di", "dL/dI",
                  "Gradient of the loss with respect to every pixel (alpha for silhouette losses, "
-                 "the sum over R, G, B for photometric ones): where the loss wants the image to change",
+                 "the sum over R, G, B for photometric ones): where the loss wants the image to change; "
+                 "blue asks for more (for a silhouette loss: the target's shape not yet covered)",
                  f"{_BUILTIN}:dl_di", needs_target=True),
     AnalysisMode("di_soft", "dI/dtheta soft",
                  "How the differentiable render changes per unit of the chosen parameter "
@@ -117,7 +119,7 @@ for _mode in (
     AnalysisMode("vertex_grad", "|dL/dV| on the mesh",
                  "Per-vertex gradient magnitude painted on the mesh by the OpenGL renderer; arrows "
                  "show where a gradient-descent step moves the vertices pulled hardest",
-                 f"{_BUILTIN}:vertex_grad", needs_target=True),
+                 f"{_BUILTIN}:vertex_grad", needs_target=True, magnitude_scales=True),
     AnalysisMode("diagnostics", "diagnostics",
                  "Why the gradient may be zero, NaN or misleading, in plain words, each finding with "
                  "its severity (dL/dI itself is mode 3)",

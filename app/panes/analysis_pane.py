@@ -11,7 +11,7 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser
 
 from ..model.app_model import AppModel
-from ..model.jobs import AnalysisResult
+from ..model.jobs import MAGNITUDE_SCALES, AnalysisResult
 from ..model.modes import SHORTCUT_SCHEME, get_mode, modes
 from .image_pane import ImagePane
 
@@ -35,9 +35,20 @@ class AnalysisPane(ImagePane):
             self.mode_combo.addItem(mode.label, mode.name)
             self.mode_combo.setItemData(self.mode_combo.count() - 1, mode.help, Qt.ItemDataRole.ToolTipRole)
         self.mode_combo.currentIndexChanged.connect(self._chosen)
+        self.scale_combo = QComboBox()
+        for name, text in MAGNITUDE_SCALES.items():
+            self.scale_combo.addItem(text, name)
+        self.scale_combo.setToolTip("How magnitudes are coloured: up to the 99th percentile (a few "
+                                    "extreme vertices do not leave the rest dark), linear up to the "
+                                    "max, or log10")
+        self.scale_combo.currentIndexChanged.connect(
+            lambda i: setattr(model, "magnitude_scale", self.scale_combo.itemData(i)))
+        self.scale_caption = QLabel("colours:")
         header = QHBoxLayout()
         header.addWidget(QLabel("analysis:"))
         header.addWidget(self.mode_combo, 1)
+        header.addWidget(self.scale_caption)
+        header.addWidget(self.scale_combo)
         self.notes = QTextBrowser()
         self.notes.setPlaceholderText("the analysis summary appears here")
         self._notes_height = NOTES_LINES * self.notes.fontMetrics().lineSpacing() + 12
@@ -48,6 +59,8 @@ class AnalysisPane(ImagePane):
         self.last_result: AnalysisResult | None = None
         self._renderer = None
         model.events.mode.connect(self._show_mode)
+        model.events.magnitude_scale.connect(self._show_scale)
+        self._show_scale(model.magnitude_scale)
         model.events.scene.connect(self._show_applicable)
         model.events.playback.connect(self._show_playback)
         self._show_mode(model.mode)
@@ -66,6 +79,14 @@ class AnalysisPane(ImagePane):
         self.mode_combo.blockSignals(False)
         self._tooltip()
         self._lay_out_for(get_mode(name).shows_text and not self.model.playback)
+        scales = get_mode(name).magnitude_scales
+        self.scale_combo.setVisible(scales)
+        self.scale_caption.setVisible(scales)
+
+    def _show_scale(self, scale: str) -> None:
+        self.scale_combo.blockSignals(True)
+        self.scale_combo.setCurrentIndex(self.scale_combo.findData(scale))
+        self.scale_combo.blockSignals(False)
 
     def _lay_out_for(self, text_first: bool) -> None:
         """A mode whose words are the point gets the pane for them (its picture is hidden); the

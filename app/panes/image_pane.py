@@ -79,6 +79,7 @@ class ImagePane(QWidget):
         # two lines kept free: a long label wraps and the value stays in view, and the panes do not
         # jump in height as the cursor moves
         self.readout.setWordWrap(True)
+        self.readout.ensurePolished()           # the style sheet's font decides the line height
         self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -314,7 +315,9 @@ class ImagePane(QWidget):
         return self.box.mapSceneToView(self.view.mapToScene(pos.toPoint()))
 
     def describe_at(self, u: float, v: float) -> str:
-        """The readout for the point (u, v) of the image (fractions), or '' outside it."""
+        """The readout for the point (u, v) of the image (fractions), or '' outside it: where and
+        the value (what the value is, the line above says: ``scale_label``), short enough for a
+        narrow pane."""
         if self.image is None or not (0 <= u < 1 and 0 <= v < 1):
             return ""
         s = self.image.shape[0]
@@ -322,7 +325,7 @@ class ImagePane(QWidget):
         if self.values is not None:
             value = float(self.values[row, col])
             shown = f"{value:.4g}" if np.isfinite(value) else "none (no surface here)"
-            return f"row {row}, col {col}:  {self.value_label} = {shown}"
+            return f"row {row}, col {col}:  value = {shown}"
         rgb = np.asarray(self.image[row, col], np.float64).ravel()
         return f"row {row}, col {col}:  rgb " + " ".join(f"{c:.3f}" for c in rgb)
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .run_view import RunView        # which creates this: its module imports this one
 
 ANIMATION_PANES = ("render", "target", "difference", "dL_dI")
+PANE_WORDS = {"render": "render", "target": "target", "difference": "difference (render - target)",
+              "dL_dI": "dL/dI (loss gradient per pixel)"}
 DEFAULT_ANIMATION_PANES = ("render", "target", "difference")
 RUN_FILTER = "Recorded runs (*.npz)"
 
@@ -197,15 +199,17 @@ class RunFiles(QObject):
                 self.export_mesh(path)
 
 
-def choose_panes(parent, available: list[str]) -> list[str]:
-    """Ask which panes the animation shows (beside the loss curve); [] when cancelled."""
-    dialog = QDialog(parent)
+def choose_panes(parent, available: list[str], dialog: Optional[QDialog] = None) -> list[str]:
+    """Ask which panes the animation shows (beside the loss curve); [] when cancelled. ``dialog``:
+    the dialog to fill (tests pass one and answer it)."""
+    dialog = dialog if dialog is not None else QDialog(parent)
     dialog.setWindowTitle("Panes of the animation")
     layout = QVBoxLayout(dialog)
     layout.addWidget(QLabel("Panes shown side by side, with the loss curve:"))
     boxes = []
     for name in available:
-        box = QCheckBox(name)
+        box = QCheckBox(PANE_WORDS.get(name, name))     # the recorded key stays behind the words
+        box.setProperty("pane", name)
         box.setChecked(name in DEFAULT_ANIMATION_PANES)
         layout.addWidget(box)
         boxes.append(box)
@@ -215,4 +219,4 @@ def choose_panes(parent, available: list[str]) -> list[str]:
     layout.addWidget(buttons)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return []
-    return [b.text() for b in boxes if b.isChecked()]
+    return [b.property("pane") for b in boxes if b.isChecked()]

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from renderer.optimize import Timeline
+from renderer.registry import get_renderer
 
 from ..model.app_model import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, AppModel
 from ..panes.scene_panes import ScenePanes
@@ -35,13 +36,22 @@ PANE_LABELS = {"difference": "difference (render - target)", "dL_dI": "dL/dI", "
 THINNED_STYLE = "color: #b36b00"
 
 
+SYMBOLS = {"sigma": "&sigma;", "gamma": "&gamma;"}
+
+
 def run_caption(title: str, settings: dict, values: dict, note: str = "") -> str:
-    """A pane caption for a recorded state: what it shows, then the settings stamped in the run
-    (sigma and gamma as recorded at that step)."""
-    sigma, gamma = values.get("sigma", float("nan")), values.get("gamma", float("nan"))
+    """A pane caption for a recorded state: what it shows, then the settings stamped in the run:
+    the renderer, the settings it reads (``RendererSpec.uses``) as recorded at that step (sigma
+    and gamma only for a renderer that reads them), the image size."""
     extra = f" <span style='{THINNED_STYLE}'>({note})</span>" if note else ""
-    return (f"<b>{title}</b>{extra}<br>{settings.get('renderer', '?')} &middot; &sigma; {sigma:.2g} "
-            f"&middot; &gamma; {gamma:.2g} &middot; {settings.get('image_size', '?')} px")
+    name = str(settings.get("renderer", "?"))
+    try:
+        uses = get_renderer(name).uses
+    except ValueError:                       # a run of a renderer not registered here
+        uses = ()
+    parts = [name] + [f"{SYMBOLS.get(k, k)} {values[k]:.2g}" for k in uses if k in values and np.isfinite(values[k])]
+    parts.append(f"{settings.get('image_size', '?')} px")
+    return f"<b>{title}</b>{extra}<br>" + " &middot; ".join(parts)
 
 
 class RunView(QObject):
@@ -219,7 +229,8 @@ class RunView(QObject):
         if self.runs.active:
             self.model.report_error("a run is still going: stop it first", source="run")
             return False
-        request = RunRequest(task=task, preset=preset, scene=self.model.scene.copy(), overrides=dict(overrides))
+        request = RunRequest(task=task, preset=preset, scene=self.model.scene.copy(), overrides=dict(overrides),
+                             mesh_path=self.model.mesh_path)
         self.runs.start(request)
         self.model.run_state = STARTING
         shown = ", ".join(f"{k} {getattr(v, 'describe', lambda: v)()}" for k, v in overrides.items())

@@ -137,8 +137,9 @@ class TimelineDock(QWidget):
         self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         # two lines of its own under the plot (the plot never covers it)
-        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setStyleSheet("font-family: monospace;")
+        self.readout.ensurePolished()           # the style sheet's font decides the line height
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         layout = QVBoxLayout(self)

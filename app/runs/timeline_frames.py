@@ -72,8 +72,17 @@ def schedule_text(schedule: Optional[dict]) -> str:
 
 def run_label(timeline: Timeline, name: str) -> str:
     """A legend label: the file (or run) name, the task and sigma, e.g. 'run.npz (pose, sigma 1e-04)'."""
+    from renderer.registry import get_renderer
+
     task = timeline.meta.get("task", {})
     kind = task.get("task", "run") if isinstance(task, dict) else "run"
+    renderer = str((timeline.meta.get("settings") or task or {}).get("renderer", ""))
+    try:
+        reads_sigma = "sigma" in get_renderer(renderer).uses
+    except ValueError:
+        reads_sigma = True                  # a renderer not registered here: say what was recorded
+    if not reads_sigma:
+        return f"{name} ({kind}, {renderer})"
     sigma = schedule_text(timeline.meta.get("config", {}).get("sigma"))
     return f"{name} ({kind}, sigma {sigma})"
 

@@ -24,7 +24,8 @@ from ..model.render_work import Busy, HeldRender, RenderCost, describe_seconds
 from ..workers.render_worker import RenderScheduler
 
 PREVIEW_SIZE = 128          # resolution of the fast preview while a slider or the camera is dragged
-DEPENDS_ON = ("scene", "mode", "loss", "param", "target_kind", "target_pose", "target_image", "pick")
+DEPENDS_ON = ("scene", "mode", "loss", "param", "target_kind", "target_pose", "target_image", "pick",
+              "magnitude_scale")
 
 
 def settings_label(scene) -> str:

@@ -57,6 +57,7 @@ def save_model(store: QSettings, model: AppModel) -> None:
     write_json(store, "render/budget_s", model.render_budget_s)
     write_json(store, "scene/values", scene_values(model.scene))
     write_json(store, "analysis/mode", model.mode)
+    write_json(store, "analysis/magnitude_scale", model.magnitude_scale)
     write_json(store, "analysis/loss", {"loss": model.loss, "kind": model.target_kind,
                                         "pose": dict(model.target_pose), "param": model.param})
     write_json(store, "files/last_mesh", model.mesh_path)
@@ -80,6 +81,9 @@ def restore_model(store: QSettings, model: AppModel, devices: Sequence[str],
     mode = read_json(store, "analysis/mode", None)
     if isinstance(mode, str):
         _assign(model, "mode", mode, problems)
+    scale = read_json(store, "analysis/magnitude_scale", None)
+    if isinstance(scale, str):
+        _assign(model, "magnitude_scale", scale, problems)
     loss = read_json(store, "analysis/loss", {})
     loss = loss if isinstance(loss, dict) else {}
     for name, value in (("loss", loss.get("loss")), ("param", loss.get("param")),

@@ -15,8 +15,7 @@ from .analysis_engine import ModeContext, project_points_px
 
 ARROW_COUNT = 24
 ARROW_LENGTH = 0.25        # world units for the largest gradient (meshes are normalised to radius 1)
-CLIP_PERCENT = 1.0         # per-vertex colours: clip the top 1% when the max is an outlier ...
-CLIP_RATIO = 3.0           # ... i.e. more than 3x the 99th percentile
+CLIP_PERCENT = 1.0         # per-vertex colours: the percentile scale saturates the top 1%
 
 
 def difference(ctx: ModeContext) -> None:
@@ -34,8 +33,10 @@ def alpha(ctx: ModeContext) -> None:
                                  "soft alpha - hard mask", contour=_isoline(gl, 0.5))
     halo = ((soft > 1e-3) & (gl < 0.5)).mean()
     short = ((soft < 0.999) & (gl >= 0.5)).mean()
-    ctx.result.lines.append(f"soft halo outside the hard mask: {halo:.2%} of pixels; "
-                            f"partial coverage inside: {short:.2%}")
+    ctx.result.lines += [f"soft halo outside the hard mask: {halo:.2%} of pixels; "
+                         f"partial coverage inside: {short:.2%}",
+                         "black line: the edge of the OpenGL reference's hard mask (its 0.5 coverage "
+                         "contour); red outside it is the soft halo, blue inside it missing coverage"]
 
 
 def dl_di(ctx: ModeContext) -> None:
@@ -46,7 +47,7 @@ def dl_di(ctx: ModeContext) -> None:
     values = _reduce(grads.dL_dI.double().cpu().numpy(), loss.channel)
     ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
                                  f"dL/dI ({_channel_words(loss.channel)})")
-    ctx.result.lines += _loss_lines(ctx.request, grads)
+    ctx.result.lines += _loss_lines(ctx.request, grads) + [_dl_di_reading(loss.channel, ctx.request)]
 
 
 def di_soft(ctx: ModeContext) -> None:
@@ -126,24 +127,23 @@ def vertex_grad(ctx: ModeContext) -> None:
     _, grads = ctx.engine.gradients(scene, ctx.request, ctx.result.times)
     ctx.check()
     norm = grads.dL_dV_norm.double().cpu().numpy()
-    levels, clipped = _magnitude_range(norm)
-    colors = map_to_rgb(norm, "sequential", levels)
-    grey = np.repeat((np.minimum(norm, levels[1]) / levels[1]).astype(np.float32)[:, None], 3, axis=1)
+    shade, levels, label, note = magnitude_colours(norm, ctx.request.magnitude_scale)
+    lo, hi = levels
+    colors = map_to_rgb(shade, "sequential", levels)
+    grey = np.repeat(((np.clip(shade, lo, hi) - lo) / (hi - lo)).astype(np.float32)[:, None], 3, axis=1)
     painted = _paint(ctx.engine.gl, scene, colors)
     scalar = _paint(ctx.engine.gl, scene, grey)
     covered = scalar["face_id"] >= 0
-    # the hover value is |dL/dV| interpolated over the face (exact at vertices up to the clip)
-    values = np.where(covered, scalar["rgb"][..., 0] * levels[1], np.nan).astype(np.float32)
+    # the hover value is the coloured quantity interpolated over the face (exact at vertices)
+    values = np.where(covered, lo + scalar["rgb"][..., 0] * (hi - lo), np.nan).astype(np.float32)
     rgb = np.where(covered[..., None], painted["rgb"], 0.0).astype(np.float32)
     arrows = _arrows(scene, grads.dL_dV.double().cpu().numpy(), norm, scalar["depth"])
-    label = "|dL/dV| per vertex" + (f" (top {CLIP_PERCENT:g}% clipped)" if clipped else "")
     ctx.result.heatmap = Heatmap(values, "sequential", levels, label, rgb=rgb, arrows=arrows)
     moving = (norm > 0).mean() if norm.size else 0.0
     peak = float(norm.max()) if norm.size else 0.0
     ctx.result.lines += _loss_lines(ctx.request, grads) + [
-        f"{moving:.1%} of vertices get a gradient; max |dL/dV| = {peak:.3g}"
-        + (f", colours clipped at the {100 - CLIP_PERCENT:g}th percentile {levels[1]:.3g}" if clipped else "")
-        + f"; arrows: -dL/dV of the {ARROW_COUNT} visible vertices pulled hardest"]
+        f"{moving:.1%} of vertices get a gradient; max |dL/dV| = {peak:.3g}; {note}; arrows: -dL/dV "
+        f"of the {ARROW_COUNT} visible vertices pulled hardest"]
 
 
 def diagnostics(ctx: ModeContext) -> None:
@@ -161,6 +161,15 @@ def diagnostics(ctx: ModeContext) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _dl_di_reading(channel: str, request: AnalysisRequest) -> str:
+    """How to read the dL/dI colours: blue where more of the image lowers the loss."""
+    target = "the target" if request.target.kind != "current" else "the reference"
+    if channel == "alpha":
+        return (f"blue: more coverage there lowers the loss, so the blue shape is {target}'s silhouette "
+                "where the render does not cover it yet; red: less coverage lowers it (the render "
+                f"outside {target})")
+    return (f"blue: brighter there lowers the loss (the render is darker than {target}); red: darker "
+            "lowers it")
 def _reduce(maps: np.ndarray, channel: str) -> np.ndarray:
     """(S, S, 4) r, g, b, alpha -> (S, S): alpha, or the sum over r, g, b."""
     return maps[..., 3] if channel == "alpha" else maps[..., :3].sum(-1)
@@ -183,17 +192,27 @@ def _isoline(field: np.ndarray, level: float) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 2))
 
 
-def _magnitude_range(values: np.ndarray) -> tuple[tuple[float, float], bool]:
-    """Colour range for per-vertex magnitudes: (0, max), unless a few outliers would leave every
-    other vertex at the bottom of the map; then (0, the 99th percentile of the non-zero values),
-    and the caller says so. Returns (levels, clipped)."""
-    levels = levels_for("sequential", values)
+def magnitude_colours(values: np.ndarray, scale: str) -> tuple[np.ndarray, tuple[float, float], str, str]:
+    """How per-vertex magnitudes are coloured -> (the coloured quantity per vertex, its colour
+    range, the colour bar's label, a note for the summary). scale "linear": 0 .. max (a few
+    vertices on the silhouette can leave the rest dark); "percentile": 0 .. the 99th percentile
+    of the non-zero values (above it the colour saturates); "log": log10 of the value from its
+    1st percentile to the max."""
+    peak = float(values.max()) if values.size else 0.0
     nonzero = values[values > 0]
-    if nonzero.size >= 20:
+    if scale == "log" and nonzero.size:
+        lo = float(np.log10(np.percentile(nonzero, CLIP_PERCENT)))
+        hi = float(np.log10(peak))
+        hi = hi if hi > lo else lo + 1.0
+        shade = np.log10(np.maximum(values, 10 ** lo))
+        return shade, (lo, hi), "log10 |dL/dV| per vertex", f"colours: log10 |dL/dV| from {lo:.2f} to {hi:.2f}"
+    if scale == "percentile" and nonzero.size >= 20:
         top = float(np.percentile(nonzero, 100 - CLIP_PERCENT))
-        if 0 < top < levels[1] / CLIP_RATIO:
-            return (0.0, top), True
-    return levels, False
+        if 0 < top < peak:
+            return (values, (0.0, top), f"|dL/dV| per vertex (saturates above the {100 - CLIP_PERCENT:g}th percentile)",
+                    f"colours saturate above the {100 - CLIP_PERCENT:g}th percentile {top:.3g}")
+    levels = levels_for("sequential", values)
+    return values, levels, "|dL/dV| per vertex", f"colours: 0 to the max {levels[1]:.3g}"
 
 
 def _loss_lines(request: AnalysisRequest, grads) -> list[str]:

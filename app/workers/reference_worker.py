@@ -28,18 +28,26 @@ class ReferenceWorker(QObject):
         self._gl = None
         self._assets: dict[str, object] = {}
 
-    def _mesh_named(self, name: str, open_mesh):
-        """The run's object: the mesh the GUI passed, else a bundled asset of that name."""
+    def _mesh_named(self, name: str, open_mesh, recorded_path: Optional[str]):
+        """The run's object: the mesh the GUI passed, else the file the run recorded it from,
+        else a bundled asset of that name."""
         if open_mesh is not None:
             return open_mesh
-        if name not in self._assets:
-            from renderer.assets import list_assets, load_asset
+        key = recorded_path or name
+        if key not in self._assets:
+            from pathlib import Path
 
-            if name not in {a.name for a in list_assets()}:
-                raise ValueError(f"the run's mesh {name!r} is not open; open it "
-                                 "(File > Open mesh) to see the reference")
-            self._assets[name] = load_asset(name)
-        return self._assets[name]
+            from renderer.assets import list_assets, load_asset
+            from renderer.io import load
+
+            if recorded_path and Path(recorded_path).is_file():
+                self._assets[key] = load(recorded_path)
+            elif name in {a.name for a in list_assets()}:
+                self._assets[key] = load_asset(name)
+            else:
+                where = f" (recorded at {recorded_path}, which is gone)" if recorded_path else ""
+                raise ValueError(f"open the run's mesh {name!r}{where} with File > Open mesh to see its reference")
+        return self._assets[key]
 
     @Slot(int, object)
     def run_job(self, request_id: int, request: ReferenceRequest) -> None:
@@ -51,8 +59,9 @@ class ReferenceWorker(QObject):
 
                 self._gl = GLRenderer()
             task = Task.class_for_run(request.timeline.meta)
+            path = request.timeline.meta.get("mesh_path")
             recorded = task.recorded_scene(request.timeline, request.step,
-                                           lambda name: self._mesh_named(name, request.mesh))
+                                           lambda name: self._mesh_named(name, request.mesh, path))
             self.rendered.emit(request_id, request, list(recorded.notes), self._gl.render(recorded.scene)["rgb"])
         except Exception as exc:  # noqa: BLE001 - shown in the reference pane's caption
             self.failed.emit(request_id, request, describe_error(exc))

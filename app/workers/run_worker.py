@@ -27,12 +27,14 @@ TEMPLATE_ASSET = "sphere"          # what a shape run deforms (the current mesh 
 class RunRequest:
     """task and preset (``renderer.optimize.presets``); scene: a copy of the window's scene, whose
     mesh is the object (or, for shape, the target) and whose lights, background and flags the
-    run uses; overrides: ``build_run`` overrides (steps, lr, renderer, sigma, size, ...)."""
+    run uses; overrides: ``build_run`` overrides (steps, lr, renderer, sigma, size, ...); mesh_path:
+    the file that mesh was read from, stamped in the run so that a reopened run finds it again."""
 
     task: str
     preset: str
     scene: Scene
     overrides: dict = field(default_factory=dict)
+    mesh_path: Optional[str] = None
 
 
 def light_values(scene: Scene) -> dict:
@@ -82,6 +84,8 @@ class RunWorker(QObject):
             task, config = self._build(request)
             run = Run(task, config)
             run.timeline.set_meta(gui={"lights": light_values(request.scene), "preset": request.preset})
+            if request.mesh_path:
+                run.timeline.set_meta(mesh_path=request.mesh_path)
             self.started.emit(run, request)
             if self.cancel_requested:
                 run.stop()

@@ -186,6 +186,8 @@ def run_optimize(args, scene_from_args) -> int:
     task, config = _build(args, scene_from_args)
     bar = _ProgressBar(config.steps, not args.quiet)
     run = Run(task, config, on_step=bar)
+    if args.mesh and args.task != "shape":           # where a reopened run finds its object again
+        run.timeline.set_meta(mesh_path=str(Path(args.mesh).resolve()))
     interrupted = False
     try:
         run.run()
