@@ -173,9 +173,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     for path in (args.out, args.npy):
         if path and not Path(path).resolve().parent.is_dir():
             raise UsageError(f"render: cannot write {path}: folder {Path(path).parent} does not exist")
+    from renderer.analysis.progress import ticking
+
     scene = scene_from_args(args)
     start = time.perf_counter()
-    buffers = render_numpy(scene)
+    with ticking(f"rendering {scene.settings.renderer} at {scene.settings.image_size} px"):
+        buffers = render_numpy(scene)
     seconds = time.perf_counter() - start
     rgba = np.concatenate([buffers["rgb"], buffers["alpha"][..., None]], axis=-1).astype(np.float32)
     written = []
@@ -221,9 +224,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_gui_can_start() -> None:
+    """Before Qt: a missing X11 library or no display is one line and exit 2, not Qt's abort."""
+    from app.platform_check import gui_problem
+
+    problem = gui_problem()
+    if problem:
+        raise UsageError(problem)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from app import run_app
 
+    check_gui_can_start()
     return run_app(args.mesh)
 
 
@@ -236,6 +249,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     from app import run_app
 
+    check_gui_can_start()
     # the run's object opens with it when the run recorded where it came from (else the last mesh)
     recorded = timeline.meta.get("mesh_path")
     mesh_path = recorded if isinstance(recorded, str) and Path(recorded).is_file() else None

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
 from ..registry import differentiable_renderer, get_renderer, renderer_names
+from .progress import ProgressBar
 
 VERBS = ("grad", "landscape")
 TARGET_FLAGS = ("azimuth", "elevation", "distance", "fov", "light_azimuth", "light_elevation")
@@ -148,17 +148,25 @@ def cmd_grad(args, scene_from_args) -> int:
     size = scene.settings.image_size
     if args.pixel and not all(0 <= v < size for v in args.pixel):
         raise ValueError(f"--pixel {args.pixel[0]} {args.pixel[1]} is outside the {size}x{size} image")
+    stages = ProgressBar(3 if args.no_reference else 4, "grad stages")
+    stages.update(0, "target and loss gradients")
     target, true_values = _make_target(args, scene)
     loss = get_loss(args.loss)
     grads = loss_gradients(scene, target, args.loss)
+    stages.update(1, "diagnostics")
     findings = diagnose(scene, target, args.loss, true_values=true_values, grads=grads)
+    stages.update(2, f"dI/d{spec.name} ({args.method})")
     d = derivative_image(scene, spec, method=args.method)
     image, soft_d = d.image.double().cpu().numpy(), d.d_image.double().cpu().numpy()
     bg = scene.settings.background
     soft_comp = composite_derivative(image, soft_d, bg)
     step = args.step if args.step is not None else reference_step(spec, scene.settings.image_size)
+    if not args.no_reference:
+        stages.update(3, "reference dI/dtheta (GL central differences)")
     ref = None if args.no_reference else reference_derivative(scene, spec, step=step,
                                                                supersample=args.reference_supersample)
+    stages.update(stages.total)
+    stages.close()
     st = scene.settings
     label = get_renderer(st.renderer).label(st)
     theta = f"theta = {spec.name} = {param_value(scene, spec):.4g} {spec.unit}"
@@ -256,8 +264,19 @@ def cmd_landscape(args, scene_from_args) -> int:
     centre = true_values.get(spec.name, param_value(scene, spec))
     known = spec.name in true_values or not args.target_image
     values = centre + np.linspace(args.range[0], args.range[1], args.steps)
-    sweep = loss_sweep(scene, target, args.loss, spec.name, values, args.sigmas,
-                       target_value=centre if known else None, progress=_progress("sweep"))
+    curves = len(args.sigmas or [None]) if "sigma" in get_renderer(scene.settings.renderer).uses else 1
+    spec2 = parse_param(args.param2, scene) if args.param2 else None
+    if spec2 is not None and args.steps2 < 2:
+        raise ValueError(f"--steps2 must be at least 2, got {args.steps2}")
+    scan_points = max(2, min(args.steps, 25)) * args.steps2 if spec2 is not None else 0
+    bar = ProgressBar(curves * args.steps + scan_points, "landscape points")
+    try:
+        sweep = loss_sweep(scene, target, args.loss, spec.name, values, args.sigmas,
+                           target_value=centre if known else None,
+                           progress=lambda done, total: bar.update(done, "sweep"))
+    finally:
+        if spec2 is None:
+            bar.close()
     st = scene.settings
     made = (f"image {Path(args.target_image).name}" if args.target_image else
             f"{args.target_renderer} render" + "".join(f", {k}={v:g}" for k, v in true_values.items()))
@@ -267,15 +286,17 @@ def cmd_landscape(args, scene_from_args) -> int:
     arrays = dict(sweep.arrays())
     fig = landscape_figure(sweep, title)
     scan_fig = None
-    if args.param2:
-        spec2 = parse_param(args.param2, scene)
-        if args.steps2 < 2:
-            raise ValueError(f"--steps2 must be at least 2, got {args.steps2}")
+    if spec2 is not None:
         centre2 = true_values.get(spec2.name, param_value(scene, spec2))
         xs = centre + np.linspace(args.range[0], args.range[1], max(2, min(args.steps, 25)))
         ys = centre2 + np.linspace(args.range2[0], args.range2[1], args.steps2)
-        scan = loss_scan_2d(scene, target, args.loss, spec.name, xs, spec2.name, ys,
-                            target_value=(centre, centre2), progress=_progress("scan"))
+        swept = curves * args.steps
+        try:
+            scan = loss_scan_2d(scene, target, args.loss, spec.name, xs, spec2.name, ys,
+                                target_value=(centre, centre2),
+                                progress=lambda done, total: bar.update(swept + done, "2-D scan"))
+        finally:
+            bar.close()
         print(f"2-D scan: lowest loss at {spec.name} = {scan.minimum()[0]:.4g}, {spec2.name} = {scan.minimum()[1]:.4g}")
         arrays.update(scan.arrays())
         scan_fig = scan_figure(scan, f"{args.loss} loss over {spec.name} x {spec2.name}, "
@@ -292,16 +313,6 @@ def cmd_landscape(args, scene_from_args) -> int:
                 "true_values": true_values}
         np.savez_compressed(args.npz, meta=np.array(json.dumps(meta)), **arrays)
     return 0
-
-
-def _progress(what: str) -> Optional[Callable[[int, int], None]]:
-    if not sys.stderr.isatty():
-        return None
-
-    def report(done: int, total: int) -> None:
-        print(f"\r{what}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
-
-    return report
 
 
 HANDLERS = {"grad": cmd_grad, "landscape": cmd_landscape}

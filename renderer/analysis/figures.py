@@ -93,16 +93,15 @@ def gradient_panel(render_rgb: np.ndarray, target_rgb: np.ndarray, dl_di: np.nda
 def landscape_figure(sweep, title: str) -> Figure:
     """Loss (top) and dL/dtheta (bottom: the renderer's autograd derivative, solid; the slope of
     the loss curve by central differences, dotted) along a 1-D sweep, one colour per curve."""
-    fig = new_figure(8.5, 7.5)
+    fig = new_figure(10.0, 7.5)
     top, bottom = fig.subplots(2, 1, sharex=True)
     per = UNIT_WORDS.get(sweep.unit, f"per {sweep.unit}")
     slope = sweep.slope()
     colors = [f"C{i}" for i in range(len(sweep.labels))]
     for i, label in enumerate(sweep.labels):
         top.plot(sweep.values, sweep.loss[i], color=colors[i], lw=1.6, label=label)
-        bottom.plot(sweep.values, sweep.grad[i], color=colors[i], lw=1.6, label=f"{label}: autograd")
-        bottom.plot(sweep.values, slope[i], color=colors[i], lw=1.0, ls=":",
-                    label=f"{label}: slope of the loss curve")
+        bottom.plot(sweep.values, sweep.grad[i], color=colors[i], lw=1.6)
+        bottom.plot(sweep.values, slope[i], color=colors[i], lw=1.0, ls=":")
     unit_text = "deg" if sweep.unit == "deg" else sweep.unit
     for ax in (top, bottom):
         if sweep.target_value is not None:
@@ -113,8 +112,15 @@ def landscape_figure(sweep, title: str) -> Figure:
     bottom.set_ylabel(f"dL/d{sweep.param} ({per})")
     bottom.set_xlabel(f"{sweep.param} ({unit_text})" + ("; dashed: target" if sweep.target_value is not None else ""))
     top.set_title(title, fontsize=10)
-    top.legend(fontsize=8, loc="best")
-    bottom.legend(fontsize=7, ncol=2, loc="best")
+    # the legends sit beside the plots, never over a curve: colours are the curves (top), line
+    # styles what each line of the derivative plot is (bottom)
+    outside = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
+    top.legend(**outside)
+    from matplotlib.lines import Line2D
+
+    styles = [Line2D([], [], color="0.2", lw=1.6, label="autograd dL/dtheta"),
+              Line2D([], [], color="0.2", lw=1.0, ls=":", label="slope of the loss curve")]
+    bottom.legend(handles=styles, **outside)
     return fig
 
 
@@ -135,5 +141,5 @@ def scan_figure(scan, title: str) -> Figure:
     ax.set_xlabel(f"{scan.param_x} ({scan.units[0]})" if scan.units[0] else scan.param_x)
     ax.set_ylabel(f"{scan.param_y} ({scan.units[1]})" if scan.units[1] else scan.param_y)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    fig.legend(fontsize=8, loc="outside lower center", ncol=2)      # under the plot, not over the map
     return fig

@@ -155,25 +155,20 @@ def _build(args, scene_from_args):
     return build_run("shape", template, preset_name=args.preset, truth_mesh=target, scene=scene, **overrides)
 
 
-class _ProgressBar:
-    """A one-line terminal progress bar on stderr (only when stderr is a terminal)."""
+class _StepProgress:
+    """The optimize verb's progress bar: steps, the time left, the loss and the first errors."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled and sys.stderr.isatty()
+        from ..analysis.progress import ProgressBar
+
+        self.bar = ProgressBar(total, "steps", enabled=None if enabled else False)
 
     def __call__(self, record) -> None:
-        if not self.enabled:
-            return
-        done = record.step + 1
-        width = 30
-        filled = int(width * done / self.total)
         err = [f"{k.split('/', 1)[1]} {v:.3g}" for k, v in record.scalars.items() if k.startswith("error/")][:2]
-        text = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} loss {record.loss:.5g}"
-        print(text + ("  " + ", ".join(err) if err else "") + "   ", end="", file=sys.stderr, flush=True)
+        self.bar.update(record.step + 1, f"loss {record.loss:.5g}" + ("  " + ", ".join(err) if err else ""))
 
     def close(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr, flush=True)
+        self.bar.close()
 
 
 def run_optimize(args, scene_from_args) -> int:
@@ -184,7 +179,7 @@ def run_optimize(args, scene_from_args) -> int:
 
     _check_outputs(args)
     task, config = _build(args, scene_from_args)
-    bar = _ProgressBar(config.steps, not args.quiet)
+    bar = _StepProgress(config.steps, not args.quiet)
     run = Run(task, config, on_step=bar)
     if args.mesh and args.task != "shape":           # where a reopened run finds its object again
         run.timeline.set_meta(mesh_path=str(Path(args.mesh).resolve()))
