@@ -19,6 +19,13 @@ UNIT_WORDS = {"deg": "per degree", "world": "per world unit", "coefficient": "pe
               "exponent": "per unit"}
 
 
+def _wrapped(title: str, width: int) -> str:
+    """A long title over several lines (one line was cut at the figure's edges)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width)) or title
+
+
 def new_figure(width_in: float, height_in: float) -> Figure:
     fig = Figure(figsize=(width_in, height_in), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
@@ -111,7 +118,7 @@ def landscape_figure(sweep, title: str) -> Figure:
     top.set_ylabel(f"loss ({sweep.loss_name})")
     bottom.set_ylabel(f"dL/d{sweep.param} ({per})")
     bottom.set_xlabel(f"{sweep.param} ({unit_text})" + ("; dashed: target" if sweep.target_value is not None else ""))
-    top.set_title(title, fontsize=10)
+    top.set_title(_wrapped(title, 100), fontsize=10)
     # the legends sit beside the plots, never over a curve: colours are the curves (top), line
     # styles what each line of the derivative plot is (bottom)
     outside = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
@@ -140,6 +147,7 @@ def scan_figure(scan, title: str) -> Figure:
         ax.plot([scan.target_value[0]], [scan.target_value[1]], "x", color="red", ms=10, label="target")
     ax.set_xlabel(f"{scan.param_x} ({scan.units[0]})" if scan.units[0] else scan.param_x)
     ax.set_ylabel(f"{scan.param_y} ({scan.units[1]})" if scan.units[1] else scan.param_y)
-    ax.set_title(title, fontsize=10)
-    fig.legend(fontsize=8, loc="outside lower center", ncol=2)      # under the plot, not over the map
+    ax.set_title(_wrapped(title, 80), fontsize=10)
+    # under the plot, not over the map; grey, so the white "lowest loss" ring shows
+    fig.legend(fontsize=8, loc="outside lower center", ncol=2, facecolor="0.55", framealpha=1.0)
     return fig
