@@ -1,5 +1,6 @@
 """The loss plot stays legible (issue 13, defect 7): tall enough at the smallest window, log-axis
-labels that do not pile up (with a run and without), a legend inside the plot."""
+labels that do not pile up (with a run and without), a legend that is neither clipped nor over
+the curves."""
 from __future__ import annotations
 
 import numpy as np
@@ -67,4 +68,7 @@ def test_opened_run_plot_is_legible(qtbot, make_window, shape_run):
     assert_labels_apart(plot)
     box = plot.getPlotItem().getViewBox().sceneBoundingRect()
     legend = dock.legend.sceneBoundingRect()
-    assert box.contains(legend), (legend, box)      # the legend is not clipped
+    whole = plot.getPlotItem().sceneBoundingRect()
+    assert len(dock.legend.items) == len(dock.primary.curves)
+    assert not box.intersects(legend), (legend, box)     # beside the curves, never over them
+    assert whole.contains(legend), (legend, whole)       # and not clipped

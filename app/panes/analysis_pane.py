@@ -47,13 +47,17 @@ class AnalysisPane(ImagePane):
         header = QHBoxLayout()
         header.addWidget(QLabel("analysis:"))
         header.addWidget(self.mode_combo, 1)
-        header.addWidget(self.scale_caption)
-        header.addWidget(self.scale_combo)
+        # a row of its own (shown for the modes that colour magnitudes): the header never widens
+        # the pane at the expense of the other two
+        scale_row = QHBoxLayout()
+        scale_row.addWidget(self.scale_caption)
+        scale_row.addWidget(self.scale_combo, 1)
         self.notes = QTextBrowser()
         self.notes.setPlaceholderText("the analysis summary appears here")
         self._notes_height = NOTES_LINES * self.notes.fontMetrics().lineSpacing() + 12
         layout = self.layout()
         layout.insertLayout(0, header)
+        layout.insertLayout(1, scale_row)
         layout.addWidget(self.notes)
         self._text_first = None
         self.last_result: AnalysisResult | None = None

@@ -14,6 +14,7 @@ from renderer.registry import get_renderer
 from ..model.app_model import AppModel
 from ..model.jobs import AnalysisResult
 from ..model.modes import get_mode
+from ..model.render_work import describe_seconds
 from .analysis_pane import AnalysisPane
 from .captions import reference_caption, render_caption
 from .image_pane import ImagePane
@@ -71,6 +72,8 @@ class ScenePanes(QSplitter):
             self.reference.set_overlays()
             self.reference.set_selected_face(None)
             self.analysis.set_overlays()
+        for pane in self.panes:        # the picked pixel is a pixel of the live scene
+            pane.set_marker(None if on else self.model.pick)
 
     def _show_work(self) -> None:
         """The busy strip on each pane whose image is being made (the soft render and its
@@ -82,7 +85,8 @@ class ScenePanes(QSplitter):
             return
         held, busy = model.held_render, model.busy
         if held is not None:
-            text = f"not rendered yet: {held.message()}. Render it, or Esc to go back (bar above)"
+            text = (f"not rendered yet: {held.label} would take about {describe_seconds(held.predicted_s)}; "
+                    "Render, or Esc to go back (bar above)")
             for pane in self.panes:
                 pane.set_busy(lambda text=text: text)
             return
@@ -94,7 +98,7 @@ class ScenePanes(QSplitter):
         busy = self.model.busy
         if busy is None or not busy.shown:
             return None
-        return f"\u23f3 {busy.describe()}  \u00b7  Esc cancels"
+        return f"{busy.describe()}  \u00b7  Esc cancels"
 
     # --- views -------------------------------------------------------------------------------
     def magnify(self, factor: float, u: float, v: float) -> None:

@@ -14,6 +14,7 @@ import pyqtgraph as pg
 PLOT_MIN_HEIGHT = 140          # px: below this the curves and the legend do not fit
 EMPTY_RANGE = (-3.0, 0.0)      # log10 y range of an empty plot: 0.001 .. 1
 LABEL_PX = 16                  # vertical room one tick label needs
+LEGEND_COLUMNS = 4             # legend entries per row under the plot
 
 
 def _mantissa(log_value: float) -> float:
@@ -48,13 +49,23 @@ def make_loss_plot() -> pg.PlotWidget:
     plot = pg.PlotWidget(axisItems={"left": LossAxis("left")})
     plot.setLogMode(x=False, y=True)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.setLabel("bottom", "step")
-    plot.setLabel("left", "loss (log)")
+    plot.setLabel("left", "loss (log)")       # (the x axis is the run's steps: the title says so)
     plot.getAxis("left").enableAutoSIPrefix(False)     # plain 0.2, not "200 (x0.001)"
     plot.setMenuEnabled(False)
     plot.setMinimumHeight(PLOT_MIN_HEIGHT)
     show_empty(plot)
     return plot
+
+
+def add_legend_below(plot: pg.PlotWidget) -> pg.LegendItem:
+    """A legend in a row of its own under the plot (in the plot's layout, not over the view box),
+    so it never covers a curve; curves plotted with a name join it, and clicking an entry hides
+    its curve, as pyqtgraph's legend does."""
+    item = plot.getPlotItem()
+    legend = pg.LegendItem(labelTextSize="8pt", colCount=LEGEND_COLUMNS, verSpacing=-8, horSpacing=16)
+    item.layout.addItem(legend, 4, 1)
+    item.legend = legend                  # PlotItem.plot(name=...) adds curves to item.legend
+    return legend
 
 
 def show_empty(plot: pg.PlotWidget) -> None:

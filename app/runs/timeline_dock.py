@@ -20,7 +20,7 @@ from renderer.optimize import Timeline
 from renderer.optimize.timeline import ScalarSnapshot
 
 from ..controls.widgets import compact_combo
-from .loss_plot import make_loss_plot
+from .loss_plot import add_legend_below, make_loss_plot
 from .timeline_frames import best_step, loss_names, scalar_snapshot, scalars_at
 
 SPEEDS = ((1, "1 step/s"), (5, "5 steps/s"), (10, "10 steps/s"), (25, "25 steps/s"), (60, "60 steps/s"))
@@ -33,7 +33,6 @@ ANALYSIS_PANES = (("difference", "difference (render - target)"), ("dL_dI", "dL/
                   ("target", "target"))
 READOUT_PREFIXES = ("loss", "error/", "param/", "sigma", "gamma")
 NO_RUN_HINT = "no run: start one in the Optimize dock, or File > Open run"
-LEGEND_ROWS = 3                     # more terms than this: the legend uses two columns
 
 
 @dataclass
@@ -124,7 +123,7 @@ class TimelineDock(QWidget):
         options.addWidget(self.note, 1)
 
         self.plot = make_loss_plot()
-        self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150))
+        self.legend = add_legend_below(self.plot)
         self.cursor = pg.InfiniteLine(pos=0, angle=90, movable=True, pen=pg.mkPen("#ff2d55", width=1.5),
                                       hoverPen=pg.mkPen("#ff7a90", width=3))
         self.cursor.setZValue(10)
@@ -136,10 +135,10 @@ class TimelineDock(QWidget):
         self.readout = QLabel(" ")
         self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        # two lines of its own under the plot (the plot never covers it)
+        # three lines of its own under the plot (the plot never covers it)
         self.readout.setStyleSheet("font-family: monospace;")
         self.readout.ensurePolished()           # the style sheet's font decides the line height
-        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
+        self.readout.setFixedHeight(3 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         layout = QVBoxLayout(self)
@@ -255,7 +254,8 @@ class TimelineDock(QWidget):
 
     def _show_readout(self, step: int) -> None:
         values = scalars_at(self.primary.timeline, step)
-        shown = [f"{name} {value:.4g}" for name, value in values.items()
+        # "param/azimuth" reads as "azimuth" (the errors keep their prefix: they are not values)
+        shown = [f"{name.removeprefix('param/')} {value:.4g}" for name, value in values.items()
                  if name.startswith(READOUT_PREFIXES) and np.isfinite(value)]
         self.readout.setText("   ".join(shown) or " ")
 
@@ -310,13 +310,13 @@ class TimelineDock(QWidget):
                 curve = self.plot.plot([], [], pen=pen, name=label)
                 curve_set.curves[name] = curve
             curve.setData(steps, positive(snap.column(name)), connect="finite")
-        self.legend.setColumnCount(1 if len(self.legend.items) <= LEGEND_ROWS else 2)
         self._title()
 
     def _title(self) -> None:
         """Say which line style is which run (colours are the loss terms)."""
         runs = ([self.primary] if self.primary else []) + self.overlays
-        self.plot.setTitle("; ".join(f"{STYLE_NAMES[r.style]}: {r.label}" for r in runs) or NO_RUN_HINT, size="8pt")
+        described = "; ".join(f"{STYLE_NAMES[r.style]}: {r.label}" for r in runs)
+        self.plot.setTitle(f"loss per step, {described}" if described else NO_RUN_HINT, size="8pt")
 
     def _remove_curves(self, curve_set: Optional[CurveSet]) -> None:
         if curve_set is None:

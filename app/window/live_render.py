@@ -132,8 +132,8 @@ class LiveRenders:
         shown = model.rendered_scene
         if shown is not None and scene_key(shown) != scene_key(model.scene):
             model.scene = shown                     # asks again: the worker has it cached
-            model.report_status(f"cancelled: {what or 'the render'} was not rendered; back to "
-                                f"{settings_label(shown)}, as shown", 10000)
+            model.report_status(f"cancelled {what or 'the render'}; the settings are back to what the "
+                                "panes show", 10000)
         elif what is not None:
             model.report_status(f"cancelled: {what}; the panes show the last finished result", 10000)
 

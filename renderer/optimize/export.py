@@ -18,6 +18,7 @@ from .timeline import Timeline
 
 IMAGE_PANES = ("render", "target", "difference", "dL_dI")
 SIGNED_PANES = ("difference", "dL_dI")
+PANE_TITLES = {"render": "render", "target": "target", "difference": "render - target", "dL_dI": "dL/dI"}
 TITLE_PX, HEADER_PX = 14, 16
 ANIMATION_FORMATS = (".gif", ".mp4")
 
@@ -150,7 +151,8 @@ def export_animation(timeline: Timeline, path: str | Path, panes: Optional[Seque
             img = _pane_rgb(stacks[p][i], p in SIGNED_PANES, limits.get(p, 1.0))
             img = img.repeat(scale, 0).repeat(scale, 1)
             canvas[HEADER_PX + TITLE_PX:HEADER_PX + TITLE_PX + side, x:x + side] = img
-            title = p if p not in limits else f"{p} (+-{limits[p]:.2g})"
+            name = PANE_TITLES.get(p, p)
+            title = name if p not in limits else f"{name} (+-{limits[p]:.2g})"
             canvas = _text(canvas, (x + 2, HEADER_PX + 1), title)
             x += side + 4
         if curve:
