@@ -113,3 +113,22 @@ def test_scene_dock_fits_for_every_renderer(qtbot, make_window, renderer):
     assert area.widget().minimumSizeHint().width() <= area.viewport().width(), renderer
     assert not area.horizontalScrollBar().isVisible()
     assert not unreachable_controls(window.findChild(QDockWidget, "controls")), renderer
+
+
+def test_scrolling_a_dock_does_not_edit_the_scene(qtbot, make_window):
+    """The wheel over an unfocused combo or slider in a dock scrolls the dock (found in the tour:
+    scrolling the Scene dock turned the resolution down to 64)."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(image_size=256)
+    combo = window.controls.widgets["resolution" if "resolution" in window.controls.widgets else "image_size"]
+    slider = window.controls.widgets["sigma"].slider
+    before = (window.model.scene.settings.image_size, window.model.scene.settings.sigma)
+    for widget in (combo, slider):
+        centre = QPointF(widget.width() / 2, widget.height() / 2)
+        event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(widget, event)
+    assert (window.model.scene.settings.image_size, window.model.scene.settings.sigma) == before

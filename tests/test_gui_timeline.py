@@ -135,7 +135,7 @@ def test_corrupt_file_is_a_message_and_overlay_adds_curves(qtbot, make_window, r
     assert not window.runs.files.overlay_run(str(bad))
     assert window.runs.files.overlay_run(str(runs[1]))
     assert len(dock.plot.getPlotItem().listDataItems()) == 2 * curves_before
-    assert "soft.npz" in dock.plot.getPlotItem().titleLabel.text and "sigma 1e-02" in dock.plot.getPlotItem().titleLabel.text
+    assert "soft.npz" in dock.caption.text and "sigma 1e-02" in dock.caption.text
 
 
 def test_run_from_the_panel_fills_the_timeline_and_exports(qtbot, make_window, tmp_path):

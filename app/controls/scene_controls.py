@@ -17,7 +17,7 @@ from renderer.registry import renderer_names, renderers
 
 from ..model.app_model import AppModel
 from .sh_table import ShTable
-from .widgets import ColorButton, LogSlider, ValueSlider, compact_combo
+from .widgets import ColorButton, LogSlider, ValueSlider, compact_combo, guard_wheel
 
 RESOLUTIONS = (64, 128, 256, 512, 1024)
 RENDERER_SETTINGS = ("sigma", "gamma")     # knobs that only some renderers read (RendererSpec.uses)
@@ -115,6 +115,7 @@ class ControlsPanel(QScrollArea):
         form.addRow(reset)
         layout.addStretch(1)
         self.setWidget(body)
+        guard_wheel(self)
         self._shown: Scene | None = None
         model.events.scene.connect(self._show_scene)
         self._show_scene(scene)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QDoubleValidator
-from PySide6.QtWidgets import (QColorDialog, QComboBox, QFrame, QHBoxLayout, QLineEdit, QPushButton,
-                               QScrollArea, QSlider, QWidget)
+from PySide6.QtWidgets import (QAbstractSlider, QAbstractSpinBox, QColorDialog, QComboBox, QFrame,
+                               QHBoxLayout, QLineEdit, QPushButton, QScrollArea, QSlider, QWidget)
 
 STEPS = 1000
 NUMBER_BOX_PX = 68          # wide enough for "0.000143" and "-180.5"
@@ -30,7 +30,32 @@ def scrollable(body: QWidget) -> QScrollArea:
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setWidget(body)
+    guard_wheel(area)
     return area
+
+
+class _WheelGuard(QObject):
+    """The wheel over a combo, spin box or slider that has no focus scrolls the dock instead of
+    changing the value under the cursor (scrolling a dock must not edit the scene)."""
+
+    def __init__(self, area: QScrollArea) -> None:
+        super().__init__(area)
+        self.area = area
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            QCoreApplication.sendEvent(self.area.verticalScrollBar(), event)
+            return True
+        return False
+
+
+def guard_wheel(area: QScrollArea) -> None:
+    """Install the wheel guard on every value control inside ``area`` (call once it is filled)."""
+    guard = _WheelGuard(area)
+    for control in area.widget().findChildren(QWidget):
+        if isinstance(control, (QComboBox, QAbstractSpinBox, QAbstractSlider)):
+            control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)      # a click focuses, the wheel alone does not
+            control.installEventFilter(guard)
 
 
 class _NumberSlider(QWidget):

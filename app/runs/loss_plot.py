@@ -51,21 +51,30 @@ def make_loss_plot() -> pg.PlotWidget:
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setLabel("left", "loss (log)")       # (the x axis is the run's steps: the title says so)
     plot.getAxis("left").enableAutoSIPrefix(False)     # plain 0.2, not "200 (x0.001)"
+    # LossAxis already keeps its labels apart: let pyqtgraph draw all it labels (its default
+    # fill limits dropped every label but one on a short axis)
+    plot.getAxis("left").setStyle(textFillLimits=[(0, 0.95), (2, 0.9), (4, 0.8), (6, 0.6)])
     plot.setMenuEnabled(False)
     plot.setMinimumHeight(PLOT_MIN_HEIGHT)
     show_empty(plot)
     return plot
 
 
-def add_legend_below(plot: pg.PlotWidget) -> pg.LegendItem:
-    """A legend in a row of its own under the plot (in the plot's layout, not over the view box),
-    so it never covers a curve; curves plotted with a name join it, and clicking an entry hides
-    its curve, as pyqtgraph's legend does."""
+def add_caption_and_legend(plot: pg.PlotWidget) -> tuple[pg.LabelItem, pg.LegendItem]:
+    """One row under the plot (in the plot's layout, not over the view box): a caption (which run
+    is which line style) and the legend (which colour is which loss term), so neither covers a
+    curve and the plot needs no title row. Curves plotted with a name join the legend; clicking
+    an entry hides its curve, as pyqtgraph's legend does."""
     item = plot.getPlotItem()
-    legend = pg.LegendItem(labelTextSize="8pt", colCount=LEGEND_COLUMNS, verSpacing=-8, horSpacing=16)
-    item.layout.addItem(legend, 4, 1)
+    row = pg.GraphicsLayout()
+    row.layout.setContentsMargins(0, 0, 0, 0)
+    caption = pg.LabelItem("", size="8pt", color="#bbbbbb", justify="left")
+    legend = pg.LegendItem(labelTextSize="8pt", colCount=LEGEND_COLUMNS, verSpacing=-8, horSpacing=12)
+    row.addItem(caption, 0, 0)
+    row.addItem(legend, 0, 1)
+    item.layout.addItem(row, 4, 1)
     item.legend = legend                  # PlotItem.plot(name=...) adds curves to item.legend
-    return legend
+    return caption, legend
 
 
 def show_empty(plot: pg.PlotWidget) -> None:

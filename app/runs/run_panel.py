@@ -245,7 +245,8 @@ class RunPanel(QWidget):
 
     def finish(self, text: str) -> None:
         self.progress.setRange(0, max(1, self.progress.maximum()))
-        self.progress.setFormat(text.split(";")[0][:60])
+        # the head of the summary ("pose: finished after 80 steps"); the status line has the rest
+        self.progress.setFormat(text.split(";")[0].split(" (")[0][:60])
         self.status.setText(text)
         self.model.run_state = IDLE
 

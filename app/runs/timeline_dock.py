@@ -20,7 +20,7 @@ from renderer.optimize import Timeline
 from renderer.optimize.timeline import ScalarSnapshot
 
 from ..controls.widgets import compact_combo
-from .loss_plot import add_legend_below, make_loss_plot
+from .loss_plot import add_caption_and_legend, make_loss_plot
 from .timeline_frames import best_step, loss_names, scalar_snapshot, scalars_at
 
 SPEEDS = ((1, "1 step/s"), (5, "5 steps/s"), (10, "10 steps/s"), (25, "25 steps/s"), (60, "60 steps/s"))
@@ -123,14 +123,14 @@ class TimelineDock(QWidget):
         options.addWidget(self.note, 1)
 
         self.plot = make_loss_plot()
-        self.legend = add_legend_below(self.plot)
+        self.caption, self.legend = add_caption_and_legend(self.plot)
         self.cursor = pg.InfiniteLine(pos=0, angle=90, movable=True, pen=pg.mkPen("#ff2d55", width=1.5),
                                       hoverPen=pg.mkPen("#ff7a90", width=3))
         self.cursor.setZValue(10)
         self.cursor.sigDragged.connect(lambda line: self.seek_near(line.value()))
         self.plot.addItem(self.cursor)
         self.cursor.hide()                      # until there is a run
-        self.plot.setTitle(NO_RUN_HINT, size="8pt")
+        self.caption.setText(NO_RUN_HINT)
         self.plot.scene().sigMouseClicked.connect(self._plot_clicked)
         self.readout = QLabel(" ")
         self.readout.setWordWrap(True)
@@ -316,7 +316,7 @@ class TimelineDock(QWidget):
         """Say which line style is which run (colours are the loss terms)."""
         runs = ([self.primary] if self.primary else []) + self.overlays
         described = "; ".join(f"{STYLE_NAMES[r.style]}: {r.label}" for r in runs)
-        self.plot.setTitle(f"loss per step, {described}" if described else NO_RUN_HINT, size="8pt")
+        self.caption.setText(f"loss per step; {described}" if described else NO_RUN_HINT)
 
     def _remove_curves(self, curve_set: Optional[CurveSet]) -> None:
         if curve_set is None:
