@@ -112,6 +112,7 @@ class ImagePane(QWidget):
         self.busy_mark = QLabel(self)           # what is being made for this pane, and for how long
         self.busy_mark.setStyleSheet(BUSY_STYLE)
         self.busy_mark.setWordWrap(True)
+        self.busy_mark.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.busy_mark.hide()
         self._busy_text: Optional[Callable[[], Optional[str]]] = None
         self._busy_timer = QTimer(self)
@@ -280,8 +281,12 @@ class ImagePane(QWidget):
         # over the top of the image (or, where a pane shows text instead, under its title)
         area = self.view.geometry() if self.view.isVisible() else self.title.geometry()
         top = area.top() if self.view.isVisible() else area.bottom() + 2
-        self.busy_mark.setFixedWidth(max(40, area.width()))
-        self.busy_mark.adjustSize()
+        width = max(40, area.width())
+        self.busy_mark.setMinimumSize(0, 0)             # (a fixed size would bias heightForWidth)
+        self.busy_mark.setMaximumSize(16_777_215, 16_777_215)
+        needed = self.busy_mark.heightForWidth(width) + 6   # every wrapped line ...
+        limit = max(24, (self.view.height() if self.view.isVisible() else self.height()) // 2)
+        self.busy_mark.setFixedSize(width, min(needed, limit))   # ... but never more than half the image
         self.busy_mark.move(area.left(), top)
         self.zoom_mark.adjustSize()
         self.zoom_mark.move(4, max(0, self.view.height() - self.zoom_mark.height() - 4))

@@ -95,11 +95,11 @@ class LiveRenders:
         if self._hint is not None and not preview and self._hint[0] == approval_key(scene):
             _, measured, why = self._hint
             self._hint = None
-            if seconds is None or measured > seconds:
-                seconds, reason = measured, why
+            seconds = measured if seconds is None else max(seconds, measured)
+            reason = why                            # said whenever restored settings are held
         budget = model.render_budget_s
         if budget > 0 and seconds is not None and seconds > budget and approval_key(scene) != self._approved:
-            self.scheduler.supersede()              # an older request waiting must not render either
+            self.scheduler.drop_pending()           # an older request waiting must not render either
             if preview:
                 model.report_status(f"preview skipped: it would take about {describe_seconds(seconds)}; "
                                     "the full render is asked for on release", 4000)

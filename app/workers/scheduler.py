@@ -57,6 +57,10 @@ class LatestWinsScheduler(QObject):
         """The id of the newest request (results of older ones are stale)."""
         return self._requested
 
+    def drop_pending(self) -> None:
+        """Forget the request that waits (the running job, if any, finishes and is shown)."""
+        self._pending = None
+
     def supersede(self) -> Optional[int]:
         """Drop the request that waits and mark the running job stale (its next
         ``is_superseded`` check is true); returns the running job's id, or None."""
