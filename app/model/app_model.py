@@ -60,7 +60,7 @@ class AppModel(EventedModel):
     target_pose: tuple = DEFAULT_TARGET_POSE
     target_image: Optional[TargetImage] = None
     pick: Optional[tuple] = None
-    magnitude_scale: str = "percentile"
+    magnitude_scale: str = "log"
     dragging: bool = False
     run_state: str = IDLE
     playback: bool = False

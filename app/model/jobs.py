@@ -14,7 +14,7 @@ import numpy as np
 from renderer import Scene
 
 TARGET_KINDS = ("pose", "image", "current")
-MAGNITUDE_SCALES = {"percentile": "99th percentile", "linear": "linear", "log": "log"}
+MAGNITUDE_SCALES = {"log": "log10", "percentile": "to the 99th percentile", "linear": "linear"}
 TARGET_LABELS = {"pose": "reference at another camera pose", "image": "an image file",
                  "current": "the current reference itself"}
 
@@ -68,7 +68,7 @@ class AnalysisRequest:
     param: str = "azimuth"
     target: TargetSpec = TargetSpec()
     pick: Optional[tuple[float, float]] = None
-    magnitude_scale: str = "percentile"
+    magnitude_scale: str = "log"
 
     def pick_pixel(self, image_size: int) -> Optional[tuple[int, int]]:
         """The picked (row, col) at ``image_size``, or None."""

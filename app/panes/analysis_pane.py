@@ -38,9 +38,9 @@ class AnalysisPane(ImagePane):
         self.scale_combo = QComboBox()
         for name, text in MAGNITUDE_SCALES.items():
             self.scale_combo.addItem(text, name)
-        self.scale_combo.setToolTip("How magnitudes are coloured: up to the 99th percentile (a few "
-                                    "extreme vertices do not leave the rest dark), linear up to the "
-                                    "max, or log10")
+        self.scale_combo.setToolTip("How magnitudes are coloured: log10 (every vertex that gets a "
+                                    "gradient shows), linear up to the 99th percentile (a few extreme "
+                                    "vertices do not leave the rest dark), or linear up to the max")
         self.scale_combo.currentIndexChanged.connect(
             lambda i: setattr(model, "magnitude_scale", self.scale_combo.itemData(i)))
         self.scale_caption = QLabel("colours:")
