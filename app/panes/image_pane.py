@@ -22,13 +22,10 @@ from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QVBoxLayout, QW
 from renderer.images import to_uint8
 
 from .colormaps import colormap
+from .pane_marks import ZOOMED_ABOVE, PaneMarks
 
 CLICK_SLOP_PX = 4           # a press and release closer than this is a click (pick), not a drag
 ARROW_HEAD = 0.25           # arrow head length, as a fraction of the arrow
-ZOOMED_ABOVE = 1.05         # magnification beyond which the pane shows its "zoomed" mark
-MARK_STYLE = "color: white; background: rgba(179, 107, 0, 210); padding: 1px 4px; border-radius: 3px;"
-BUSY_STYLE = "color: white; background: rgba(20, 20, 20, 200); padding: 3px 6px;"
-BUSY_TICK_MS = 200          # the busy strip's elapsed time is refreshed this often
 
 
 class ImagePane(QWidget):
@@ -105,19 +102,8 @@ class ImagePane(QWidget):
         self._press_shift = False
         self.source: object = None              # what the image shows (see set_image)
         self.zoom = 1.0                         # magnification of the view; 1 = the whole image
-        self.zoom_mark = QLabel(self.view)
-        self.zoom_mark.setStyleSheet(MARK_STYLE)
-        self.zoom_mark.setToolTip("The view is magnified: double-click the image or press F to see all of it")
-        self.zoom_mark.hide()
-        self.busy_mark = QLabel(self)           # what is being made for this pane, and for how long
-        self.busy_mark.setStyleSheet(BUSY_STYLE)
-        self.busy_mark.setWordWrap(True)
-        self.busy_mark.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.busy_mark.hide()
-        self._busy_text: Optional[Callable[[], Optional[str]]] = None
-        self._busy_timer = QTimer(self)
-        self._busy_timer.setInterval(BUSY_TICK_MS)
-        self._busy_timer.timeout.connect(self._show_busy)
+        self.marks = PaneMarks(self, self.view, self.title)
+        self.zoom_mark, self.busy_mark = self.marks.zoom, self.marks.busy
         self._pending_pick: Optional[tuple[float, float]] = None
         self._pick_timer = QTimer(self)
         self._pick_timer.setSingleShot(True)
@@ -254,42 +240,12 @@ class ImagePane(QWidget):
     def set_busy(self, text: Optional[Callable[[], Optional[str]]]) -> None:
         """While ``text`` is set the pane shows a strip over its image with ``text()`` (None: not
         yet, e.g. a job of a moment), refreshed as time passes; None removes it."""
-        self._busy_text = text
-        if text is None:
-            self._busy_timer.stop()
-            self.busy_mark.hide()
-        else:
-            self._busy_timer.start()
-            self._show_busy()
+        self.marks.set_busy(text)
 
     @property
     def busy_text(self) -> str:
         """What the busy strip says now ('' when it is not shown)."""
-        return self.busy_mark.text() if self.busy_mark.isVisible() else ""
-
-    def _show_busy(self) -> None:
-        text = self._busy_text() if self._busy_text is not None else None
-        if not text:
-            self.busy_mark.hide()
-            return
-        self.busy_mark.setText(text)
-        self._place_marks()
-        self.busy_mark.show()
-        self.busy_mark.raise_()
-
-    def _place_marks(self) -> None:
-        # over the top of the image (or, where a pane shows text instead, under its title)
-        area = self.view.geometry() if self.view.isVisible() else self.title.geometry()
-        top = area.top() if self.view.isVisible() else area.bottom() + 2
-        width = max(40, area.width())
-        self.busy_mark.setMinimumSize(0, 0)             # (a fixed size would bias heightForWidth)
-        self.busy_mark.setMaximumSize(16_777_215, 16_777_215)
-        needed = self.busy_mark.heightForWidth(width) + 6   # every wrapped line ...
-        limit = max(24, (self.view.height() if self.view.isVisible() else self.height()) // 2)
-        self.busy_mark.setFixedSize(width, min(needed, limit))   # ... but never more than half the image
-        self.busy_mark.move(area.left(), top)
-        self.zoom_mark.adjustSize()
-        self.zoom_mark.move(4, max(0, self.view.height() - self.zoom_mark.height() - 4))
+        return self.marks.busy_text()
 
     @property
     def zoomed(self) -> bool:
@@ -297,13 +253,7 @@ class ImagePane(QWidget):
 
     def _set_zoom(self, zoom: float) -> None:
         self.zoom = zoom
-        if self.zoomed:
-            self.zoom_mark.setText(f"zoomed \u00d7{zoom:.3g}")
-            self._place_marks()
-            self.zoom_mark.show()
-            self.zoom_mark.raise_()
-        else:
-            self.zoom_mark.hide()
+        self.marks.set_zoom(zoom)
 
     def rendered_rgb(self) -> Optional[np.ndarray]:
         """What the pane shows as uint8 (S, S, 3) (heatmaps colour-mapped), for export."""
@@ -400,6 +350,5 @@ class ImagePane(QWidget):
             self._hover_uv = None
             self._refresh_readout()
         if kind == QEvent.Type.Resize:
-            self._place_marks()
-            self.busy_mark.raise_()
+            self.marks.place()
         return super().eventFilter(obj, event)
