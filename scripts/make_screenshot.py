@@ -21,7 +21,7 @@ MAX_BYTES = 300_000
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mesh", default=str(shared_mesh("spot", "cow.obj")))
-    parser.add_argument("--mode", default="agreement", help="analysis mode to show")
+    parser.add_argument("--mode", default="vertex_grad", help="analysis mode to show (the README caption: |dL/dV|)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--pick", type=float, nargs=2, default=(0.62, 0.40), metavar=("U", "V"))
     parser.add_argument("--out", default="docs/screenshot.png")
