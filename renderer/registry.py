@@ -18,8 +18,8 @@ from __future__ import annotations
 import importlib
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from .errors import UserError

@@ -16,21 +16,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 NEW = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(NEW))
 
-
-@contextmanager
-def one_core_busy(on: bool):
-    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
-    try:
-        yield
-    finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
+from renderer.bench import one_core_busy  # noqa: E402 - after the path set-up above
 
 
 def bench(tree: Path, args: list[str]) -> dict[tuple, tuple[float, float]]:
@@ -59,7 +51,7 @@ def main() -> int:
     trees = {"old": Path(a.old).resolve(), "new": Path(a.new).resolve()}
     results: dict[tuple[str, str], list[dict]] = {}
     for condition in ("idle", "busy"):
-        with one_core_busy(condition == "busy"):
+        with one_core_busy() if condition == "busy" else nullcontext():
             for _ in range(a.rounds):
                 for name, tree in trees.items():
                     results.setdefault((name, condition), []).append(bench(tree, args))
