@@ -17,8 +17,8 @@ from .errors import UserError
 from .fragments import RenderOutput, SoftPairs
 from .lighting import LIGHTING_MODELS, Lights, Material, sh_basis, sh_irradiance
 from .mesh import Mesh, face_normals, vertex_normals
-from .registry import (RendererSpec, get_renderer, register_renderer, renderer_names, renderers,
-                       unregister_renderer)
+from .registry import (RendererSpec, default_renderer, get_renderer, reference_renderer,
+                       register_renderer, renderer_names, renderers, unregister_renderer)
 from .rendering import render, render_for_loss, render_numpy
 from .scene import GAMMA_RANGE, SIGMA_RANGE, RenderSettings, Scene
 from .shapes import SHAPE_TYPES, Shape, register_shape
@@ -27,7 +27,7 @@ __all__ = [
     "compare_with_reference", "derivative_image", "gradients", "load", "to_device",
     "OrbitCamera", "direction_from_angles", "project_points", "UserError", "RenderOutput",
     "SoftPairs", "LIGHTING_MODELS", "Lights", "Material", "sh_basis", "sh_irradiance", "Mesh",
-    "face_normals", "vertex_normals", "RendererSpec", "get_renderer", "register_renderer",
+    "face_normals", "vertex_normals", "RendererSpec", "default_renderer", "get_renderer", "reference_renderer", "register_renderer",
     "renderer_names", "renderers", "unregister_renderer", "render", "render_for_loss",
     "render_numpy", "GAMMA_RANGE", "SIGMA_RANGE", "RenderSettings", "Scene", "SHAPE_TYPES",
     "Shape", "register_shape",

@@ -108,15 +108,28 @@ class UnsupportedFileError(UserError, ValueError):
     """No loader reads files of this extension."""
 
 
-# Extension -> loader returning a Shape (see ``renderer.shapes``); representations register
-# their file types here, and ``load`` picks the loader by extension.
-LOADERS: dict[str, Callable[[PathLike], Shape]] = {ext: load_mesh for ext in SUPPORTED_EXTENSIONS}
+# Extension -> loaders returning a Shape (see ``renderer.shapes``), each with an optional
+# ``accepts(path) -> bool`` that looks at the file's contents: several representations share an
+# extension (.ply: mesh, point cloud, Gaussian splats; .npz: voxel grid, SDF grid), so ``load``
+# asks the sniffers of the later registrations first and falls back to one without a sniffer.
+Sniffer = Callable[[Path], bool]
+LOADERS: dict[str, list[tuple[Callable[[PathLike], Shape], Optional[Sniffer]]]] = {
+    ext: [(load_mesh, None)] for ext in SUPPORTED_EXTENSIONS}
 
 
-def register_loader(extensions: tuple[str, ...], loader: Callable[[PathLike], Shape]) -> None:
-    """Read files with these (lower-case, dotted) extensions with ``loader``."""
+def register_loader(extensions: tuple[str, ...], loader: Callable[[PathLike], Shape],
+                    accepts: Optional[Sniffer] = None) -> None:
+    """Read files with these (lower-case, dotted) extensions with ``loader``. With ``accepts``,
+    only the files it says yes to (it reads the header, must be cheap and must not raise);
+    without, every file of the extension that no sniffing loader claims (replacing an earlier
+    sniffer-less loader). Registering the same loader again is a no-op."""
     for ext in extensions:
-        LOADERS[ext.lower()] = loader
+        entries = LOADERS.setdefault(ext.lower(), [])
+        if any(fn is loader for fn, _ in entries):
+            continue
+        if accepts is None:
+            entries[:] = [(fn, sniff) for fn, sniff in entries if sniff is not None]
+        entries.append((loader, accepts))
 
 
 def loadable_extensions() -> tuple[str, ...]:
@@ -127,16 +140,36 @@ def loadable_extensions() -> tuple[str, ...]:
     return tuple(sorted(LOADERS))
 
 
-def load(path: PathLike) -> Shape:
-    """The shape in ``path``, of the type its extension names (a Mesh for .obj .ply .stl .off
-    .glb .gltf). Raises UnsupportedFileError for an unknown extension, else the loader's own
-    UserError subclass (``MeshLoadError`` for meshes)."""
+def loader_for(path: PathLike) -> Callable[[PathLike], Shape]:
+    """The loader that reads ``path``: by extension, then by contents among the loaders that
+    share the extension. UnsupportedFileError for an unknown extension or unclaimed contents."""
     ext = Path(path).suffix.lower()
     if ext not in loadable_extensions():
         shown = f"'{Path(path).suffix}'" if ext else "no extension"
         raise UnsupportedFileError(f"Cannot open '{path}': {shown} is not a supported file type; "
                                    f"supported: {', '.join(sorted(LOADERS))}")
-    return LOADERS[ext](path)
+    entries = LOADERS[ext]
+    for fn, sniff in reversed(entries):
+        if sniff is not None and Path(path).is_file():
+            try:
+                if sniff(Path(path)):
+                    return fn
+            except Exception:  # noqa: BLE001 - a sniffer that cannot read the file says no
+                continue
+    fallback = [fn for fn, sniff in entries if sniff is None]
+    if fallback:
+        return fallback[-1]
+    if len(entries) == 1:
+        return entries[0][0]     # its own checks give the specific error
+    raise UnsupportedFileError(f"Cannot open '{path}': its contents match none of the "
+                               f"{Path(path).suffix} layouts this tool reads")
+
+
+def load(path: PathLike) -> Shape:
+    """The shape in ``path``, of the type its extension and contents name (a Mesh for .obj .ply
+    .stl .off .glb .gltf with faces). Raises UnsupportedFileError for an unknown extension, else
+    the loader's own UserError subclass (``MeshLoadError`` for meshes)."""
+    return loader_for(path)(path)
 
 
 def _check_file(path: Path) -> str:

@@ -55,6 +55,9 @@ class RendererSpec:
     models the bench times it with; is_reference: an exact, non-differentiable reference;
     cost(scene) -> int: the (pixel, element) pairs a render would form, computed before the work
     (cheap), from which callers predict its time and memory; None when unknown.
+    image_derivative: False for a renderer whose backward is hand-made for a loss (NMR): it has
+    dL/dtheta but no dI/dtheta, so derivative images and forward mode refuse it with a sentence
+    (``NoImageDerivativeError``) instead of showing zeros.
     """
 
     name: str
@@ -73,6 +76,7 @@ class RendererSpec:
     is_reference: bool = False
     description: str = ""
     cost: Optional[Callable[["Scene"], int]] = None
+    image_derivative: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.wrt) - set(WRT_GROUPS)
@@ -168,6 +172,36 @@ def renderers(representation: Optional[str] = None, differentiable: Optional[boo
 
 def renderer_names(representation: Optional[str] = None, differentiable: Optional[bool] = None) -> list[str]:
     return [s.name for s in renderers(representation, differentiable)]
+
+
+def reference_renderer(kind: str) -> RendererSpec:
+    """The exact reference (``is_reference``) registered for representation ``kind`` ("gl" for
+    meshes); UnknownRendererError when there is none."""
+    for spec in renderers(kind, differentiable=False):
+        if spec.is_reference:
+            return spec
+    raise UnknownRendererError(f"no reference renderer is registered for a {kind}")
+
+
+def default_renderer(kind: str) -> RendererSpec:
+    """The renderer a new scene of representation ``kind`` starts with: the first differentiable
+    one registered for it (softras for meshes), else its reference."""
+    drawing = renderers(kind)
+    if not drawing:
+        raise UnknownRendererError(f"no renderer is registered for a {kind}")
+    return drawing[0]
+
+
+class NoImageDerivativeError(UserError, ValueError):
+    """dI/dtheta asked of a renderer that only defines a loss derivative (``image_derivative``)."""
+
+
+def check_image_derivative(spec: RendererSpec) -> None:
+    """Raise NoImageDerivativeError, saying what to use instead, when ``spec`` has no dI/dtheta."""
+    if not spec.image_derivative:
+        raise NoImageDerivativeError(
+            f"{spec.name} has no image derivative dI/dtheta: its backward pass is hand-made for a "
+            f"loss (dL/dtheta only); use the gradient views or compare-gradients, or another renderer")
 
 
 def differentiable_renderer(name: str, purpose: str) -> RendererSpec:

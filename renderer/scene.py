@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, fields, replace
 from .camera import OrbitCamera
 from .lighting import LIGHTING_MODELS, Lights, Material
 from .mesh import Mesh
-from .registry import SOFTRAS_CUTOFF_FACTOR, get_renderer
+from .registry import SOFTRAS_CUTOFF_FACTOR, default_renderer, get_renderer, renderer_names
 from .shapes import Shape, shape_kind
 
 SIGMA_RANGE = (1e-7, 1e-1)
+DEFAULT_RENDERER = "softras"
 GAMMA_RANGE = (1e-6, 1.0)
 
 
@@ -24,7 +25,7 @@ class RenderSettings:
     background: RGB; supersample: the GL reference's k (render at k*S, box-filter down)."""
 
     image_size: int = 256
-    renderer: str = "softras"
+    renderer: str = DEFAULT_RENDERER
     lighting: str = "phong"
     sigma: float = 1e-4
     gamma: float = 1e-4
@@ -84,7 +85,13 @@ class Scene:
     settings: RenderSettings = field(default_factory=RenderSettings)
 
     def __post_init__(self) -> None:
-        shape_kind(self.shape)                    # a TypeError naming the known kinds
+        kind = shape_kind(self.shape)             # a TypeError naming the known kinds
+        # A scene of another representation left on the mesh default starts on that
+        # representation's own renderer (a splat file opens on "splat", not "softras").
+        # (A kind with no renderer keeps it: rendering then says that none draws it.)
+        if (self.settings.renderer == DEFAULT_RENDERER and renderer_names(kind)
+                and not get_renderer(self.settings.renderer).accepts(kind)):
+            self.settings = replace(self.settings, renderer=default_renderer(kind).name)
 
     @property
     def kind(self) -> str:
@@ -100,8 +107,9 @@ class Scene:
 
     @staticmethod
     def default(mesh: Shape, lighting: str = "phong", **settings) -> "Scene":
-        """A scene with this mesh, the default camera and light, and the material defaults of
-        ``lighting``; ``settings`` are RenderSettings fields."""
+        """A scene with this shape, the default camera and light, and the material defaults of
+        ``lighting``; ``settings`` are RenderSettings fields (the renderer defaults to the
+        shape's representation's first differentiable one)."""
         return Scene(shape=mesh, material=Material.for_lighting(lighting),
                      settings=RenderSettings(lighting=lighting, **settings))
 
