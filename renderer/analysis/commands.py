@@ -170,7 +170,7 @@ def cmd_grad(args, scene_from_args) -> int:
     st = scene.settings
     label = get_renderer(st.renderer).label(st)
     theta = f"theta = {spec.name} = {param_value(scene, spec):.4g} {spec.unit}"
-    g_theta = grads.dL_dV[spec.index] if spec.group == "verts" else grads.dL_dtheta[spec.name]
+    g_theta = grads.dL_dtheta[spec.name] if spec.name in grads.dL_dtheta else grads.group_grads[spec.group][spec.index]
     summary = [f"loss {loss.name} = {loss.formula}: L = {grads.loss:.5g}",
                f"{theta}; dL/dtheta = {float(g_theta):+.4g} per {spec.unit}", f"dI/dtheta by {d.method}"]
     agreement = {}

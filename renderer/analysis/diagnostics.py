@@ -238,7 +238,7 @@ def check_direction(scene: Scene, grads: GradientBuffers, true_values: Mapping[s
     out = []
     for name, true in true_values.items():
         spec = parse_param(name, scene)
-        if spec.group == "verts":
+        if spec.name not in grads.dL_dtheta:      # a per-element parameter (vertex, splat...)
             continue
         current = param_value(scene, spec)
         delta = true - current

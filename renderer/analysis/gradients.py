@@ -3,7 +3,7 @@
 The loss is evaluated in two stages so that each buffer is exact and cheap: the render's rgb and
 alpha are detached into leaves, the loss is differentiated w.r.t. them (dL/dI), and dL/dI is then
 pushed back through the renderer once (a vector-Jacobian product) into every scene parameter
-group at the same time (``params.GROUP_NAMES``).
+group of the scene at the same time (``params.groups_for``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 from ..rendering import render
 from ..scene import Scene
 from .losses import REGULARIZERS, Target, get_loss, topology_faces
-from .params import GROUP_NAMES, ParamSpec, group_value, scalar_params, with_groups
+from .params import ParamSpec, element_group, group_value, groups_for, scalar_params, with_groups
 
 
 def render_rgba(scene: Scene) -> torch.Tensor:
@@ -25,9 +25,10 @@ def render_rgba(scene: Scene) -> torch.Tensor:
     return torch.cat([out["rgb"], out["alpha"][..., None].to(out["rgb"].dtype)], dim=-1)
 
 
-def leaf_groups(scene: Scene, groups=GROUP_NAMES) -> dict[str, torch.Tensor]:
-    """Every parameter group of ``scene`` as a fresh leaf tensor that requires grad."""
-    return {g: group_value(scene, g).requires_grad_() for g in groups}
+def leaf_groups(scene: Scene, groups: Optional[Sequence[str]] = None) -> dict[str, torch.Tensor]:
+    """Every parameter group of ``scene`` (or those named) as a fresh leaf tensor that requires
+    grad."""
+    return {g: group_value(scene, g).requires_grad_() for g in (groups or groups_for(scene))}
 
 
 @dataclass
@@ -35,8 +36,9 @@ class GradientBuffers:
     """Everything one loss evaluation says about its gradient.
 
     loss: L; rgb (S, S, 3), alpha (S, S): the render; dL_dI (S, S, 4): signed dL/d(r, g, b, alpha);
-    dL_dV (V, 3): per-vertex gradient (image loss plus regularizers); dL_dV_norm (V,): its
-    magnitude; dL_dtheta: name -> dL/dtheta for every scalar parameter (per degree for angles).
+    dL_dV (V, 3): per-vertex gradient (image loss plus regularizers); for another representation,
+    the gradient of its element group (``params.element_group``: (N, ...) per splat, cell,
+    primitive); dL_dV_norm (V,) or (N,): its magnitude per element; dL_dtheta: name -> dL/dtheta for every scalar parameter (per degree for angles).
     """
 
     loss: float
@@ -106,10 +108,12 @@ def loss_gradients(scene: Scene, target: Target, loss: str = "silhouette",
         got = [None] * len(names)
     group_grads = {n: torch.zeros_like(leaves[n]) if g is None else g.detach() for n, g in zip(names, got)}
     dl_dtheta = {spec.name: float(group_grads[spec.group][spec.index]) for spec in scalar_params()}
-    dl_dv = group_grads["verts"]
+    element = element_group(scene)
+    dl_dv = group_grads[element] if element else torch.zeros(0, 3, dtype=rgb.dtype)
+    per_element = dl_dv.reshape(dl_dv.shape[0], -1) if dl_dv.dim() > 1 else dl_dv[:, None]
     return GradientBuffers(
         loss=float(value) + float(reg_total.detach()), loss_name=loss, rgb=rgb.detach(),
-        alpha=alpha.detach(), dL_dI=dl_di, dL_dV=dl_dv, dL_dV_norm=dl_dv.norm(dim=-1),
+        alpha=alpha.detach(), dL_dI=dl_di, dL_dV=dl_dv, dL_dV_norm=per_element.norm(dim=-1),
         dL_dtheta=dl_dtheta, group_grads=group_grads)
 
 

@@ -13,6 +13,10 @@ sh                    (9, 3)       sh0_r ... sh8_b (SH lighting coefficients)
 verts                 (V, 3)       vertex:I:x, vertex:I:y, vertex:I:z
 ====================  ===========  =====================================================
 
+Other representations add their groups with ``register_param_group`` (e.g. splat means,
+voxel occupancies, SDF primitive parameters); the group marked ``element`` is the one painted on
+the shape, what dL/dV is for a mesh. ``groups_for(scene)`` lists the groups a scene has.
+
 ``group_value(scene, group)`` reads a group as a fresh tensor; ``with_groups(scene, {group: t})``
 builds a scene copy that uses ``t`` (which may require grad or carry a forward-mode tangent), so
 one render differentiates w.r.t. a whole group at once. The light direction is defined from its
@@ -23,14 +27,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import Callable, Mapping, Optional, Union
 
 import torch
 
 from ..camera import direction_from_angles
 from ..scene import Scene
 
-GROUP_NAMES = ("camera", "light", "material", "albedo", "sh", "verts")
 CAMERA_FIELDS = ("azimuth", "elevation", "distance", "fov")
 LIGHT_FIELDS = ("light_azimuth", "light_elevation")
 MATERIAL_FIELDS = ("ka", "kd", "ks", "shininess")
@@ -59,8 +62,10 @@ class ParamSpec:
 
     @property
     def geometric(self) -> bool:
-        """Whether changing it moves edges in the image (camera and vertex parameters)."""
-        return self.group == "verts" or self.name in GEOMETRIC
+        """Whether changing it moves edges in the image (camera and vertex parameters, and the
+        groups registered as geometric)."""
+        group = PARAM_GROUPS.get(self.group)
+        return self.name in GEOMETRIC or (group is not None and group.geometric)
 
     def one_hot(self, like: torch.Tensor) -> torch.Tensor:
         """A tensor shaped like the group, 1 at this parameter and 0 elsewhere."""
@@ -90,28 +95,114 @@ PARAM_HELP = ("azimuth, elevation, distance, fov, light_azimuth, light_elevation
               "shininess, albedo_r|g|b, sh0_r .. sh8_b, vertex:I:x|y|z")
 
 
+@dataclass(frozen=True)
+class ParamGroup:
+    """One tensor of scene parameters that can be made differentiable as a whole.
+
+    name: the key ("verts", "splat_means"); kinds: the representations that have it (None:
+    every scene: camera, light, material); read(scene) -> a fresh detached tensor; write(scene,
+    tensor) -> a scene copy using ``tensor`` (keeping its autograd history and tangents);
+    parse(name, scene or None) -> the index tuple of a scalar parameter of this group called
+    ``name`` (e.g. "splat:3:x"), None when the name is not of this group (a ValueError for a
+    bad index); unit: of its scalars ("world", "coefficient", "deg", "exponent"); geometric:
+    moving it moves edges; element: the per-element group painted on the shape (dL/dV for a
+    mesh), whose tensor is (N, ...) with N = ``shape.num_elements``; help: how its scalar names read ("vertex:I:x|y|z").
+    """
+
+    name: str
+    kinds: Optional[tuple[str, ...]]
+    read: Callable[[Scene], torch.Tensor]
+    write: Callable[[Scene, torch.Tensor], Scene]
+    parse: Optional[Callable[[str, Optional[Scene]], Optional[tuple[int, ...]]]] = None
+    unit: str = "world"
+    geometric: bool = False
+    element: bool = False
+    help: str = ""
+
+    def applies(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+
+PARAM_GROUPS: dict[str, ParamGroup] = {}
+
+
+def register_param_group(group: ParamGroup) -> ParamGroup:
+    """Add a parameter group (a representation package's registration does this)."""
+    if PARAM_GROUPS.get(group.name, group) is not group and PARAM_GROUPS[group.name] != group:
+        raise ValueError(f"a parameter group named {group.name!r} is already registered")
+    PARAM_GROUPS[group.name] = group
+    return group
+
+
+def _load_groups() -> None:
+    from ..registry import load_plugins
+
+    load_plugins()          # representation packages register their groups on import
+
+
+def groups_for(scene: Scene) -> list[str]:
+    """The names of the parameter groups ``scene`` has (its kind's and the shared ones)."""
+    _load_groups()
+    return [g.name for g in PARAM_GROUPS.values() if g.applies(scene.kind)]
+
+
+def element_group(scene: Scene) -> Optional[str]:
+    """The name of the per-element group of ``scene``'s representation ("verts" for a mesh)."""
+    _load_groups()
+    for g in PARAM_GROUPS.values():
+        if g.element and g.applies(scene.kind):
+            return g.name
+    return None
+
+
+def param_help() -> str:
+    """Every scalar parameter name pattern, for error messages and --help."""
+    _load_groups()
+    extra = [g.help for g in PARAM_GROUPS.values() if g.help and g.name != "verts"]
+    return ", ".join([PARAM_HELP, *extra])
+
+
 def parse_param(name: str, scene: Scene | None = None) -> ParamSpec:
     """The ParamSpec called ``name``; raises ValueError listing the names there are. With a scene,
-    a vertex index is checked against its vertex count."""
+    an element index is checked against its element count."""
     if name in FIXED_PARAMS:
         return FIXED_PARAMS[name]
-    m = _VERTEX.match(name)
-    if m:
-        index = int(m.group(1))
-        if scene is not None and index >= scene.mesh.num_verts:
-            raise ValueError(f"parameter {name!r}: the mesh has only {scene.mesh.num_verts} "
-                             f"vertices (0..{scene.mesh.num_verts - 1})")
-        return ParamSpec(name, "verts", (index, AXES.index(m.group(2))), "world")
-    raise ValueError(f"unknown parameter {name!r}; expected one of {PARAM_HELP}")
+    _load_groups()
+    for group in PARAM_GROUPS.values():
+        if group.parse is None:
+            continue
+        index = group.parse(name, scene)
+        if index is None:
+            continue
+        if scene is not None and not group.applies(scene.kind):
+            raise ValueError(f"parameter {name!r} belongs to a {' or '.join(group.kinds or ())}; "
+                             f"this scene holds a {scene.kind}")
+        return ParamSpec(name, group.name, tuple(index), group.unit)
+    raise ValueError(f"unknown parameter {name!r}; expected one of {param_help()}")
 
 
 def scalar_params() -> list[ParamSpec]:
-    """Every scalar scene parameter except vertex coordinates (those are dL/dV)."""
+    """Every scalar scene parameter of the shared groups (camera, light, material); per-element
+    parameters (vertex coordinates, splat means...) are read as their whole group (dL/dV)."""
     return list(FIXED_PARAMS.values())
 
 
+def _first_float_tensor(shape) -> Optional[torch.Tensor]:
+    for value in vars(shape).values() if hasattr(shape, "__dict__") else ():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value
+    return None
+
+
 def scene_dtype(scene: Scene) -> torch.dtype:
-    return scene.mesh.verts.dtype
+    """The float dtype of the scene's shape (its vertices for a mesh)."""
+    t = scene.mesh.verts if scene.kind == "mesh" else _first_float_tensor(scene.shape)
+    return torch.float32 if t is None else t.dtype
+
+
+def scene_device(scene: Scene) -> torch.device:
+    t = scene.mesh.verts if scene.kind == "mesh" else _first_float_tensor(scene.shape)
+    return torch.device("cpu") if t is None else t.device
 
 
 def light_angles(direction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,27 +214,19 @@ def light_angles(direction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return az, el
 
 
+def _group(scene: Scene, group: str) -> ParamGroup:
+    _load_groups()
+    spec = PARAM_GROUPS.get(group)
+    if spec is None or not spec.applies(scene.kind):
+        raise ValueError(f"unknown parameter group {group!r} for a {scene.kind}; expected one of "
+                         f"{', '.join(groups_for(scene))}")
+    return spec
+
+
 def group_value(scene: Scene, group: str) -> torch.Tensor:
     """The current values of one group as a fresh, detached tensor of the scene's dtype."""
-    dtype = scene_dtype(scene)
-    device = scene.mesh.verts.device
-
-    def t(x) -> torch.Tensor:
-        return torch.as_tensor(x).detach().to(device=device, dtype=dtype)
-
-    if group == "camera":
-        return torch.stack([t(getattr(scene.camera, n)) for n in CAMERA_FIELDS])
-    if group == "light":
-        return torch.stack(light_angles(t(scene.lights.directions).reshape(-1, 3)[0]))
-    if group == "material":
-        return torch.stack([t(getattr(scene.material, n)) for n in MATERIAL_FIELDS])
-    if group == "albedo":
-        return t(scene.material.albedo).reshape(3).clone()
-    if group == "sh":
-        return t(scene.lights.sh).reshape(9, 3).clone()
-    if group == "verts":
-        return t(scene.mesh.verts).clone()
-    raise ValueError(f"unknown parameter group {group!r}; expected one of {GROUP_NAMES}")
+    value = _group(scene, group).read(scene)
+    return value.detach().to(device=scene_device(scene), dtype=scene_dtype(scene)).clone()
 
 
 def with_groups(scene: Scene, values: Mapping[str, torch.Tensor]) -> Scene:
@@ -151,24 +234,50 @@ def with_groups(scene: Scene, values: Mapping[str, torch.Tensor]) -> Scene:
     as ``group_value`` returns them; they keep their autograd history and tangents)."""
     out = scene
     for group, v in values.items():
-        if group == "camera":
-            out = out.with_camera(**{n: v[i] for i, n in enumerate(CAMERA_FIELDS)})
-        elif group == "light":
-            direction = direction_from_angles(v[0], v[1])
-            dirs = out.lights.directions.reshape(-1, 3).to(v.dtype)
-            dirs = torch.cat([direction[None], dirs[1:]], dim=0)
-            out = out.replace(lights=out.lights.replace(directions=dirs))
-        elif group == "material":
-            out = out.replace(material=out.material.replace(**{n: v[i] for i, n in enumerate(MATERIAL_FIELDS)}))
-        elif group == "albedo":
-            out = out.replace(material=out.material.replace(albedo=v))
-        elif group == "sh":
-            out = out.replace(lights=out.lights.replace(sh=v))
-        elif group == "verts":
-            out = out.replace(shape=out.mesh.with_verts(v))
-        else:
-            raise ValueError(f"unknown parameter group {group!r}; expected one of {GROUP_NAMES}")
+        out = _group(scene, group).write(out, v)
     return out
+
+
+# --- the shared groups and the mesh's vertices ----------------------------------------------
+def _t(scene: Scene, x) -> torch.Tensor:
+    return torch.as_tensor(x).detach().to(device=scene_device(scene), dtype=scene_dtype(scene))
+
+
+def _write_light(scene: Scene, v: torch.Tensor) -> Scene:
+    direction = direction_from_angles(v[0], v[1])
+    dirs = scene.lights.directions.reshape(-1, 3).to(v.dtype)
+    dirs = torch.cat([direction[None], dirs[1:]], dim=0)
+    return scene.replace(lights=scene.lights.replace(directions=dirs))
+
+
+def _parse_vertex(name: str, scene: Optional[Scene]) -> Optional[tuple[int, ...]]:
+    m = _VERTEX.match(name)
+    if not m:
+        return None
+    index = int(m.group(1))
+    if scene is not None and scene.kind == "mesh" and index >= scene.mesh.num_verts:
+        raise ValueError(f"parameter {name!r}: the mesh has only {scene.mesh.num_verts} "
+                         f"vertices (0..{scene.mesh.num_verts - 1})")
+    return (index, AXES.index(m.group(2)))
+
+
+for _builtin in (
+    ParamGroup("camera", None, lambda s: torch.stack([_t(s, getattr(s.camera, n)) for n in CAMERA_FIELDS]),
+               lambda s, v: s.with_camera(**{n: v[i] for i, n in enumerate(CAMERA_FIELDS)}),
+               unit="deg", geometric=False),
+    ParamGroup("light", None, lambda s: torch.stack(light_angles(_t(s, s.lights.directions).reshape(-1, 3)[0])),
+               _write_light, unit="deg"),
+    ParamGroup("material", None, lambda s: torch.stack([_t(s, getattr(s.material, n)) for n in MATERIAL_FIELDS]),
+               lambda s, v: s.replace(material=s.material.replace(**{n: v[i] for i, n in enumerate(MATERIAL_FIELDS)})),
+               unit="coefficient"),
+    ParamGroup("albedo", None, lambda s: _t(s, s.material.albedo).reshape(3),
+               lambda s, v: s.replace(material=s.material.replace(albedo=v)), unit="coefficient"),
+    ParamGroup("sh", None, lambda s: _t(s, s.lights.sh).reshape(9, 3),
+               lambda s, v: s.replace(lights=s.lights.replace(sh=v)), unit="coefficient"),
+    ParamGroup("verts", ("mesh",), lambda s: s.mesh.verts, lambda s, v: s.replace(shape=s.mesh.with_verts(v)),
+               parse=_parse_vertex, unit="world", geometric=True, element=True, help="vertex:I:x|y|z"),
+):
+    register_param_group(_builtin)
 
 
 def param_value(scene: Scene, param: Union[str, ParamSpec]) -> float:
