@@ -66,13 +66,15 @@ def _rgb(text: str) -> tuple[float, float, float]:
 def add_scene_arguments(p: argparse.ArgumentParser) -> None:
     """Flags shared by every verb that builds a Scene (mesh, camera, light, material, settings)."""
     src = p.add_mutually_exclusive_group()
-    src.add_argument("mesh", nargs="?", help="mesh file (.obj .ply .stl .off .glb .gltf)")
-    src.add_argument("--asset", help="a bundled mesh by name (see `assets`)")
+    src.add_argument("mesh", nargs="?", help="file to open: a mesh (.obj .ply .stl .off .glb .gltf) or "
+                                              "another representation (see README: splats, voxels, SDFs)")
+    src.add_argument("--asset", help="a bundled mesh or scene by name (see `assets`)")
     from renderer.registry import get_renderer, renderer_names
 
     names = renderer_names()
-    p.add_argument("--renderer", default="gl", choices=names, metavar="{" + ",".join(names) + "}",
-                   help="; ".join(f"{n}: {get_renderer(n).description}" for n in names))
+    p.add_argument("--renderer", default=None, choices=names, metavar="{" + ",".join(names) + "}",
+                   help="default: the representation's reference (gl for a mesh); "
+                        + "; ".join(f"{n}: {get_renderer(n).description}" for n in names))
     p.add_argument("--lighting", default="phong", choices=("none", "lambertian", "phong", "sh"))
     p.add_argument("--size", type=_positive_int, default=256, help="image size S (square), pixels")
     p.add_argument("--azimuth", type=_finite_float, default=30.0, help="camera azimuth, degrees")
@@ -135,6 +137,7 @@ def scene_from_args(args: argparse.Namespace):
     import torch
 
     from renderer import Lights, Material, OrbitCamera, RenderSettings, Scene
+    from renderer.registry import default_renderer, reference_renderer
     from renderer.assets import DEFAULT_ASSET, load_asset
     from renderer.io import load
 
@@ -151,7 +154,16 @@ def scene_from_args(args: argparse.Namespace):
     device = args.device
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
-    settings = RenderSettings(image_size=args.size, renderer=args.renderer, lighting=args.lighting,
+    renderer = args.renderer
+    if renderer is None:      # the verbs that need a gradient start on a differentiable renderer
+        pick = default_renderer if getattr(args, "want_differentiable", False) else reference_renderer
+        renderer = pick(shape.kind).name
+    from renderer.registry import get_renderer, renderer_names
+
+    if not get_renderer(renderer).accepts(shape.kind):
+        raise ValueError(f"--renderer {renderer} cannot draw a {shape.kind}; renderers for a {shape.kind}: "
+                         f"{', '.join(renderer_names(shape.kind))}")
+    settings = RenderSettings(image_size=args.size, renderer=renderer, lighting=args.lighting,
                               sigma=args.sigma, gamma=args.gamma, background=args.background,
                               flat_shading=args.flat, double_sided=args.double_sided,
                               supersample=args.supersample, device=device)

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..registry import differentiable_renderer, get_renderer, renderer_names
+from ..registry import differentiable_renderer, get_renderer, reference_renderer, renderer_names
 from .progress import ProgressBar
 
 VERBS = ("grad", "landscape")
@@ -62,8 +62,9 @@ def _add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-param", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
                    help="any other target parameter, e.g. vertex:12:y=0.3 (repeatable)")
     p.add_argument("--target-image", help="target image file instead (.png RGBA/RGB/grey or .npy)")
-    p.add_argument("--target-renderer", default="gl", choices=renderer_names("mesh"),
-                   help="renderer of the target image (default gl, supersampled 4x: a 'photograph')")
+    p.add_argument("--target-renderer", default=None, choices=renderer_names(),
+                   help="renderer of the target image (default: the representation's reference, gl for "
+                        "a mesh, supersampled 4x: a 'photograph')")
     p.add_argument("--param", default="azimuth", help="the scalar parameter theta (default azimuth)")
     p.add_argument("--npz", help="NPZ file to write with every array and the figure")
 
@@ -83,7 +84,7 @@ def add_commands(subparsers, add_scene_arguments: Callable[[argparse.ArgumentPar
     grad.add_argument("--pixel", type=int, nargs=2, metavar=("ROW", "COL"),
                       help="also print the pixel inspector for this pixel (row 0 at the top)")
     grad.add_argument("--out", help="PNG file to write (the labelled figure)")
-    grad.set_defaults(renderer="softras")
+    grad.set_defaults(renderer=None, want_differentiable=True)
 
     land = subparsers.add_parser("landscape", help="loss and dL/dtheta along a sweep (and a 2-D scan)")
     add_scene_arguments(land)
@@ -96,7 +97,7 @@ def add_commands(subparsers, add_scene_arguments: Callable[[argparse.ArgumentPar
     land.add_argument("--range2", type=_float, nargs=2, default=[-30.0, 30.0], metavar=("LO", "HI"))
     land.add_argument("--steps2", type=int, default=13, help="points along the second parameter")
     land.add_argument("--out", help="PNG file to write (the 1-D plot; the 2-D scan goes to OUT-scan.png)")
-    land.set_defaults(renderer="softras")
+    land.set_defaults(renderer=None, want_differentiable=True)
 
 
 def _check_outputs(verb: str, args) -> None:
@@ -125,6 +126,8 @@ def _make_target(args, scene):
         if values:
             raise ValueError("give either --target-image or target parameters (--target-...), not both")
         return load_target_image(args.target_image, scene.settings.image_size, scene.settings.background), {}
+    if args.target_renderer is None:
+        args.target_renderer = reference_renderer(scene.kind).name
     return render_target(scene, values, renderer=args.target_renderer), values
 
 

@@ -8,30 +8,32 @@ from typing import Mapping, Optional
 import torch
 
 from ..images import TargetImageError, fit_target_image, read_target_image
-from ..registry import get_renderer
+from ..registry import get_renderer, reference_renderer
 from ..scene import Scene
 from .losses import Target
-from .params import with_params
+from .params import scene_dtype, with_params
 
 
 def render_target(scene: Scene, values: Optional[Mapping[str, float]] = None,
-                  renderer: str = "gl", supersample: int = 4, gl=None) -> Target:
+                  renderer: Optional[str] = None, supersample: int = 4, gl=None) -> Target:
     """Render the target image: ``scene`` with the scalar parameters ``values`` (name -> value,
-    see ``params``) set, drawn by ``renderer``. The default, the OpenGL reference supersampled
-    k = 4 times, stands in for a photograph: anti-aliased, with none of the soft renderers' bias.
-    gl: an optional ``GLRenderer`` to draw with (GL must be used from one thread)."""
+    see ``params``) set, drawn by ``renderer``. The default, the scene's representation's
+    reference (OpenGL for a mesh) supersampled k = 4 times, stands in for a photograph:
+    anti-aliased, with none of the soft renderers' bias. gl: an optional mesh ``GLRenderer`` to
+    draw with (GL must be used from one thread)."""
     from ..rendering import render
 
+    renderer = renderer or reference_renderer(scene.kind).name
     target_scene = with_params(scene, values or {}).with_settings(renderer=renderer)
     if get_renderer(renderer).is_reference:
         target_scene = target_scene.with_settings(supersample=supersample)
-    if gl is not None and get_renderer(renderer).is_reference:
+    if gl is not None and get_renderer(renderer).is_reference and scene.kind == "mesh":
         out = {k: torch.from_numpy(v) for k, v in gl.render(target_scene).items()}
     else:
         with torch.no_grad():
             out = render(target_scene)
     rgb, alpha = out["rgb"], out["alpha"]
-    dtype = scene.mesh.verts.dtype
+    dtype = scene_dtype(scene)
     return Target(rgb.detach().to(dtype), alpha.detach().to(dtype))
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .preset_table import DEFAULT_PRESETS, PRESETS, TASKS
+from .preset_table import DEFAULT_PRESETS, PRESETS, TASK_KINDS, task_names
 
 VERB = "optimize"
 LOSS_NAMES = ("silhouette", "silhouette-mse", "l1", "l2")     # renderer.analysis.losses.IMAGE_LOSSES
@@ -48,11 +48,11 @@ def add_command(subparsers, add_scene_arguments: Callable[[argparse.ArgumentPars
     p = subparsers.add_parser(VERB, help="optimize pose, shape, colours or light; record the run")
     add_scene_arguments(p)
     # None = "take the preset's value"; explicit flags override the preset
-    p.set_defaults(renderer="softras", size=None, lighting=None, azimuth=None, elevation=None, distance=None,
+    p.set_defaults(renderer=None, want_differentiable=True, size=None, lighting=None, azimuth=None, elevation=None, distance=None,
                    sigma=None, gamma=None)
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", required=True, choices=task_names())
     p.add_argument("--preset", help="published setup: " + "; ".join(
-        f"{t}: {', '.join(PRESETS[t])} (default {DEFAULT_PRESETS[t]})" for t in TASKS))
+        f"{t}: {', '.join(PRESETS[t])} (default {DEFAULT_PRESETS[t]})" for t in task_names()))
     p.add_argument("--targets", help="shape: targets file (.npz with images (N,S,S[,4]), cameras (N,3) "
                                      "distance, elevation, azimuth, optional fov) instead of a mesh")
     p.add_argument("--template", default="sphere", help="shape: template mesh file or bundled asset (default sphere)")
@@ -143,6 +143,8 @@ def _build(args, scene_from_args):
                                    zip(truth, (args.azimuth, args.elevation, args.distance)))
     if args.task == "light" and args.light_mode == "sh" and args.lighting is None:
         overrides["lighting"] = "sh"
+    if TASK_KINDS.get(args.task) != ("mesh",):       # a representation package's task
+        return build_run(args.task, preset_name=args.preset, scene=scene, **overrides)
     if args.task != "shape":
         return build_run(args.task, scene.mesh, preset_name=args.preset, scene=scene, **overrides)
     template = _load_mesh_or_asset(args.template)

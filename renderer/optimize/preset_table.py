@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-TASKS = ("pose", "shape", "color", "light")
+TASKS = ("pose", "shape", "color", "light")        # the mesh tasks; task_names() lists them all
+# The representations each task optimizes; other representations' packages add theirs with
+# ``presets.register_task``.
+TASK_KINDS: dict[str, tuple[str, ...]] = {task: ("mesh",) for task in TASKS}
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "pose": {
@@ -38,3 +41,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 DEFAULT_PRESETS = {"pose": "default", "shape": "softras", "color": "default", "light": "default"}
+
+
+def task_names(kind: str | None = None) -> list[str]:
+    """Every task (the mesh ones, then those the representation packages registered), or only
+    those for representation ``kind``."""
+    from ..registry import load_plugins
+
+    load_plugins()
+    return [t for t in PRESETS if kind is None or kind in TASK_KINDS.get(t, ("mesh",))]

@@ -20,14 +20,14 @@ light/sh         the nine RGB SH coefficients (sh lighting), L2, Adam lr 0.05, 2
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..camera import OrbitCamera
 from ..lighting import Lights, Material
 from ..mesh import Mesh
 from ..scene import RenderSettings, Scene
 from .config import RunConfig
-from .preset_table import DEFAULT_PRESETS, PRESETS, TASKS
+from .preset_table import DEFAULT_PRESETS, PRESETS, TASK_KINDS, TASKS, task_names
 from .schedules import Schedule
 from .tasks.appearance import ColorTask, LightTask
 from .tasks.base import Task
@@ -39,10 +39,46 @@ CONFIG_KEYS = ("steps", "optimizer", "lr", "betas", "momentum", "views_per_step"
                "stop_error", "patience", "min_delta", "frame_every", "frame_view", "memory_budget")
 
 
+# Tasks registered by representation packages: name -> build(preset, scene, **overrides).
+TaskBuilder = Callable[..., tuple[Task, RunConfig]]
+TASK_BUILDERS: dict[str, TaskBuilder] = {}
+
+
+def register_task(name: str, presets: dict[str, dict[str, Any]], default: str, build: TaskBuilder,
+                  kinds: tuple[str, ...]) -> None:
+    """Add an optimization task (a representation package's registration does this).
+
+    presets: preset name -> dict with at least ``size``, ``loss``, ``lighting`` and ``config``
+    (RunConfig fields); default: the preset used when none is named; kinds: the representations
+    whose scenes it starts from. build(preset, scene, **overrides) -> (Task, RunConfig) gets the
+    preset with the non-RunConfig overrides merged in, the scene the user has open (its shape
+    is the object, or the target the task fits), and the overrides as ``build_run`` takes them
+    (size, renderer, lighting, loss, steps, lr, num_views, ...; None where not given);
+    ``run_config(preset, overrides)`` turns those into the RunConfig. Then ``optimize --task
+    NAME`` and the GUI's run panel offer it for scenes of those kinds.
+    """
+    if default not in presets:
+        raise ValueError(f"task {name!r}: default preset {default!r} is not among {', '.join(presets)}")
+    PRESETS[name] = presets
+    DEFAULT_PRESETS[name] = default
+    TASK_KINDS[name] = tuple(kinds)
+    TASK_BUILDERS[name] = build
+
+
+def run_config(p: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
+    """The RunConfig of preset ``p`` with the RunConfig fields among ``overrides`` (None: keep)."""
+    cfg_values = dict(p["config"])
+    cfg_values.update({k: v for k, v in overrides.items() if v is not None and k in CONFIG_KEYS})
+    for name in ("sigma", "gamma"):
+        value = overrides.get(name) if overrides.get(name) is not None else p.get(name, 1e-4)
+        cfg_values[name] = value if isinstance(value, Schedule) else Schedule.constant(value)
+    return RunConfig(**cfg_values)
+
+
 def preset(task: str, name: Optional[str] = None) -> dict[str, Any]:
     """A copy of a preset; ValueError naming the choices for an unknown task or preset."""
-    if task not in PRESETS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if task not in task_names():
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(task_names())}")
     name = name or DEFAULT_PRESETS[task]
     if name not in PRESETS[task]:
         raise ValueError(f"unknown {task} preset {name!r}; expected one of {', '.join(PRESETS[task])}")
@@ -67,12 +103,11 @@ def build_run(task: str, mesh: Optional[Mesh] = None, *, preset_name: Optional[s
     """
     p = preset(task, preset_name)
     p.update({k: v for k, v in overrides.items() if v is not None and k not in CONFIG_KEYS})
-    cfg_values = dict(p["config"])
-    cfg_values.update({k: v for k, v in overrides.items() if v is not None and k in CONFIG_KEYS})
-    for name in ("sigma", "gamma"):
-        value = p.get(name, 1e-4)
-        cfg_values[name] = value if isinstance(value, Schedule) else Schedule.constant(value)
-    config = RunConfig(**cfg_values)
+    if task in TASK_BUILDERS:
+        if scene is None:
+            raise ValueError(f"{task}: a scene is needed (the object or the target of the fit)")
+        return TASK_BUILDERS[task](p, scene, **overrides)
+    config = run_config(p, {k: v for k, v in overrides.items() if k in CONFIG_KEYS})
     if mesh is None:
         raise ValueError(f"{task}: a mesh is needed" + (" (the template sphere)" if task == "shape" else ""))
     size = views[0].target.image_size if views else p["size"]
@@ -117,4 +152,4 @@ def build_run(task: str, mesh: Optional[Mesh] = None, *, preset_name: Optional[s
             base = base.replace(lights=Lights.from_angles(30.0, 40.0))
         return LightTask(base, cams, mode=p["mode"], start=p.get("light_start"), loss=p["loss"],
                          target_supersample=supersample, gl=gl), config
-    raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    raise ValueError(f"unknown task {task!r}; expected one of {', '.join(task_names())}")
