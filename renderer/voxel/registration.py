@@ -1,0 +1,53 @@
+"""The voxel package's entries: the VoxelGrid shape, its loaders and the drc, drc_ea and
+gl_voxel renderers."""
+from __future__ import annotations
+
+import torch
+
+from ..fragments import RenderOutput
+from ..io import register_loader
+from ..registry import RendererSpec, register_renderer
+from .drc import render_drc
+from .ea import render_drc_ea
+from .files import npz_has_occupancy, read_binvox, read_npy, read_npz
+from .grid import VoxelGrid  # noqa: F401 - registers the shape
+
+
+def render_gl_voxel(scene, with_pairs: bool = False) -> RenderOutput:
+    """The GL ray-marched render of a voxel scene as CPU tensors (see ``gl.VoxelGLRenderer``)."""
+    from .gl import render_gl_voxels   # moderngl loads only when a GL render is asked for
+
+    return RenderOutput(**{k: torch.from_numpy(v) for k, v in render_gl_voxels(scene).items()})
+
+
+def _segments_cost(scene) -> int:
+    from .traversal import grid_segments
+
+    return grid_segments(scene.shape, scene.camera, scene.settings.image_size).num_segments
+
+
+register_loader((".binvox",), read_binvox)
+register_loader((".npy",), read_npy)
+register_loader((".npz",), read_npz, accepts=npz_has_occupancy)
+
+register_renderer(RendererSpec(
+    name="drc", render=render_drc, representations=("voxels",),
+    wrt=("geometry", "appearance", "lighting", "material"),
+    buffers=("rgb", "alpha", "depth", "num_pairs"), reference="gl_voxel", cost=_segments_cost,
+    analysis_modes=("difference", "alpha", "dl_di", "di_soft", "agreement", "vertex_grad"),
+    bench_lightings=("none", "phong"),
+    description="DRC ray termination over voxels: exact cell traversal, expected images "
+                "(Tulsiani et al. 2017)"))
+register_renderer(RendererSpec(
+    name="drc_ea", render=render_drc_ea, representations=("voxels",),
+    wrt=("geometry", "appearance"),
+    buffers=("rgb", "alpha", "depth", "num_pairs"), reference="gl_voxel",
+    analysis_modes=("difference", "alpha", "dl_di", "di_soft", "agreement", "vertex_grad"),
+    bench_lightings=("none",),
+    description="emission-absorption raymarching of the trilinear grid (PyTorch3D semantics)"))
+register_renderer(RendererSpec(
+    name="gl_voxel", render=render_gl_voxel, representations=("voxels",), reference=None,
+    is_reference=True, buffers=("rgb", "alpha", "depth", "face_id", "normal", "position"),
+    analysis_modes=("difference", "alpha"), bench_lightings=(),
+    description="OpenGL fragment-shader ray marching of the voxel grid (expected termination; "
+                "hard surface at occupancy 0.5 in face_id, normal, position)"))
