@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", default="256,512", help="image sizes, comma-separated")
     bench.add_argument("--repeats", type=_positive_int, default=5, help="timed runs per case (median)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    bench.add_argument("--mesh", help="only meshes whose name contains this")
+    bench.add_argument("--mesh", help="only meshes (and registered splat/voxel/SDF scenes) whose name contains this")
     bench.add_argument("--idle-only", action="store_true",
                        help="skip the second run of each case with one core kept busy")
     from renderer.registry import renderer_names

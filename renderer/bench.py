@@ -1,6 +1,7 @@
 """`python main.py bench`: forward and forward+backward timings of the torch renderers.
 
-Each case renders a mesh at a fixed camera; loss = rgb.sum() + alpha.sum(); times are medians
+Each case renders a mesh at a fixed camera (or one of the scenes other representations register
+with ``register_bench_scene``: splats, voxels, SDFs, differentiated in their element group); loss = rgb.sum() + alpha.sum(); times are medians
 over ``repeats`` runs after one warm-up. Each case runs in its own process; peak memory is that
 process's resident-set high-water mark (interpreter and libraries included, about 0.4 GB) on the
 CPU, and torch.cuda.max_memory_allocated during forward+backward on CUDA. Each case runs a second
@@ -30,6 +31,26 @@ from .paths import REPO_ROOT, shared_dir
 from .registry import get_renderer, renderers
 
 SHARED_MESHES = shared_dir() / "meshes"
+
+# name -> (representation, make(size) -> Scene): the bench scenes of the other representations.
+BENCH_SCENES: dict[str, tuple[str, Callable[[int], Scene]]] = {}
+
+
+def register_bench_scene(name: str, kind: str, make: Callable[[int], Scene]) -> None:
+    """Add a bench scene of representation ``kind`` (a package's registration does this); the
+    bench times every differentiable renderer of that kind on it, at each size."""
+    BENCH_SCENES[name] = (kind, make)
+
+
+def bench_scene_cases(renderer_filter: Optional[str] = None) -> list[tuple[str, str, str]]:
+    """(scene name, renderer, lighting) of every registered non-mesh bench scene."""
+    from .registry import load_plugins
+
+    load_plugins()
+    return [(name, spec.name, lighting) for name, (kind, _) in BENCH_SCENES.items()
+            for spec in renderers(kind, differentiable=True)
+            for lighting in (spec.bench_lightings or ("none",))
+            if not renderer_filter or spec.name == renderer_filter]
 
 
 def bench_cases(renderer_filter: Optional[str] = None) -> list[tuple[str, str]]:
@@ -109,10 +130,26 @@ def _median_ms(fn: Callable[[], object], repeats: int, device: str) -> float:
     return 1e3 * statistics.median(times)
 
 
+def bench_scene_case(name: str, renderer: str, lighting: str, size: int, device: str,
+                     repeats: int) -> BenchRow:
+    """A registered non-mesh bench scene, its element group (splat means, cells, primitive
+    parameters) and the light colours requiring grad."""
+    from .analysis.gradients import leaf_groups
+    from .analysis.params import element_group, with_groups
+
+    kind, make = BENCH_SCENES[name]
+    scene = make(size)
+    scene = scene.replace(shape=scene.shape.to(device), material=Material.for_lighting(lighting),
+                          settings=scene.settings.replace(renderer=renderer, lighting=lighting,
+                                                          image_size=size, device=device))
+    group = element_group(scene)
+    if group is not None:
+        scene = with_groups(scene, leaf_groups(scene, [group]))
+    return _time_scene(scene, name, scene.shape.num_elements, device, repeats)
+
+
 def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
                repeats: int) -> BenchRow:
-    from .rendering import render
-
     verts = mesh.verts.to(device).clone().requires_grad_()
     lights = Lights.from_angles(30.0, 40.0)
     lights.colors = lights.colors.to(device).requires_grad_()   # gives the hard renderer a gradient path
@@ -120,6 +157,12 @@ def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
                   camera=OrbitCamera(azimuth=30.0, elevation=20.0, distance=2.6),
                   lights=lights, material=Material.for_lighting(lighting),
                   settings=RenderSettings(image_size=size, renderer=renderer, lighting=lighting, device=device))
+    return _time_scene(scene, mesh.name, mesh.num_faces, device, repeats)
+
+
+def _time_scene(scene: Scene, name: str, elements: int, device: str, repeats: int) -> BenchRow:
+    from .rendering import render
+
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     _reset_peak()
@@ -139,7 +182,8 @@ def bench_case(mesh: Mesh, renderer: str, lighting: str, size: int, device: str,
     _reset_peak()
     fb = _median_ms(forward_backward, repeats, device)
     out = forward()
-    return BenchRow(renderer, lighting, mesh.name, mesh.num_faces, size, fwd, fb,
+    st = scene.settings
+    return BenchRow(st.renderer, st.lighting, name, elements, st.image_size, fwd, fb,
                     int(out.get("num_pairs", 0)), int(out.get("tile_elements", 0)), _peak_mb(device), device,
                     torch.get_num_threads())
 
@@ -149,12 +193,12 @@ def _ms(value: Optional[float], width: int) -> str:
 
 
 def format_table(rows: list[BenchRow]) -> str:
-    head = f"{'renderer':<8} {'lighting':<8} {'mesh':<10} {'faces':>7} {'size':>5} {'fwd ms':>8} " \
+    head = f"{'renderer':<10} {'lighting':<8} {'scene':<12} {'faces':>7} {'size':>5} {'fwd ms':>8} " \
            f"{'fwd+bwd ms':>10} {'busy fwd':>9} {'busy f+b':>9} {'pairs':>11} {'formed':>11} " \
            f"{'peak MB':>8} {'thr':>3} device"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.renderer:<8} {r.lighting:<8} {r.mesh:<10} {r.faces:>7,} {r.size:>5} "
+        lines.append(f"{r.renderer:<10} {r.lighting:<8} {r.mesh:<12} {r.faces:>7,} {r.size:>5} "
                      f"{r.forward_ms:>8.1f} {r.forward_backward_ms:>10.1f} {_ms(r.forward_busy_ms, 9)} "
                      f"{_ms(r.forward_backward_busy_ms, 9)} {r.pairs:>11,} {r.tile_elements:>11,} "
                      f"{r.peak_mb:>8.0f} {r.threads:>3} {r.device}")
@@ -177,9 +221,10 @@ def _case_in_subprocess(mesh_name: str, renderer: str, lighting: str, size: int,
     """One case in a fresh Python process, so that its peak memory is its own: the allocator
     keeps what earlier cases freed, and the high-water mark cannot be reset below that."""
     code = ("import json, sys; from dataclasses import asdict; from renderer.bench import *; "
-            "m = next(x for x in bench_meshes() if x.name == sys.argv[1]); "
-            "print(json.dumps(asdict(bench_case(m, *sys.argv[2:4], int(sys.argv[4]), sys.argv[5], "
-            "int(sys.argv[6])))))")
+            "from renderer.registry import load_plugins; load_plugins(); a = sys.argv; "
+            "row = bench_scene_case(a[1], a[2], a[3], int(a[4]), a[5], int(a[6])) if a[1] in BENCH_SCENES "
+            "else bench_case(next(x for x in bench_meshes() if x.name == a[1]), a[2], a[3], int(a[4]), "
+            "a[5], int(a[6])); print(json.dumps(asdict(row)))")
     # the child registers what this process has: built-ins, plus the module defining this renderer
     plugins = [p for p in os.environ.get("DRD_PLUGINS", "").split(",") if p]
     module = get_renderer(renderer).render.__module__
@@ -201,18 +246,19 @@ def run_bench(sizes=(256, 512), repeats: int = 5, device: Optional[str] = None,
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rows: list[BenchRow] = []
     names = [m.name for m in bench_meshes() if not mesh_filter or mesh_filter in m.name]
+    cases = [(name, renderer, lighting) for renderer, lighting in bench_cases(renderer_filter) for name in names]
+    cases += [case for case in bench_scene_cases(renderer_filter) if not mesh_filter or mesh_filter in case[0]]
     echo(format_table([]))
-    for renderer, lighting in bench_cases(renderer_filter):
-        for name in names:
-            for size in sizes:
-                row = _case_in_subprocess(name, renderer, lighting, size, device, repeats)
-                if contended:
-                    with one_core_busy():
-                        busy = _case_in_subprocess(name, renderer, lighting, size, device, repeats)
-                    row = replace(row, forward_busy_ms=busy.forward_ms,
-                                  forward_backward_busy_ms=busy.forward_backward_ms)
-                rows.append(row)
-                echo(format_table([row]).splitlines()[-1])
+    for name, renderer, lighting in cases:
+        for size in sizes:
+            row = _case_in_subprocess(name, renderer, lighting, size, device, repeats)
+            if contended:
+                with one_core_busy():
+                    busy = _case_in_subprocess(name, renderer, lighting, size, device, repeats)
+                row = replace(row, forward_busy_ms=busy.forward_ms,
+                              forward_backward_busy_ms=busy.forward_backward_ms)
+            rows.append(row)
+            echo(format_table([row]).splitlines()[-1])
     return rows
 
 
