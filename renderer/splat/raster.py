@@ -1,0 +1,152 @@
+"""Sparse splat rasterization: (pixel, splat) pairs inside each footprint box, sorted by pixel
+then depth, composited front to back with a segmented cumulative sum. No N x S^2 tensor is ever
+formed: the work and memory grow with the number of pairs.
+
+Steps (``gaussian_fragments`` / ``composite``):
+1. splats in depth order (stable argsort of z); each one's box of pixel centres
+   |col - mu_x| <= r_x, |row - mu_y| <= r_y, clipped to the image;
+2. the pairs of every box (``repeat_interleave``), alpha computed without a graph, pairs with
+   alpha < 1/255 dropped (they take no part in the forward or the backward pass);
+3. a stable sort by pixel keeps the depth order inside each pixel;
+4. alpha again for the kept pairs, with its graph; log T_i = sum_{j<i} log(1 - alpha_j) per pixel
+   by one cumulative sum in float64 (a float32 sum over millions of pairs would lose T);
+5. w_i = alpha_i T_i; C = sum_i w_i c_i + (1 - sum_i w_i) bg, with index_add per pixel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from .project import ALPHA_CUTOFF, MAX_ALPHA, ProjectedSplats
+
+
+@dataclass
+class Fragments:
+    """The kept (pixel, splat) pairs of a render, sorted by pixel then front to back.
+
+    pix: (P,) int64 flat pixel (row * S + col); splat: (P,) int64 splat index; alpha: (P,)
+    float (with graph); transmittance: (P,) float T before this fragment; weight: (P,) alpha T;
+    formed: the pairs formed before the cut-off (a cost figure)."""
+
+    pix: torch.Tensor
+    splat: torch.Tensor
+    alpha: torch.Tensor
+    transmittance: torch.Tensor
+    weight: torch.Tensor
+    formed: int
+
+
+def box_extents(proj: ProjectedSplats, image_size: int, radius: Optional[torch.Tensor] = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The splats that show, nearest first, and their boxes clipped to the image.
+
+    radius: (N, 2) int64 box half-widths (default ``proj.radius``; 0 skips a splat) ->
+    order (M,) int64 splat indices, lo (M, 2) int64 first (col, row), extent (M, 2) int64 size."""
+    radius = proj.radius if radius is None else radius
+    with torch.no_grad():
+        live = torch.nonzero(proj.valid & (radius > 0).all(1)).squeeze(1)
+        order = live[torch.sort(proj.depth.detach()[live], stable=True).indices]
+        center = proj.mean2d.detach()[order]
+        r = radius[order].to(center.dtype)
+        lo = torch.ceil(center - r).clamp_min(0).to(torch.int64)
+        hi = torch.floor(center + r).clamp_max(image_size - 1).to(torch.int64)
+        return order, lo, (hi - lo + 1).clamp_min(0)
+
+
+def box_pairs(proj: ProjectedSplats, image_size: int, radius: Optional[torch.Tensor] = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (splat, pixel) pair inside the splats' boxes (pixel centres with
+    |col - mu_x| <= r_x and |row - mu_y| <= r_y), grouped by splat, nearest splat first.
+    -> (splat (P,) int64, pix (P,) int64 = row * S + col)."""
+    device = proj.depth.device
+    order, lo, extent = box_extents(proj, image_size, radius)
+    with torch.no_grad():
+        counts = extent[:, 0] * extent[:, 1]
+        total = int(counts.sum())
+        if total == 0:
+            empty = torch.zeros(0, dtype=torch.int64, device=device)
+            return empty, empty
+        which = torch.repeat_interleave(torch.arange(len(order), device=device), counts)
+        starts = torch.cumsum(counts, 0) - counts
+        local = torch.arange(total, device=device) - starts[which]
+        width = extent[which, 0]
+        col = lo[which, 0] + local % width
+        row = lo[which, 1] + torch.div(local, width, rounding_mode="floor")
+        return order[which], row * image_size + col
+
+
+def gaussian_alpha(proj: ProjectedSplats, splat: torch.Tensor, pix: torch.Tensor,
+                   image_size: int) -> torch.Tensor:
+    """alpha = min(o exp(-sigma), 0.99), sigma = (a dx^2 + c dy^2)/2 + b dx dy, d = pixel - mu.
+    splat, pix: (P,) int64 -> (P,) float (differentiable in the projection)."""
+    col = (pix % image_size).to(proj.mean2d.dtype)
+    row = torch.div(pix, image_size, rounding_mode="floor").to(proj.mean2d.dtype)
+    mean = proj.mean2d[splat]
+    dx, dy = col - mean[:, 0], row - mean[:, 1]
+    conic = proj.conic[splat]
+    sigma = 0.5 * (conic[:, 0] * dx * dx + conic[:, 2] * dy * dy) + conic[:, 1] * dx * dy
+    return torch.clamp_max(proj.opacity[splat] * torch.exp(-sigma), MAX_ALPHA)
+
+
+def sort_by_pixel(splat: torch.Tensor, pix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pairs grouped by pixel, keeping their order (front to back) inside each pixel."""
+    order = torch.sort(pix, stable=True).indices
+    return splat[order], pix[order]
+
+
+def transmittance(alpha: torch.Tensor, pix: torch.Tensor) -> torch.Tensor:
+    """T_i = prod_{j < i, same pixel} (1 - alpha_j) for pairs sorted by pixel (front to back).
+    alpha, pix: (P,) -> (P,), differentiable in alpha (alpha <= 0.99, so log(1 - alpha) is finite)."""
+    if alpha.numel() == 0:
+        return alpha
+    log_keep = torch.log1p(-alpha).to(torch.float64)
+    inclusive = torch.cumsum(log_keep, 0)
+    exclusive = inclusive - log_keep
+    start = torch.ones_like(pix, dtype=torch.bool)
+    start[1:] = pix[1:] != pix[:-1]
+    segment = torch.cumsum(start.to(torch.int64), 0) - 1
+    base = exclusive[start][segment]
+    return torch.exp(exclusive - base).to(alpha.dtype)
+
+
+def rank_in_pixel(pix: torch.Tensor) -> torch.Tensor:
+    """For pairs sorted by pixel: 0 for the front pair of each pixel, 1 for the next, ..."""
+    start = torch.ones_like(pix, dtype=torch.bool)
+    start[1:] = pix[1:] != pix[:-1]
+    index = torch.arange(len(pix), device=pix.device)
+    segment = torch.cumsum(start.to(torch.int64), 0) - 1
+    return index - index[start][segment]
+
+
+def gaussian_fragments(proj: ProjectedSplats, image_size: int) -> Fragments:
+    """The kept fragments of a Gaussian render (steps 1-4 of the module docstring)."""
+    splat, pix = box_pairs(proj, image_size)
+    formed = int(splat.numel())
+    with torch.no_grad():
+        keep = gaussian_alpha(proj, splat, pix, image_size) >= ALPHA_CUTOFF
+    splat, pix = sort_by_pixel(splat[keep], pix[keep])
+    alpha = gaussian_alpha(proj, splat, pix, image_size)
+    trans = transmittance(alpha, pix)
+    return Fragments(pix, splat, alpha, trans, alpha * trans, formed)
+
+
+def composite(frags: Fragments, proj: ProjectedSplats, image_size: int,
+              background: torch.Tensor) -> dict[str, torch.Tensor]:
+    """rgb (S, S, 3) = sum_i w_i c_i + (1 - sum_i w_i) bg; alpha (S, S) = sum_i w_i;
+    depth (S, S) = sum_i w_i z_i / alpha (expected depth, 0 where alpha = 0)."""
+    dtype, device = proj.mean2d.dtype, proj.mean2d.device
+    npix = image_size * image_size
+    w = frags.weight
+    rgb = torch.zeros(npix, 3, dtype=dtype, device=device).index_add(
+        0, frags.pix, w[:, None] * proj.color[frags.splat])
+    alpha = torch.zeros(npix, dtype=dtype, device=device).index_add(0, frags.pix, w)
+    zsum = torch.zeros(npix, dtype=dtype, device=device).index_add(0, frags.pix, w * proj.depth[frags.splat])
+    bg = background.to(dtype=dtype, device=device)
+    rgb = rgb + (1 - alpha)[:, None] * bg
+    covered = alpha > 1e-12
+    depth = torch.where(covered, zsum / torch.where(covered, alpha, torch.ones_like(alpha)),
+                        torch.zeros_like(alpha))
+    s = image_size
+    return {"rgb": rgb.reshape(s, s, 3), "alpha": alpha.reshape(s, s), "depth": depth.reshape(s, s)}
