@@ -14,12 +14,12 @@ from typing import Any, ClassVar, Mapping, Optional
 from renderer import OrbitCamera, Scene
 from renderer.edits import apply_edit, dragged_light_angles
 from renderer.errors import describe_error
-from renderer.registry import RendererSpec, get_renderer
+from renderer.registry import RendererSpec, default_renderer, get_renderer
 from renderer.shapes import Shape
 
 from .evented import EventedModel
 from .jobs import MAGNITUDE_SCALES, TARGET_KINDS, AnalysisRequest, TargetImage, TargetSpec
-from .modes import DEFAULT_MODE, LOSS_CHOICES, get_mode
+from .modes import DEFAULT_MODE, LOSS_CHOICES, get_mode, modes
 from .render_work import DEFAULT_BUDGET_S, Busy, HeldRender
 
 DEFAULT_CAMERA = dict(azimuth=30.0, elevation=20.0, distance=2.6, fov=60.0)
@@ -207,11 +207,20 @@ class AppModel(EventedModel):
         self.recent_files = (path,) + tuple(p for p in self.recent_files if p != path)
 
     def open_mesh(self, mesh: Shape, path: str) -> None:
-        """Show ``mesh`` (read from ``path``): the picked pixel belongs to the old one."""
+        """Show ``mesh`` or any other shape (read from ``path``): the picked pixel belongs to the
+        old one. A shape of another representation switches to its first differentiable renderer
+        when the current one cannot draw it, and to the first analysis mode when the current one
+        does not apply there."""
         self.mesh_path = str(Path(path).resolve())
         self.remember(self.mesh_path)
         self.pick = None
-        self.scene = self.scene.replace(shape=mesh)
+        scene = self.scene.replace(shape=mesh)
+        if not get_renderer(scene.settings.renderer).accepts(scene.kind):
+            scene = scene.with_settings(renderer=default_renderer(scene.kind).name)
+        spec = get_renderer(scene.settings.renderer)
+        if not spec.applies(self.mode):
+            self.mode = next((m.name for m in modes() if spec.applies(m.name)), self.mode)
+        self.scene = scene
 
     def report_error(self, message: str, source: str = "") -> None:
         """``source``: who reports it, so that a later success of the same kind can clear it."""

@@ -120,9 +120,16 @@ class AnalysisResult:
     times: dict[str, float] = field(default_factory=dict)
 
 
+def shape_key(shape) -> tuple:
+    """The identity of a shape and of its tensors (shapes are never modified in place: an edit
+    makes a new one, or swaps a tensor, as ``Mesh.with_verts`` does)."""
+    tensors = [id(v) for v in vars(shape).values() if hasattr(v, "detach")] if hasattr(shape, "__dict__") else []
+    return (id(shape), *tensors)
+
+
 def scene_key(scene: Scene) -> tuple:
-    """A hashable fingerprint of everything that changes a render of ``scene`` (the mesh by
-    identity: meshes are never modified in place)."""
+    """A hashable fingerprint of everything that changes a render of ``scene`` (the shape by
+    identity, see ``shape_key``)."""
     def values(obj) -> tuple:
         out = []
         for f in fields(obj):
@@ -132,6 +139,5 @@ def scene_key(scene: Scene) -> tuple:
             out.append(v)
         return tuple(out)
 
-    mesh = scene.mesh
-    return (id(mesh), id(mesh.verts), id(mesh.colors), values(scene.camera), values(scene.lights),
+    return (shape_key(scene.shape), values(scene.camera), values(scene.lights),
             values(scene.material), values(scene.settings))

@@ -60,7 +60,8 @@ def export_all(folder: str | Path, model: AppModel, panes: ScenePanes, last_rend
 def export_metadata(model: AppModel, panes: ScenePanes, last_render: Optional[dict]) -> dict:
     """The settings the exported images were made with (the rendered scene, not the sliders)."""
     scene = last_render["scene"] if last_render is not None else model.scene
-    out = {"mesh": scene.mesh.name, "mesh_path": model.mesh_path, "faces": scene.mesh.num_faces,
+    out = {"mesh": scene.shape.name, "mesh_path": model.mesh_path, "representation": scene.kind,
+           f"{scene.shape.element_name}s": scene.shape.num_elements,
            "scene": scene_values(scene), "analysis_mode": model.mode}
     result = panes.analysis.last_result
     if result is not None:

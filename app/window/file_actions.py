@@ -8,19 +8,40 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from renderer.errors import describe_error
 from renderer.images import TARGET_IMAGE_EXTENSIONS, read_target_image
-from renderer.io import load, loadable_extensions
+from renderer.io import load, loadable_extensions, loader_for
 
 from ..model.app_model import AppModel
 from ..model.jobs import TargetImage
 from ..runs.run_files import RunFiles
 
 
+def _is_run_file(path: Path) -> bool:
+    """Whether an .npz holds a recorded run (its "meta" member) rather than a voxel or SDF grid."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "meta.npy" in archive.namelist()
+    except Exception:  # noqa: BLE001 - unreadable: the run loader names the problem
+        return True
+
+
+def _claimed_by_a_loader(path: Path) -> bool:
+    try:
+        loader_for(path)
+    except Exception:  # noqa: BLE001 - no representation reads it
+        return False
+    return True
+
+
 def file_kind(path: str | Path) -> str:
-    """"run" for a recorded run, "image" for a target image, "mesh" for everything else (the mesh
-    loader names the problem when it is not a mesh either)."""
+    """"run" for a recorded run, "image" for a target image, "mesh" for everything else (any
+    shape: the loader names the problem when it is none). An .npz is a run unless a
+    representation's loader claims its contents (a voxel or SDF grid)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
-        return "run"
+        path = Path(path)
+        return "run" if _is_run_file(path) or not _claimed_by_a_loader(path) else "mesh"
     return "image" if suffix in TARGET_IMAGE_EXTENSIONS and suffix not in loadable_extensions() else "mesh"
 
 
@@ -71,7 +92,8 @@ class FileActions:
 
     def open_mesh_dialog(self) -> None:
         patterns = " ".join(f"*{e}" for e in loadable_extensions())
-        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open mesh", "", f"Meshes ({patterns})")
+        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open mesh or scene", "",
+                                              f"Meshes, splats, voxels, SDFs ({patterns})")
         if path:
             self.open_mesh(path)
 

@@ -18,7 +18,7 @@ from renderer.errors import describe_error
 from renderer.registry import get_renderer
 
 from ..model.app_model import AppModel
-from ..model.jobs import RenderJob, scene_key
+from ..model.jobs import RenderJob, scene_key, shape_key
 from ..model.modes import get_mode
 from ..model.render_work import Busy, HeldRender, RenderCost, describe_seconds
 from ..workers.render_worker import RenderScheduler
@@ -36,9 +36,9 @@ def settings_label(scene) -> str:
 
 
 def approval_key(scene) -> tuple:
-    """What a "render it anyway" covers: the mesh and the render settings (orbiting the camera
+    """What a "render it anyway" covers: the shape and the render settings (orbiting the camera
     or changing the analysis does not ask again)."""
-    return (id(scene.mesh), id(scene.mesh.verts), scene.settings)
+    return (shape_key(scene.shape), scene.settings)
 
 
 class LiveRenders:

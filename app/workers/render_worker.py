@@ -24,6 +24,18 @@ from .scheduler import LatestWinsScheduler
 RENDER_CACHE_SIZE = 3
 
 
+def reference_render(gl, scene) -> dict:
+    """The reference of ``scene``'s representation as numpy buffers: the worker's own mesh
+    GLRenderer for a mesh (its context lives in this thread), else the reference renderer
+    registered for the kind (splats, voxels, SDFs)."""
+    if scene.kind == "mesh":
+        return gl.render(scene)
+    from renderer.registry import reference_renderer
+    from renderer.rendering import render_numpy
+
+    return render_numpy(scene, reference_renderer(scene.kind).name)
+
+
 class RenderWorker(QObject):
     """Lives in its own thread. For each job: the differentiable render and the GL reference
     (emitted at once as ``rendered``), then the analysis the job asks for (``analysed``), then
@@ -66,7 +78,7 @@ class RenderWorker(QObject):
         t0 = time.perf_counter()
         soft = self.gate.run(request_id, render_numpy, job.scene)
         t1 = time.perf_counter()
-        gl = self._gl.render(job.scene)
+        gl = reference_render(self._gl, job.scene)
         t2 = time.perf_counter()
         times = {"soft_ms": 1e3 * (t1 - t0), "gl_ms": 1e3 * (t2 - t1)}
         self._renders[key] = (soft, gl, times)
