@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # The parameter groups a renderer can be differentiable with respect to.
 WRT_GROUPS = ("geometry", "appearance", "lighting", "material")
 ENTRY_POINT_GROUP = "diffrender_debugger.renderers"
+CORE_PACKAGES = ("soft", "gl")      # registered first: softras is the mesh default, menus start there
 
 # The SoftRas coverage floor D >= 1e-4: outside a triangle, D = sigmoid(-d2/sigma) >= 1e-4 while
 # d2 < sigma ln(1/1e-4 - 1) (~9.21 sigma). Every use of the cut-off reads these two names.
@@ -133,8 +134,11 @@ def load_plugins() -> None:
         return
     _loaded = True
     package = Path(__file__).resolve().parent
-    for registration in sorted(package.glob("*/registration.py")):
-        importlib.import_module(f"{__package__}.{registration.parent.name}.registration")
+    # the first wave's renderers first, so that menus and defaults keep their order
+    found = sorted(p.parent.name for p in package.glob("*/registration.py"))
+    rank = {name: i for i, name in enumerate(CORE_PACKAGES)}
+    for name in sorted(found, key=lambda n: (rank.get(n, len(rank)), n)):
+        importlib.import_module(f"{__package__}.{name}.registration")
     names = [m.strip() for m in os.environ.get("DRD_PLUGINS", "").split(",") if m.strip()]
     try:
         from importlib.metadata import entry_points

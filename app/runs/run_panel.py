@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QLabel, QLin
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from renderer import RenderSettings
-from renderer.optimize.preset_table import DEFAULT_PRESETS, PRESETS, TASKS
+from renderer.optimize.preset_table import DEFAULT_PRESETS, PRESETS, task_names
 from renderer.registry import renderer_names
 
 from ..controls.widgets import compact_combo
@@ -29,6 +29,12 @@ TASK_HELP = {
     "light": "Recover the light (its direction, or the SH coefficients) from OpenGL images of the current mesh",
 }
 MULTI_VIEW_TASKS = ("shape", "color", "light")
+
+
+def _multi_view(task: str) -> bool:
+    """Whether ``task`` fits several target views (a registered task: its presets name num_views)."""
+    return task in MULTI_VIEW_TASKS or (task in PRESETS and task not in TASK_HELP
+                                        and "num_views" in PRESETS[task][DEFAULT_PRESETS[task]])
 FIELD_WIDGETS = {"size": "size_box"}       # set_values names that differ from the attribute
 __all__ = ["RunPanel", "parse_sigma", "format_eta", "IDLE", "STARTING", "RUNNING", "PAUSING", "PAUSED", "STOPPING"]
 
@@ -70,7 +76,8 @@ class RunPanel(QWidget):
         super().__init__()
         self.model = model
         self.task = compact_combo(QComboBox())
-        self.task.addItems(TASKS)
+        self._kind = model.scene.kind
+        self.task.addItems(task_names(self._kind))
         self.preset = compact_combo(QComboBox())
         self.task_help = QLabel()
         self.task_help.setWordWrap(True)
@@ -136,7 +143,21 @@ class RunPanel(QWidget):
         self.preset.currentTextChanged.connect(self._preset_changed)
         self._task_changed(self.task.currentText())
         model.events.run_state.connect(self._show_state)
+        model.events.scene.connect(self._scene_changed)
         self._show_state(model.run_state)
+
+    def _scene_changed(self, scene) -> None:
+        """Another representation opened: offer its tasks and renderers."""
+        if scene.kind == self._kind:
+            return
+        self._kind = scene.kind
+        for combo, items in ((self.task, task_names(scene.kind)),
+                             (self.renderer, renderer_names(representation=scene.kind, differentiable=True))):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(items)
+            combo.blockSignals(False)
+        self._task_changed(self.task.currentText())
 
     @staticmethod
     def _spin(lo: int, hi: int, tooltip: str) -> QSpinBox:
@@ -147,13 +168,17 @@ class RunPanel(QWidget):
 
     # --- inputs ------------------------------------------------------------------------------
     def _task_changed(self, task: str) -> None:
+        if not task:                        # a representation without tasks
+            self.preset.clear()
+            self.task_help.setText("no optimization task is registered for this representation")
+            return
         self.preset.blockSignals(True)
         self.preset.clear()
         self.preset.addItems(list(PRESETS[task]))
         self.preset.setCurrentText(DEFAULT_PRESETS[task])
         self.preset.blockSignals(False)
-        self.task_help.setText(TASK_HELP[task])
-        multi = task in MULTI_VIEW_TASKS
+        self.task_help.setText(TASK_HELP.get(task) or PRESETS[task][DEFAULT_PRESETS[task]].get("help", ""))
+        multi = _multi_view(task)
         self.num_views.setEnabled(multi)
         self.views_per_step.setEnabled(multi)
         self._preset_changed(self.preset.currentText())
@@ -166,7 +191,7 @@ class RunPanel(QWidget):
         config = p["config"]
         self.steps.setValue(int(config["steps"]))
         self.lr.setText(f"{config['lr']:g}")
-        self.renderer.setCurrentText(p.get("renderer", RenderSettings().renderer))
+        self.renderer.setCurrentText(p.get("renderer", self.renderer.itemText(0) or RenderSettings().renderer))
         self.sigma.setText(f"{p.get('sigma', 1e-4):g}")
         self.num_views.setValue(int(p.get("num_views", 1)))
         self.views_per_step.setValue(int(config.get("views_per_step") or 0))
@@ -198,7 +223,7 @@ class RunPanel(QWidget):
             raise ValueError(f"learning rate must be a positive number, got {self.lr.text()!r}")
         values = dict(steps=self.steps.value(), lr=lr, renderer=self.renderer.currentText(),
                       sigma=parse_sigma(self.sigma.text()), size=self.size_box.value())
-        if self.task.currentText() in MULTI_VIEW_TASKS:
+        if _multi_view(self.task.currentText()):
             values["num_views"] = self.num_views.value()
             per_step = self.views_per_step.value()
             values["views_per_step"] = per_step or None
@@ -228,7 +253,7 @@ class RunPanel(QWidget):
         self.stop_button.setEnabled(state in (STARTING, RUNNING, PAUSING, PAUSED))
         for w in (self.task, self.preset, self.steps, self.lr, self.renderer, self.sigma, self.size_box):
             w.setEnabled(not busy)
-        multi = self.task.currentText() in MULTI_VIEW_TASKS
+        multi = _multi_view(self.task.currentText())
         self.num_views.setEnabled(not busy and multi)
         self.views_per_step.setEnabled(not busy and multi)
         if state == STARTING:

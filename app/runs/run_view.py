@@ -234,7 +234,7 @@ class RunView(QObject):
         self.runs.start(request)
         self.model.run_state = STARTING
         shown = ", ".join(f"{k} {getattr(v, 'describe', lambda: v)()}" for k, v in overrides.items())
-        self.panel.log(f"starting {task}/{preset} on {request.scene.mesh.name}: {shown}")
+        self.panel.log(f"starting {task}/{preset} on {request.scene.shape.name}: {shown}")
         return True
 
     def pause(self) -> None:

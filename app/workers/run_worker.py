@@ -67,6 +67,10 @@ class RunWorker(QObject):
 
         if self._gl is None:
             self._gl = GLRenderer()
+        from renderer.optimize.preset_table import TASK_KINDS
+
+        if TASK_KINDS.get(request.task) != ("mesh",):       # a representation package's task
+            return build_run(request.task, preset_name=request.preset, scene=request.scene, **request.overrides)
         if request.task == "shape":
             from renderer.assets import load_asset
 
