@@ -1,0 +1,1 @@
+"""Antialiased hard rendering with nvdiffrast's analytic edge antialiasing (renderer "aa")."""

@@ -1,0 +1,200 @@
+"""NMR's hand-designed backward pass (Kato et al. 2018, ``backward_pixel_map``): the edge sweep.
+
+For every visible face, each of its three edges and each image axis, the columns (rows) the edge
+spans are scanned. Where the edge crosses column d0 at d1_cross, two runs of pixels are visited:
+
+- "out" pixels, from the pixel just outside the edge to the image border, visited only when the
+  pixel just inside belongs to the face (the edge is visible). Sweeping the edge over such a
+  pixel P would give it the inside colour: dI = I_in - I_P;
+- "in" pixels, from the edge to the opposite side of the face, those of this face only: the edge
+  sweeping back past them would give them the outside colour, dI = I_out - I_P.
+
+The vertex (p0 or p1 of the edge) would have to move by dx = lever (d1 - d1_cross) 2/S in NDC,
+lever = (p1 - p0)/(p1 - d0) for p0 and (p1 - p0)/(d0 - p0) for p1, pushed away from 0 by eps.
+The pixel contributes g_P dI/dx to dL/dx_v only when dI g_P < 0 (the move would lower the loss),
+with g_P = dL/dI_P summed over the channels given: a loss derivative, not an image Jacobian.
+
+Everything is in NMR's raster frame: p = 0.5 (ndc S + S - 1) on both axes (pixel centres at whole
+numbers, y up), i.e. the project's images flipped vertically (row r is raster y = S - 1 - r).
+The runs are ragged (lengths up to S); they are laid out as one flat element list (segments of
+consecutive pixels along a line) and processed in chunks, so memory stays bounded.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+SILHOUETTE_EPS = 1e-4      # NMR's DEFAULT_EPS (rasterize_silhouettes)
+COLOR_EPS = 1e-3           # NMR's Renderer.rasterizer_eps (render, RGB)
+CHUNK_ELEMENTS = 1 << 22   # pixels of runs processed at once
+
+
+def to_raster(tri: torch.Tensor, image_size: int) -> torch.Tensor:
+    """NDC corners (F, 3, 2) -> NMR raster coordinates 0.5 (ndc S + S - 1), (F, 3, 2)."""
+    return 0.5 * (tri * image_size + image_size - 1)
+
+
+def _ccw_order(tri: torch.Tensor) -> torch.Tensor:
+    """(F, 3) corner order that makes each face counter-clockwise on screen: NMR culls faces
+    with a negative signed area, and with fill_back (its default) draws every face in the
+    orientation that is counter-clockwise."""
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    cw = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) < 0
+    order = torch.tensor([0, 1, 2], device=tri.device).repeat(tri.shape[0], 1)
+    order[cw] = torch.tensor([0, 2, 1], device=tri.device)
+    return order
+
+
+def _segments(r: torch.Tensor, faces: torch.Tensor, fmap_lines: torch.Tensor, s: int):
+    """Enumerate the edge crossings and their two runs.
+
+    r: (F', 3, 2) raster corners (counter-clockwise) of the swept faces; faces: (F',) their ids.
+    fmap_lines: (2 S S,) face map in line layout (axis 0: lines are columns, axis 1: rows).
+    Returns a dict of per-segment tensors (one segment = one run of one crossing)."""
+    device, dtype = r.device, r.dtype
+    fn = faces.shape[0]
+    edge = torch.arange(3, device=device)
+    # (F', edge, axis) triples; corners pi0 = e, pi1 = e + 1, pi2 = e + 2
+    i0, i1, i2 = edge, (edge + 1) % 3, (edge + 2) % 3
+    scan = [r[:, :, 0], r[:, :, 1]]          # axis 0 scans x (columns), axis 1 scans y (rows)
+    other = [r[:, :, 1], r[:, :, 0]]
+    p0s = torch.stack([scan[a][:, i0] for a in (0, 1)], -1)            # (F', 3, 2)
+    p1s = torch.stack([scan[a][:, i1] for a in (0, 1)], -1)
+    p2s = torch.stack([scan[a][:, i2] for a in (0, 1)], -1)
+    p0o = torch.stack([other[a][:, i0] for a in (0, 1)], -1)
+    p1o = torch.stack([other[a][:, i1] for a in (0, 1)], -1)
+    p2o = torch.stack([other[a][:, i2] for a in (0, 1)], -1)
+    axis = torch.tensor([0, 1], device=device).expand(fn, 3, 2)
+    increasing = p0s < p1s
+    direction = torch.where((axis == 0) == increasing, -1, 1)        # NMR: out = in + direction
+    lo = torch.ceil(torch.minimum(p0s, p1s)).clamp_min(0)
+    hi = torch.floor(torch.maximum(p0s, p1s)).clamp_max(s - 1)
+    count = torch.where(p0s != p1s, (hi - lo + 1).clamp_min(0), torch.zeros_like(lo)).long()
+    count = count.reshape(-1)
+    n = int(count.sum())
+    if n == 0:
+        return None
+    trip = torch.repeat_interleave(torch.arange(count.numel(), device=device), count)
+    first = torch.cumsum(count, 0) - count
+    d0 = (lo.reshape(-1)[trip] + (torch.arange(n, device=device) - first[trip]).to(dtype))
+
+    def per(t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(-1)[trip]
+
+    a, dirn = per(axis), per(direction)
+    q0s, q1s, q2s, q0o, q1o, q2o = (per(t) for t in (p0s, p1s, p2s, p0o, p1o, p2o))
+    cross = (q1o - q0o) / (q1s - q0s) * (d0 - q0s) + q0o
+    d1_in = torch.where(dirn > 0, torch.floor(cross), torch.ceil(cross))
+    d1_out = d1_in + dirn
+    shown = (d1_in >= 0) & (d1_in < s) & (d1_out >= 0) & (d1_out < s)
+    # opposite side of the face along this line (in-run limit)
+    on_02 = (d0 - q0s) * (d0 - q2s) < 0
+    c02 = (q2o - q0o) / torch.where(q2s != q0s, q2s - q0s, torch.ones_like(q2s)) * (d0 - q0s) + q0o
+    c12 = (q1o - q2o) / torch.where(q1s != q2s, q1s - q2s, torch.ones_like(q1s)) * (d0 - q2s) + q2o
+    cross2 = torch.where(on_02, c02, c12)
+    limit = torch.where(dirn > 0, torch.ceil(cross2), torch.floor(cross2))
+    face = faces[torch.div(trip, 6, rounding_mode="floor")]
+    e_idx = torch.div(trip % 6, 2, rounding_mode="floor")
+    line = a.long() * s + d0.long()                                    # index of the line
+    keep = shown
+    line, a, dirn, cross, d0, d1_in, d1_out, limit, face, e_idx, q0s, q1s = (
+        t[keep] for t in (line, a, dirn, cross, d0, d1_in, d1_out, limit, face, e_idx, q0s, q1s))
+    d1_in_l, d1_out_l = d1_in.long(), d1_out.long()
+    visible = fmap_lines[line * s + d1_in_l] == face
+    # out runs: from d1_out to the border in the direction; only where the edge is visible
+    out_len = torch.where(dirn > 0, s - d1_out_l, d1_out_l + 1)
+    out_start = torch.where(dirn > 0, d1_out_l, torch.zeros_like(d1_out_l))
+    # in runs: d1_in .. limit (clamped), pixels of this face only
+    lim = limit.long()
+    in_start = torch.minimum(d1_in_l, lim).clamp_min(0)
+    in_stop = torch.maximum(d1_in_l, lim).clamp_max(s - 1)
+    in_len = (in_stop - in_start + 1).clamp_min(0)
+    nk = line.numel()
+    cat = lambda x, y: torch.cat([x, y])                               # noqa: E731
+    seg = dict(line=cat(line, line), start=cat(out_start, in_start),
+               length=cat(torch.where(visible, out_len, torch.zeros_like(out_len)), in_len),
+               ref=cat(line * s + d1_in_l, line * s + d1_out_l),      # I_in for out, I_out for in
+               check_face=cat(torch.zeros(nk, dtype=torch.bool, device=device),
+                              torch.ones(nk, dtype=torch.bool, device=device)),
+               face=cat(face, face), edge=cat(e_idx, e_idx), axis=cat(a, a), cross=cat(cross, cross),
+               d0=cat(d0, d0), p0s=cat(q0s, q0s), p1s=cat(q1s, q1s))
+    live = seg["length"] > 0
+    return {k: v[live] for k, v in seg.items()}
+
+
+def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,
+                   eps: float, faces: Optional[torch.Tensor] = None,
+                   chunk: int = CHUNK_ELEMENTS) -> torch.Tensor:
+    """NMR's dL/d(face corners) from the edge sweep.
+
+    tri: (F, 3, 2) NDC corners (x right, y up); face_map: (S, S) int64 visible face per pixel
+    (-1 background), row 0 at the top; image: (S, S, C) the rendered channels (rgb and/or alpha);
+    grad: (S, S, C) dL/dimage; eps: SILHOUETTE_EPS or COLOR_EPS; faces: (F',) ids of the faces to
+    sweep (default: those visible in face_map; the others cannot contribute).
+    -> (F, 3, 2) dL/dtri (NDC).
+    """
+    s = face_map.shape[0]
+    device = tri.device
+    dtype = image.dtype
+    out = torch.zeros(tri.shape[0] * 6, dtype=dtype, device=device)
+    faces = torch.unique(face_map[face_map >= 0] if faces is None else faces)     # sorted
+    if faces.numel() == 0:
+        return out.reshape(-1, 3, 2)
+    sub = tri.detach().to(dtype).index_select(0, faces)
+    order = _ccw_order(sub)
+    r = to_raster(torch.gather(sub, 1, order[:, :, None].expand(-1, -1, 2)), s)
+    # raster frame: rows flipped (y up); lines: axis 0 = columns (transpose), axis 1 = rows
+    flip = lambda t: torch.flip(t, dims=[0])                           # noqa: E731
+    fm, im, gm = flip(face_map), flip(image), flip(grad)
+    lines = lambda t: torch.stack([t.transpose(0, 1), t]).reshape(2 * s * s, *t.shape[2:])  # noqa: E731
+    fmap_l = lines(fm)
+    img_l = lines(im)
+    grad_l = lines(gm)
+    seg = _segments(r, faces, fmap_l, s)
+    if seg is None:
+        return out.reshape(-1, 3, 2)
+    # A_P = sum_ch I_P g_P, so that (I_P - I_ref) . g_P = A_P - I_ref . g_P
+    dot = (img_l * grad_l).sum(-1)
+    ref_img = img_l[seg["ref"]]                                        # (K, C)
+    lengths = seg["length"]
+    ends = torch.cumsum(lengths, 0)
+    total = int(ends[-1])
+    # the corner index (in the face's original order) each segment's p0 and p1 belong to
+    corner0 = torch.gather(order.index_select(0, torch.searchsorted(faces, seg["face"])), 1,
+                           torch.stack([seg["edge"], (seg["edge"] + 1) % 3], 1))
+    comp = 1 - seg["axis"].long()                                      # axis 0 moves y, axis 1 x
+    slot0 = seg["face"] * 6 + corner0[:, 0] * 2 + comp
+    slot1 = seg["face"] * 6 + corner0[:, 1] * 2 + comp
+    lever0 = (seg["p1s"] - seg["p0s"]) / torch.where(seg["p1s"] != seg["d0"], seg["p1s"] - seg["d0"],
+                                                      torch.ones_like(seg["d0"])) * (2.0 / s)
+    lever1 = (seg["p1s"] - seg["p0s"]) / torch.where(seg["p0s"] != seg["d0"], seg["d0"] - seg["p0s"],
+                                                      torch.ones_like(seg["d0"])) * (2.0 / s)
+    has0, has1 = seg["p1s"] != seg["d0"], seg["p0s"] != seg["d0"]
+    acc0 = torch.zeros(lengths.numel(), dtype=dtype, device=device)
+    acc1 = torch.zeros_like(acc0)
+    # chunks of whole segments
+    bounds = [0]
+    while bounds[-1] < lengths.numel():
+        stop = int(torch.searchsorted(ends, ends[bounds[-1]] - lengths[bounds[-1]] + chunk, right=True))
+        bounds.append(max(stop, bounds[-1] + 1))
+    for k0, k1 in zip(bounds[:-1], bounds[1:]):
+        ln = lengths[k0:k1]
+        m = int(ln.sum())
+        sid = torch.repeat_interleave(torch.arange(k0, k1, device=device), ln)
+        local = torch.arange(m, device=device) - (torch.cumsum(ln, 0) - ln).repeat_interleave(ln)
+        d1 = seg["start"][sid] + local
+        pix = seg["line"][sid] * s + d1
+        g = grad_l[pix]
+        diff = dot[pix] - (ref_img[sid] * g).sum(-1)
+        use = diff > 0
+        use &= ~seg["check_face"][sid] | (fmap_l[pix] == seg["face"][sid])
+        w = torch.where(use, diff, torch.zeros_like(diff))
+        offset = d1.to(dtype) - seg["cross"][sid]
+        for lever, acc in ((lever0, acc0), (lever1, acc1)):
+            dist = lever[sid] * offset
+            dist = torch.where(dist > 0, dist + eps, dist - eps)
+            acc.index_add_(0, sid, -w / dist)
+    out.index_add_(0, slot0[has0], acc0[has0])
+    out.index_add_(0, slot1[has1], acc1[has1])
+    return out.reshape(-1, 3, 2)
