@@ -13,8 +13,12 @@ Three ways to get the derivative image of a torch renderer (all (S, S, 4): d(r, 
   barycentric derivative its backward pass does not have; double backward honours the detach.
 - ``fd``: central differences of the same renderer, (I(theta + h) - I(theta - h)) / 2h: the check.
 
-The reference derivative is central differences of the supersampled OpenGL render: the honest
-derivative of the anti-aliased image, edges included (``reference_derivative``).
+The reference derivative (``reference_derivative``) is the exact derivative of the box-filtered
+image, the "edge" renderer's (``renderer.exact``: autograd through supersampled shading plus a
+Gauss-Legendre boundary integral along the silhouette and occlusion edges), by forward mode.
+Central differences of the supersampled OpenGL render (``gl_fd_derivative``, method "gl_fd") stay
+as an independent second check: a different rasterizer, no derivative code at all, but a
+difference quotient of an image that changes in 1/k-pixel steps as an edge moves.
 """
 from __future__ import annotations
 
@@ -25,13 +29,16 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as fwad
 
-from ..registry import differentiable_renderer
+from ..registry import check_image_derivative, differentiable_renderer, reference_renderer
 from ..scene import Scene
 from .gradients import render_rgba
 from .params import ParamSpec, group_value, parse_param, reference_step, self_step, with_groups
 
 METHODS = ("auto", "jvp", "double_backward", "fd")
 REFERENCE_SUPERSAMPLE = 4
+# How the reference dI/dtheta is made: the exact edge derivative, or GL central differences
+REFERENCE_METHODS = ("auto", "edge", "gl_fd")
+EXACT_RENDERER = "edge"          # renderer.exact.registration.EDGE
 
 
 def _spec(scene: Scene, param: Union[str, ParamSpec]) -> ParamSpec:
@@ -105,6 +112,7 @@ def derivative_image(scene: Scene, param: Union[str, ParamSpec], method: str = "
         raise ValueError(f"unknown derivative method {method!r}; expected one of {', '.join(METHODS)}")
     renderer = differentiable_renderer(scene.settings.renderer, "dI/dtheta (reference_derivative "
                                        "gives the reference's finite-difference derivative)")
+    check_image_derivative(renderer)
     if method == "auto":
         method = renderer.derivative_method
     if method == "jvp":
@@ -121,18 +129,35 @@ def derivative_image(scene: Scene, param: Union[str, ParamSpec], method: str = "
 # ---------------------------------------------------------------------------------- reference
 
 def gl_rgba(scene: Scene, supersample: int = REFERENCE_SUPERSAMPLE, gl=None) -> np.ndarray:
-    """The GL reference render as (S, S, 4) float64: rgb over the background, alpha = covered
-    fraction. gl: a ``GLRenderer`` (GL is single-threaded; reuse one), or None for the shared one."""
+    """The reference render (OpenGL for a mesh) as (S, S, 4) float64: rgb over the background,
+    alpha = covered fraction, box-filtered from k x k samples per pixel. k above the renderer's
+    own limit of 8 renders at k*S and filters here. gl: a ``GLRenderer`` (GL is single-threaded;
+    reuse one), or None for the shared one."""
+    from ..gl.arrays import box_filter
+
+    k = int(supersample)
+    size = scene.settings.image_size
+    if scene.kind != "mesh":
+        from ..rendering import render
+
+        out = render(scene.with_settings(renderer=reference_renderer(scene.kind).name, supersample=min(k, 8)))
+        return np.concatenate([out["rgb"].detach().cpu().numpy(), out["alpha"].detach().cpu().numpy()[..., None]],
+                              axis=-1).astype(np.float64)
     from ..gl import render_gl
 
-    s = scene.with_settings(renderer="gl", supersample=supersample)
+    s = scene.with_settings(renderer="gl", supersample=k) if k <= 8 else \
+        scene.with_settings(renderer="gl", supersample=1, image_size=size * k)
     out = gl.render(s) if gl is not None else render_gl(s)
-    return np.concatenate([out["rgb"], out["alpha"][..., None]], axis=-1).astype(np.float64)
+    rgba = np.concatenate([out["rgb"], out["alpha"][..., None]], axis=-1)
+    if k > 8:
+        rgba = box_filter(rgba, k)
+    return rgba.astype(np.float64)
 
 
-def reference_derivative(scene: Scene, param: Union[str, ParamSpec], step: Optional[float] = None,
-                         supersample: int = REFERENCE_SUPERSAMPLE, gl=None) -> np.ndarray:
-    """Central differences of the supersampled GL render, (S, S, 4) float64, per parameter unit.
+def gl_fd_derivative(scene: Scene, param: Union[str, ParamSpec], step: Optional[float] = None,
+                     supersample: int = REFERENCE_SUPERSAMPLE, gl=None) -> np.ndarray:
+    """Central differences of the supersampled GL render, (S, S, 4) float64, per parameter unit:
+    the independent check of the exact derivative.
 
     step: h (default ``params.reference_step``: 0.5 deg for angles at S = 256, k = 4, about one
     pixel of edge motion across the stencil). The image is a box filter of k x k samples, so it
@@ -145,6 +170,43 @@ def reference_derivative(scene: Scene, param: Union[str, ParamSpec], step: Optio
     plus = gl_rgba(with_groups(scene, {spec.group: base + h * e}), supersample, gl)
     minus = gl_rgba(with_groups(scene, {spec.group: base - h * e}), supersample, gl)
     return (plus - minus) / (2 * h)
+
+
+def exact_available(scene: Scene) -> bool:
+    """Whether the exact edge derivative can draw this scene (it draws meshes)."""
+    from ..registry import get_renderer
+
+    return get_renderer(EXACT_RENDERER).accepts(scene.kind)
+
+
+def exact_derivative(scene: Scene, param: Union[str, ParamSpec]) -> np.ndarray:
+    """The exact dI/dtheta of the box-filtered image (the "edge" renderer, forward mode),
+    (S, S, 4) float64: rgb (already over the background, as the GL reference's) and coverage."""
+    s = scene.with_settings(renderer=EXACT_RENDERER)
+    image, d = derivative_jvp(s, _spec(s, param))
+    return d.detach().double().cpu().numpy()
+
+
+def reference_method(method: str, scene: Scene) -> str:
+    """The reference method "auto" stands for: "edge" where it draws the scene, else "gl_fd"."""
+    if method not in REFERENCE_METHODS:
+        raise ValueError(f"unknown reference method {method!r}; expected one of {', '.join(REFERENCE_METHODS)}")
+    if method == "auto":
+        return EXACT_RENDERER if exact_available(scene) else "gl_fd"
+    return method
+
+
+def reference_derivative(scene: Scene, param: Union[str, ParamSpec], step: Optional[float] = None,
+                         supersample: int = REFERENCE_SUPERSAMPLE, gl=None, method: str = "auto") -> np.ndarray:
+    """The reference dI/dtheta, (S, S, 4) float64 per parameter unit, rgb composited over the
+    background (what a viewer sees) and alpha.
+
+    method: "edge" (the exact derivative, ``exact_derivative``; step, supersample and gl unused),
+    "gl_fd" (central differences of the k x k supersampled GL render, ``gl_fd_derivative``) or
+    "auto" (edge for meshes, gl_fd otherwise)."""
+    if reference_method(method, scene) == EXACT_RENDERER:
+        return exact_derivative(scene, param)
+    return gl_fd_derivative(scene, param, step=step, supersample=supersample, gl=gl)
 
 
 def composite_derivative(image: np.ndarray, d_image: np.ndarray,
