@@ -46,7 +46,13 @@ class InspectorPanel(QWidget):
         model.events.pick.connect(lambda pick: self.clear(NO_PICK if pick is None else "inspecting..."))
 
     def show_report(self, report) -> None:
-        """Fill the table from a PixelReport (faces already sorted by weight, then coverage)."""
+        """Fill the table from a PixelReport (faces already sorted by weight, then coverage), or
+        from another representation's ElementTable (splats, cells, tracing steps)."""
+        if hasattr(report, "columns"):
+            self._show_table(report)
+            return
+        self.table.setColumnCount(len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
         self.report = report
         faces = report.significant()[:MAX_ROWS]
         self.faces = [f.face for f in faces]
@@ -63,6 +69,22 @@ class InspectorPanel(QWidget):
                      " ".join(f"{b:.3f}" for b in f.bary), " ".join(f"{c:.3f}" for c in f.color))
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.blockSignals(False)
+        self.table.resizeColumnsToContents()
+
+    def _show_table(self, report) -> None:
+        self.report = report
+        rows = report.rows[:MAX_ROWS]
+        self.faces = list(report.elements[:MAX_ROWS])
+        self.header.setText("<br>".join([f"<b>{report.header[0]}</b>" if report.header else "",
+                                         *report.header[1:], *report.notes]))
+        self.table.blockSignals(True)
+        self.table.setColumnCount(len(report.columns))
+        self.table.setHorizontalHeaderLabels(list(report.columns))
+        self.table.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.blockSignals(False)
         self.table.resizeColumnsToContents()
 

@@ -158,8 +158,9 @@ class AnalysisEngine:
         if pixel is not None:
             report = self.inspect(scene, pixel, result.times)
             result.inspector = report
-            faces = [f.face for f in report.significant()][:MAX_OUTLINED_FACES]
-            result.face_outlines = self._outlines(scene, faces)
+            if scene.kind == "mesh":        # other representations' reports are tables
+                faces = [f.face for f in report.significant()][:MAX_OUTLINED_FACES]
+                result.face_outlines = self._outlines(scene, faces)
             check()
         mode.compute_function()(ModeContext(self, scene, request, soft, gl, result, check))
         return result

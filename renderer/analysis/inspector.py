@@ -17,6 +17,7 @@ import torch
 from ..registry import differentiable_renderer
 from ..rendering import render
 from ..scene import Scene
+from .element_inspector import ElementTable, inspect_element_pixel
 from ..soft.common import background, prepare
 from ..soft.hard import shade_pairs
 
@@ -129,10 +130,13 @@ def _pixel_gradients(scene: Scene, row: int, col: int) -> tuple[np.ndarray, np.n
     return np.stack(grads[:3]), grads[3]
 
 
-def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True) -> PixelReport:
+def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True) -> PixelReport | ElementTable:
     """The pixel inspector for (row, col), row 0 at the top, of the scene's torch renderer.
     with_gradients: also d(pixel)/dV (four reverse passes through the full render; without it
-    grad_rgb and grad_alpha are zeros)."""
+    grad_rgb and grad_alpha are zeros). A scene of another representation gets its own
+    inspector's ``ElementTable`` (``element_inspector``)."""
+    if scene.kind != "mesh":
+        return inspect_element_pixel(scene, row, col)
     st = scene.settings
     s = st.image_size
     if not (0 <= row < s and 0 <= col < s):
