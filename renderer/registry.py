@@ -58,7 +58,9 @@ class RendererSpec:
     (cheap), from which callers predict its time and memory; None when unknown.
     image_derivative: False for a renderer whose backward is hand-made for a loss (NMR): it has
     dL/dtheta but no dI/dtheta, so derivative images and forward mode refuse it with a sentence
-    (``NoImageDerivativeError``) instead of showing zeros.
+    (``NoImageDerivativeError``) instead of showing zeros. antialiased: its pixels blend the
+    faces and background that share them (analytic antialiasing, supersampling), so a pixel is
+    not one face's colour: the pixel inspector lists the face at its centre and says so.
     """
 
     name: str
@@ -78,6 +80,7 @@ class RendererSpec:
     description: str = ""
     cost: Optional[Callable[["Scene"], int]] = None
     image_derivative: bool = True
+    antialiased: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.wrt) - set(WRT_GROUPS)

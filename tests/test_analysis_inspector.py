@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from renderer.analysis.derivatives import derivative_image
-from renderer.registry import renderer_names
+from renderer.registry import get_renderer, renderer_names
 from renderer.analysis.inspector import inspect_pixel
 from tests.scenes import small_scene
 from renderer.paths import shared_mesh
@@ -27,7 +27,8 @@ def test_weights_sum_to_one_and_faces_reproduce_the_colour(kind, double_sided):
             # float64 scene; 1e-6 rather than 1e-12 only because of the renderer issue in
             # test_softras_pairs_exact_in_float64 below
             assert rep.weight_sum == pytest.approx(1.0, abs=1e-6)
-            assert np.allclose(rep.reconstructed_rgb, rep.rgb, atol=1e-6), (row, col)
+            if not get_renderer(kind).antialiased:      # one face (or SoftRas's pairs) per pixel
+                assert np.allclose(rep.reconstructed_rgb, rep.rgb, atol=1e-6), (row, col)
             assert all(f.weight >= 0 and 0 <= f.coverage <= 1 for f in rep.faces)
             weights = [f.weight for f in rep.faces]
             assert weights == sorted(weights, reverse=True)

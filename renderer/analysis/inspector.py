@@ -160,7 +160,11 @@ def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True)
         weight = torch.ones(faces.numel(), dtype=torch.float64)
         bg_weight = 0.0 if face_id >= 0 else 1.0
         clip = False
-        notes.append(f"{renderer.name}: hard visibility, the nearest face takes the whole pixel colour")
+        if renderer.antialiased:
+            notes.append(f"{renderer.name}: the pixel's colour blends the faces and background that "
+                         f"share it; listed is the face at the pixel centre")
+        else:
+            notes.append(f"{renderer.name}: hard visibility, the nearest face takes the whole pixel colour")
     colors, bary, depth = _face_colors(scene, faces, row, col, clip)
     infl = [FaceInfluence(int(f), float(c), float(w), float(z), b, col_)
             for f, c, w, z, b, col_ in zip(faces.tolist(), coverage.tolist(), weight.tolist(),
