@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..camera import OrbitCamera, ndc_to_pixel
-from .cloud import GaussianCloud, covariances, sh_colors
+from .cloud import GaussianCloud, quat_to_rotmat, sh_colors
 
 EPS2D = 0.3                 # px^2 added to every projected covariance (gsplat's default eps2d)
 FOOTPRINT_SIGMAS = 3.33     # the footprint box, in standard deviations (gsplat)
@@ -98,9 +98,12 @@ def project_splats(cloud: GaussianCloud, camera: OrbitCamera, image_size: int,
     col, row = ndc_to_pixel(homo[:, 0] / safe_w, homo[:, 1] / safe_w, image_size)
     mean2d = torch.stack([col, row], dim=1)
 
-    jac = camera_jacobian(points_cam, proj, image_size)                  # (N, 2, 3)
-    cov_cam = rot @ covariances(cloud.scales, cloud.quats) @ rot.T       # (N, 3, 3)
-    cov2d = jac @ cov_cam @ jac.transpose(-1, -2)
+    # Sigma_2D = (J W M)(J W M)^T with M = R diag(s), so Sigma = M M^T. Written as broadcast
+    # products: batched 3 x 3 matmuls cost more than the whole rasterization on a CPU.
+    jw = (camera_jacobian(points_cam, proj, image_size)[:, :, :, None] * rot[None, None]).sum(2)   # (N, 2, 3)
+    m = quat_to_rotmat(cloud.quats) * cloud.scales[:, None, :]                                    # (N, 3, 3)
+    jwm = (jw[:, :, :, None] * m[:, None, :, :]).sum(2)                                           # (N, 2, 3)
+    cov2d = (jwm[:, :, None, :] * jwm[:, None, :, :]).sum(-1)
     cov2d = cov2d + eps2d * torch.eye(2, dtype=dtype, device=device)
     a, b, c = cov2d[:, 0, 0], cov2d[:, 0, 1], cov2d[:, 1, 1]
     det = (a * c - b * b).clamp_min(MIN_DET)

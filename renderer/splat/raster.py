@@ -11,6 +11,7 @@ Steps (``gaussian_fragments`` / ``composite``):
 4. alpha again for the kept pairs, with its graph; log T_i = sum_{j<i} log(1 - alpha_j) per pixel
    by one cumulative sum in float64 (a float32 sum over millions of pairs would lose T);
 5. w_i = alpha_i T_i; C = sum_i w_i c_i + (1 - sum_i w_i) bg, with index_add per pixel.
+Steps 4-5 also exist as one autograd Function with a hand-written backward (``fused``).
 """
 from __future__ import annotations
 
@@ -120,33 +121,41 @@ def rank_in_pixel(pix: torch.Tensor) -> torch.Tensor:
     return index - index[start][segment]
 
 
-def gaussian_fragments(proj: ProjectedSplats, image_size: int) -> Fragments:
-    """The kept fragments of a Gaussian render (steps 1-4 of the module docstring)."""
+def gaussian_pairs(proj: ProjectedSplats, image_size: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Steps 1-3: the pairs with alpha >= 1/255, sorted by pixel then front to back ->
+    (splat (P,) int64, pix (P,) int64, pairs formed before the cut-off)."""
     splat, pix = box_pairs(proj, image_size)
     formed = int(splat.numel())
     with torch.no_grad():
         keep = gaussian_alpha(proj, splat, pix, image_size) >= ALPHA_CUTOFF
     splat, pix = sort_by_pixel(splat[keep], pix[keep])
+    return splat, pix, formed
+
+
+def gaussian_fragments(proj: ProjectedSplats, image_size: int) -> Fragments:
+    """The kept fragments of a Gaussian render with alpha, T and w (steps 1-4), in plain autograd."""
+    splat, pix, formed = gaussian_pairs(proj, image_size)
     alpha = gaussian_alpha(proj, splat, pix, image_size)
     trans = transmittance(alpha, pix)
     return Fragments(pix, splat, alpha, trans, alpha * trans, formed)
 
 
-def composite(frags: Fragments, proj: ProjectedSplats, image_size: int,
-              background: torch.Tensor) -> dict[str, torch.Tensor]:
-    """rgb (S, S, 3) = sum_i w_i c_i + (1 - sum_i w_i) bg; alpha (S, S) = sum_i w_i;
-    depth (S, S) = sum_i w_i z_i / alpha (expected depth, 0 where alpha = 0)."""
-    dtype, device = proj.mean2d.dtype, proj.mean2d.device
+def composite(frags: Fragments, proj: ProjectedSplats, image_size: int) -> torch.Tensor:
+    """(S*S, 5) per-pixel sums of w_i (r, g, b, 1, z): colour, coverage and depth (autograd)."""
+    feats = torch.cat([proj.color[frags.splat], torch.ones_like(frags.weight)[:, None],
+                       proj.depth[frags.splat][:, None]], dim=1)
     npix = image_size * image_size
-    w = frags.weight
-    rgb = torch.zeros(npix, 3, dtype=dtype, device=device).index_add(
-        0, frags.pix, w[:, None] * proj.color[frags.splat])
-    alpha = torch.zeros(npix, dtype=dtype, device=device).index_add(0, frags.pix, w)
-    zsum = torch.zeros(npix, dtype=dtype, device=device).index_add(0, frags.pix, w * proj.depth[frags.splat])
-    bg = background.to(dtype=dtype, device=device)
-    rgb = rgb + (1 - alpha)[:, None] * bg
-    covered = alpha > 1e-12
-    depth = torch.where(covered, zsum / torch.where(covered, alpha, torch.ones_like(alpha)),
-                        torch.zeros_like(alpha))
+    return torch.zeros(npix, 5, dtype=proj.mean2d.dtype, device=proj.mean2d.device).index_add(
+        0, frags.pix, frags.weight[:, None] * feats)
+
+
+def images_from_sums(sums: torch.Tensor, image_size: int, background: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(S*S, 5) sums -> rgb (S, S, 3) = sum w c + (1 - sum w) bg; alpha (S, S) = sum w;
+    depth (S, S) = sum w z / alpha (expected depth, 0 where alpha = 0)."""
     s = image_size
+    alpha = sums[:, 3]
+    rgb = sums[:, :3] + (1 - alpha)[:, None] * background.to(dtype=sums.dtype, device=sums.device)
+    covered = alpha > 1e-12
+    depth = torch.where(covered, sums[:, 4] / torch.where(covered, alpha, torch.ones_like(alpha)),
+                        torch.zeros_like(alpha))
     return {"rgb": rgb.reshape(s, s, 3), "alpha": alpha.reshape(s, s), "depth": depth.reshape(s, s)}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
+import torch.autograd.forward_ad as fwAD
 
 from ..fragments import RenderOutput
 from ..scene import Scene
 from .cloud import GaussianCloud
 from .project import MAX_ALPHA, ProjectedSplats, project_splats
-from .raster import (Fragments, box_extents, box_pairs, composite, gaussian_fragments, rank_in_pixel,
-                     sort_by_pixel, transmittance)
+from .fused import fused_composite
+from .raster import (Fragments, box_extents, box_pairs, composite, gaussian_fragments, gaussian_pairs,
+                     images_from_sums, rank_in_pixel, sort_by_pixel, transmittance)
 
 # A disk's radius in the splat's 2D standard deviations: o (1 - d^2/r^2) over a disk of r = 2 sigma
 # has the same integral (o pi r^2 / 2 = 2 pi sigma^2 o) as the Gaussian it stands for.
@@ -36,22 +39,36 @@ def background_of(scene: Scene, like: torch.Tensor) -> torch.Tensor:
 class SplatRender:
     """A render with its intermediates: ``out`` (the RenderOutput), ``proj`` (every splat
     projected: mean2d etc. keep their graph, so dL/dmu_2D is an autograd.grad away) and
-    ``frags`` (the kept fragments, sorted by pixel, front to back)."""
+    ``frags`` (the kept fragments, sorted by pixel, front to back; None from the fused path)."""
 
     out: RenderOutput
     proj: ProjectedSplats
-    frags: Fragments
+    frags: Optional[Fragments]
 
 
-def render_gaussians_full(scene: Scene) -> SplatRender:
-    """The Gaussian render with its projection and fragments (see ``SplatRender``)."""
+def _has_tangent(*tensors: torch.Tensor) -> bool:
+    """Whether any tensor carries a forward-mode tangent (a derivative image is being taken)."""
+    return any(fwAD.unpack_dual(t).tangent is not None for t in tensors)
+
+
+def render_gaussians_full(scene: Scene, fused: Optional[bool] = None) -> SplatRender:
+    """The Gaussian render with its projection and fragments. fused: composite with the
+    hand-written backward (``fused``; default whenever no forward-mode tangent is present) or in
+    plain autograd (which also returns the fragments' alpha, T and w)."""
     cloud = scene_cloud(scene)
     size = scene.settings.image_size
     proj = project_splats(cloud, scene.camera, size)
-    frags = gaussian_fragments(proj, size)
-    images = composite(frags, proj, size, background_of(scene, proj.mean2d))
-    out = RenderOutput(**images, num_pairs=torch.tensor(int(frags.pix.numel())),
-                       tile_elements=torch.tensor(frags.formed))
+    if fused is None:
+        fused = not _has_tangent(proj.mean2d, proj.conic, proj.opacity, proj.color, proj.depth)
+    if fused:
+        splat, pix, formed = gaussian_pairs(proj, size)
+        sums = fused_composite(proj.mean2d, proj.conic, proj.opacity, proj.color, proj.depth, splat, pix, size)
+        frags, kept = None, int(pix.numel())
+    else:
+        frags = gaussian_fragments(proj, size)
+        sums, formed, kept = composite(frags, proj, size), frags.formed, int(frags.pix.numel())
+    images = images_from_sums(sums, size, background_of(scene, proj.mean2d))
+    out = RenderOutput(**images, num_pairs=torch.tensor(kept), tile_elements=torch.tensor(formed))
     return SplatRender(out, proj, frags)
 
 
@@ -108,7 +125,7 @@ def render_splat_disk(scene: Scene) -> RenderOutput:
     size = scene.settings.image_size
     proj = project_splats(cloud, scene.camera, size)
     frags = disk_fragments(proj, size)
-    images = composite(frags, proj, size, background_of(scene, proj.mean2d))
+    images = images_from_sums(composite(frags, proj, size), size, background_of(scene, proj.mean2d))
     return RenderOutput(**images, num_pairs=torch.tensor(int(frags.pix.numel())),
                         tile_elements=torch.tensor(frags.formed))
 
