@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", help="PNG file to write (display-clamped 8-bit RGB)")
     render.add_argument("--npy", help="NPY file to write: raw float32 RGBA (S, S, 4)")
 
-    sub.add_parser("assets", help="list the bundled meshes")
+    sub.add_parser("assets", help="list the bundled meshes and scenes")
 
     bench = sub.add_parser("bench", help="time the torch renderers (prints a table)")
     bench.add_argument("--json", help="also write the rows to this JSON file")
@@ -211,7 +211,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
 
     for info in list_assets():
         mark = " (default)" if info.name == DEFAULT_ASSET else ""
-        print(f"{info.name:<10} {info.path.name:<16} {info.description}{mark}")
+        print(f"{info.name:<12} {info.kind:<7} {info.path.name:<18} {info.description}{mark}")
     return 0
 
 
