@@ -182,14 +182,16 @@ def write_npz(grid: VoxelGrid, path: PathLike) -> None:
 
 # ------------------------------------------------------------------------------------ meshes
 
-def voxelize(mesh, resolution: int = 32, bounds=DEFAULT_BOUNDS, fill: bool = True,
+def voxelize(mesh, resolution: int = 32, bounds=None, surface: bool = False,
              name: str | None = None) -> VoxelGrid:
-    """A mesh (``renderer.mesh.Mesh`` or trimesh.Trimesh) as a 0/1 grid of ``resolution``^3
-    cells over ``bounds`` (default DRC's [-0.5, 0.5]^3; the mesh is used as is, so a loaded mesh,
-    normalised to radius 1, is scaled by 0.5 first when the default bounds are kept).
+    """A mesh (``renderer.mesh.Mesh`` or trimesh.Trimesh, used as it is) as a 0/1 grid of
+    ``resolution``^3 cells over ``bounds`` ((min corner, max corner); None: the cube around the
+    mesh's bounding box, 2% larger on each side).
 
-    A cell is occupied when its centre is inside the mesh (``fill``, by winding parity along +x
-    rays: needs a closed mesh) or a surface sample falls in it. Colours: none.
+    A cell is occupied when its centre is inside the mesh (by the parity of crossings along +x
+    rays: meant for closed meshes), and with ``surface`` also when a surface sample falls in it
+    (a conservative cover; used alone when no centre is inside, e.g. for an open mesh).
+    Colours: none.
     """
     import trimesh
 
@@ -200,20 +202,21 @@ def voxelize(mesh, resolution: int = 32, bounds=DEFAULT_BOUNDS, fill: bool = Tru
         tm = mesh
         label = name or "mesh"
     else:
-        verts = mesh.verts.detach().cpu().double().numpy()
-        if tuple(bounds) == DEFAULT_BOUNDS:
-            verts = verts * 0.5                 # unit-radius mesh into the [-0.5, 0.5] box
-        tm = trimesh.Trimesh(verts, mesh.faces.cpu().numpy(), process=False)
+        tm = trimesh.Trimesh(mesh.verts.detach().cpu().double().numpy(), mesh.faces.cpu().numpy(),
+                             process=False)
         label = name or mesh.name
+    if bounds is None:
+        vlo, vhi = np.asarray(tm.vertices).min(0), np.asarray(tm.vertices).max(0)
+        centre, half = (vlo + vhi) / 2, float((vhi - vlo).max()) / 2 * 1.02
+        bounds = (centre - half, centre + half)
     lo, hi = np.asarray(bounds[0], dtype=np.float64), np.asarray(bounds[1], dtype=np.float64)
     h = (hi - lo) / resolution
-    occ = np.zeros((resolution,) * 3, dtype=bool)
-    samples = np.asarray(tm.sample(max(20000, 40 * resolution ** 2), return_index=False))
-    cells = np.floor((samples - lo) / h).astype(np.int64)
-    inside = ((cells >= 0) & (cells < resolution)).all(axis=1)
-    occ[tuple(cells[inside].T)] = True
-    if fill:
-        occ |= _inside_cells(tm, lo, h, resolution)
+    occ = _inside_cells(tm, lo, h, resolution)
+    if surface or not occ.any():
+        samples = np.asarray(tm.sample(max(20000, 40 * resolution ** 2), return_index=False))
+        cells = np.floor((samples - lo) / h).astype(np.int64)
+        inside = ((cells >= 0) & (cells < resolution)).all(axis=1)
+        occ[tuple(cells[inside].T)] = True
     return VoxelGrid(occupancy=torch.from_numpy(occ.astype(np.float32)),
                      lo=torch.from_numpy(lo), hi=torch.from_numpy(hi), name=label)
 
