@@ -40,3 +40,9 @@ register_renderer(RendererSpec(
     is_reference=True, buffers=("rgb", "alpha", "depth", "normal", "position"), uses=("supersample",),
     analysis_modes=("difference", "alpha"), bench_lightings=(),
     description="the OpenGL reference for SDFs: fragment-shader sphere tracing, exact floats"))
+
+
+# The parameter group and the fit task live in modules that import renderer.analysis and
+# renderer.optimize (their registries).
+from . import fit as _fit  # noqa: E402,F401 - registers the "sdf_fit" task
+from . import params as _params  # noqa: E402,F401 - registers the "sdf_params" group
