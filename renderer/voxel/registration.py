@@ -17,7 +17,11 @@ def render_gl_voxel(scene, with_pairs: bool = False) -> RenderOutput:
     """The GL ray-marched render of a voxel scene as CPU tensors (see ``gl.VoxelGLRenderer``)."""
     from .gl import render_gl_voxels   # moderngl loads only when a GL render is asked for
 
-    return RenderOutput(**{k: torch.from_numpy(v) for k, v in render_gl_voxels(scene).items()})
+    out = render_gl_voxels(scene)
+    return RenderOutput(**{k: torch.from_numpy(out[k]) for k in GL_BUFFERS})
+
+
+GL_BUFFERS = ("rgb", "alpha", "depth", "face_id", "normal", "position")
 
 
 def _segments_cost(scene) -> int:
@@ -47,7 +51,7 @@ register_renderer(RendererSpec(
     description="emission-absorption raymarching of the trilinear grid (PyTorch3D semantics)"))
 register_renderer(RendererSpec(
     name="gl_voxel", render=render_gl_voxel, representations=("voxels",), reference=None,
-    is_reference=True, buffers=("rgb", "alpha", "depth", "face_id", "normal", "position"),
+    is_reference=True, buffers=GL_BUFFERS,
     analysis_modes=("difference", "alpha"), bench_lightings=(),
     description="OpenGL fragment-shader ray marching of the voxel grid (expected termination; "
                 "hard surface at occupancy 0.5 in face_id, normal, position)"))
