@@ -116,9 +116,11 @@ for _mode in (
     AnalysisMode("influence", "face influence of picked pixel",
                  "Click a pixel: each face is painted with its colour weight at that pixel, and the "
                  "faces that reach it are outlined", f"{_BUILTIN}:influence", zoom_to_pick=True),
-    AnalysisMode("vertex_grad", "|dL/dV| on the mesh",
-                 "Per-vertex gradient magnitude painted on the mesh by the OpenGL renderer; arrows "
-                 "show where a gradient-descent step moves the vertices pulled hardest",
+    AnalysisMode("vertex_grad", "|dL/dV| on the shape",
+                 "Per-element gradient magnitude: per vertex painted on the mesh by the OpenGL "
+                 "renderer (arrows show where a gradient-descent step moves the vertices pulled "
+                 "hardest), per splat on the splats, a slice of dL/dx through a voxel grid, per "
+                 "parameter for an SDF",
                  f"{_BUILTIN}:vertex_grad", needs_target=True, magnitude_scales=True),
     AnalysisMode("diagnostics", "diagnostics",
                  "Why the gradient may be zero, NaN or misleading, in plain words, each finding with "

@@ -126,6 +126,9 @@ def vertex_grad(ctx: ModeContext) -> None:
     scene = ctx.scene
     _, grads = ctx.engine.gradients(scene, ctx.request, ctx.result.times)
     ctx.check()
+    if scene.kind != "mesh":
+        _element_grad(ctx, grads)
+        return
     norm = grads.dL_dV_norm.double().cpu().numpy()
     shade, levels, label, note = magnitude_colours(norm, ctx.request.magnitude_scale)
     lo, hi = levels
@@ -144,6 +147,23 @@ def vertex_grad(ctx: ModeContext) -> None:
     ctx.result.lines += _loss_lines(ctx.request, grads) + [
         f"{moving:.1%} of vertices get a gradient; max |dL/dV| = {peak:.3g}; {note}; arrows: -dL/dV "
         f"of the {ARROW_COUNT} visible vertices pulled hardest"]
+
+
+def _element_grad(ctx: ModeContext, grads) -> None:
+    """Another representation's per-element gradient, as its package paints it."""
+    from renderer.analysis.element_view import element_view
+
+    norm = grads.dL_dV_norm.double().cpu().numpy()
+    view = element_view(ctx.scene, grads.dL_dV.double().cpu().numpy(), norm)
+    finite = view.values[np.isfinite(view.values)]
+    levels = levels_for("sequential", finite) if finite.size else (0.0, 1.0)
+    ctx.result.heatmap = Heatmap(view.values.astype(np.float32), "sequential", levels, view.label,
+                                 rgb=view.rgb, arrows=view.arrows)
+    name = ctx.scene.shape.element_name
+    moving = (norm > 0).mean() if norm.size else 0.0
+    ctx.result.lines += _loss_lines(ctx.request, grads) + [
+        f"{moving:.1%} of {name}s get a gradient; max |dL/d{name}| = {float(norm.max()) if norm.size else 0.0:.3g}",
+        *view.lines]
 
 
 def diagnostics(ctx: ModeContext) -> None:

@@ -15,6 +15,7 @@ from .derivatives import (DerivativeImage, composite_derivative, derivative_doub
 from .diagnostics import Finding, diagnose
 from .gradients import GradientBuffers, loss_and_param_grads, loss_gradients, loss_value, render_rgba
 from .element_inspector import ElementTable, register_pixel_inspector
+from .element_view import ElementView, element_view, register_element_painter
 from .inspector import FaceInfluence, PixelReport, inspect_pixel
 from .landscape import Scan, Sweep, loss_scan_2d, loss_sweep
 from .losses import (IMAGE_LOSSES, REGULARIZERS, Target, edge_length_loss, flatten_loss, get_loss,
@@ -30,7 +31,7 @@ __all__ = [
     "composite_derivative", "derivative_double_backward", "derivative_fd", "derivative_image",
     "derivative_jvp", "reference_derivative", "Finding", "diagnose", "GradientBuffers",
     "loss_and_param_grads", "loss_gradients", "loss_value", "render_rgba", "FaceInfluence",
-    "PixelReport", "inspect_pixel", "ElementTable", "register_pixel_inspector", "Scan", "Sweep", "loss_scan_2d", "loss_sweep", "IMAGE_LOSSES",
+    "PixelReport", "inspect_pixel", "ElementTable", "register_pixel_inspector", "ElementView", "element_view", "register_element_painter", "Scan", "Sweep", "loss_scan_2d", "loss_sweep", "IMAGE_LOSSES",
     "REGULARIZERS", "Target", "edge_length_loss", "flatten_loss", "get_loss",
     "normal_consistency_loss", "photometric_l1_loss", "photometric_l2_loss", "silhouette_iou_loss",
     "silhouette_mse_loss", "topology_faces", "uniform_laplacian_loss", "ParamGroup", "ParamSpec", "element_group", "groups_for", "register_param_group", "param_value",
