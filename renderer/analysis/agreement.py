@@ -1,4 +1,6 @@
-"""How well a soft renderer's derivative image agrees with the GL reference derivative.
+"""How well a soft renderer's derivative image agrees with the reference derivative: the exact
+derivative of the box-filtered image (the "edge" renderer, ``derivatives.reference_derivative``)
+by default, or central differences of the supersampled GL render (reference "gl_fd").
 
 Two measures, each on the composited colour (``derivatives.composite_derivative``) and on alpha:
 
@@ -12,6 +14,9 @@ A soft renderer spreads an edge's derivative over its band, centred up to a pixe
 edge (the squared-distance sigmoid has zero slope on the edge itself), while the reference puts it
 on the one or two pixels the edge crosses, so per pixel they barely overlap even when they agree
 at the scale a loss with smooth dL/dI sees.
+
+A renderer whose rgb is already the viewed colour (box-filtered over the background:
+``RendererSpec.rgb_composited``, e.g. "edge") is compared as it is, not composited again.
 """
 from __future__ import annotations
 
@@ -22,9 +27,11 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..registry import get_renderer, renderer_names
+from ..registry import get_renderer
+from ..registry import renderers as registered_renderers
 from ..scene import RenderSettings, Scene
-from .derivatives import composite_derivative, derivative_image, reference_derivative
+from .derivatives import (EXACT_RENDERER, composite_derivative, derivative_image, reference_derivative,
+                          reference_method)
 from .params import ParamSpec, parse_param
 
 SIGN_FLOOR = 0.05
@@ -83,14 +90,30 @@ class Agreement:
     sign_agreement_alpha: float
 
 
+def rgb_composited(renderer: str) -> bool:
+    """Whether ``renderer``'s rgb is already the colour a viewer sees (box-filtered over the
+    background at partly covered pixels), so that it must not be composited with alpha again."""
+    spec = get_renderer(renderer)
+    return bool(getattr(spec, "rgb_composited", False))
+
+
+def viewed_colour_derivative(image: np.ndarray, d_image: np.ndarray, background: tuple[float, float, float],
+                             composited: bool = False) -> np.ndarray:
+    """d(the colour a viewer sees)/dtheta, (S, S, 3): ``composite_derivative`` of (image, d_image)
+    (S, S, 4), or d_image's rgb as it is when the renderer's rgb is already ``composited``."""
+    return np.asarray(d_image[..., :3], np.float64) if composited else composite_derivative(image, d_image, background)
+
+
 def compare_derivatives(soft_image: np.ndarray, soft_d: np.ndarray, reference_d: np.ndarray,
-                        background: tuple[float, float, float], scale_px: float = 0.0) -> Agreement:
+                        background: tuple[float, float, float], scale_px: float = 0.0,
+                        composited: bool = False) -> Agreement:
     """Compare a soft derivative image with the reference one.
 
     soft_image, soft_d: (S, S, 4) the soft render and its dI/dtheta; reference_d: (S, S, 4) the
-    GL central difference (rgb there is already composited over the background).
+    reference derivative (rgb there is already composited over the background); composited: the
+    soft renderer's rgb is already composited too (``rgb_composited``).
     """
-    soft_c = gaussian_blur(composite_derivative(soft_image, soft_d, background), scale_px)
+    soft_c = gaussian_blur(viewed_colour_derivative(soft_image, soft_d, background, composited), scale_px)
     ref_c = gaussian_blur(reference_d[..., :3], scale_px)
     soft_a = gaussian_blur(soft_d[..., 3], scale_px)
     ref_a = gaussian_blur(reference_d[..., 3], scale_px)
@@ -111,6 +134,7 @@ class AgreementReport:
     soft_d: np.ndarray
     reference_d: np.ndarray
     method: str
+    reference: str = EXACT_RENDERER      # how reference_d was made: "edge" or "gl_fd"
 
     def row(self) -> dict:
         """A flat dict for printing or tables."""
@@ -120,30 +144,44 @@ class AgreementReport:
 
 
 def derivative_agreement(scene: Scene, param: Union[str, ParamSpec], reference_d: Optional[np.ndarray] = None,
-                         gl=None, method: str = "auto") -> AgreementReport:
-    """The scene's torch renderer's dI/dtheta against the GL reference derivative (computed here
-    unless ``reference_d`` (S, S, 4) is given, e.g. shared across several sigmas)."""
+                         gl=None, method: str = "auto", reference: str = "auto") -> AgreementReport:
+    """The scene's torch renderer's dI/dtheta against the reference derivative (computed here
+    unless ``reference_d`` (S, S, 4) is given, e.g. shared across several sigmas).
+
+    reference: "edge" (the exact derivative), "gl_fd" (GL central differences) or "auto": edge,
+    except for the edge renderer itself, which is checked against gl_fd (nothing is checked
+    against itself). method: how the renderer's own dI/dtheta is taken (``derivative_image``)."""
     spec = parse_param(param, scene) if isinstance(param, str) else param
+    ref_method = reference_method(reference, scene)
+    if reference == "auto" and scene.settings.renderer == EXACT_RENDERER:
+        ref_method = "gl_fd"
     if reference_d is None:
-        reference_d = reference_derivative(scene, spec, gl=gl)
+        reference_d = reference_derivative(scene, spec, gl=gl, method=ref_method)
     d = derivative_image(scene, spec, method=method)
     img, dd = d.image.double().cpu().numpy(), d.d_image.double().cpu().numpy()
     bg = scene.settings.background
+    comp = rgb_composited(scene.settings.renderer)
     return AgreementReport(scene.settings.renderer, float(scene.settings.sigma), spec.name,
-                           compare_derivatives(img, dd, reference_d, bg, 0.0),
-                           compare_derivatives(img, dd, reference_d, bg, band_scale_px(scene.settings)),
-                           img, dd, reference_d, d.method)
+                           compare_derivatives(img, dd, reference_d, bg, 0.0, comp),
+                           compare_derivatives(img, dd, reference_d, bg, band_scale_px(scene.settings), comp),
+                           img, dd, reference_d, d.method, ref_method)
 
 
 def agreement_table(scene: Scene, param: Union[str, ParamSpec], sigmas: Sequence[float],
-                    renderers: Optional[Sequence[str]] = None, gl=None) -> list[AgreementReport]:
+                    renderers: Optional[Sequence[str]] = None, gl=None, reference: str = "auto") -> list[AgreementReport]:
     """``derivative_agreement`` for each renderer (default: every registered differentiable one
-    for the scene's representation; those that read sigma once per sigma), one shared reference."""
+    for the scene's representation that has an image derivative, but the reference itself; those
+    that read sigma once per sigma), one shared reference (``reference``: see
+    ``derivative_agreement``)."""
     spec = parse_param(param, scene) if isinstance(param, str) else param
-    ref = reference_derivative(scene, spec, gl=gl)
+    ref_method = reference_method(reference, scene)
+    ref = reference_derivative(scene, spec, gl=gl, method=ref_method)
+    if renderers is None:
+        renderers = [s.name for s in registered_renderers(scene.kind, differentiable=True)
+                     if s.image_derivative and not (ref_method == EXACT_RENDERER and s.name == EXACT_RENDERER)]
     rows = []
-    for kind in renderers or renderer_names(scene.kind, differentiable=True):
+    for kind in renderers:
         for sigma in (sigmas if "sigma" in get_renderer(kind).uses else sigmas[:1]):
             s = scene.with_settings(renderer=kind, sigma=sigma)
-            rows.append(derivative_agreement(s, spec, reference_d=ref))
+            rows.append(derivative_agreement(s, spec, reference_d=ref, reference=ref_method))
     return rows
