@@ -39,3 +39,7 @@ register_renderer(RendererSpec(
     is_reference=True, buffers=("rgb", "alpha", "depth"), analysis_modes=("difference", "alpha"),
     bench_lightings=(),
     description="the OpenGL splat reference: instanced quads with the same conics, sorted, blended"))
+
+# The parameter groups, the pixel inspector and the gradient painter live in a module that
+# imports renderer.analysis (its registries); the fit task in one that imports renderer.optimize.
+from . import hooks as _hooks  # noqa: E402,F401
