@@ -27,7 +27,7 @@ import torch
 
 SILHOUETTE_EPS = 1e-4      # NMR's DEFAULT_EPS (rasterize_silhouettes)
 COLOR_EPS = 1e-3           # NMR's Renderer.rasterizer_eps (render, RGB)
-CHUNK_ELEMENTS = 1 << 22   # pixels of runs processed at once
+CHUNK_ELEMENTS = 1 << 18   # pixels of runs processed at once (small: temporaries stay in cache)
 
 
 def to_raster(tri: torch.Tensor, image_size: int) -> torch.Tensor:
@@ -118,7 +118,7 @@ def _segments(r: torch.Tensor, faces: torch.Tensor, fmap_lines: torch.Tensor, s:
                check_face=cat(torch.zeros(nk, dtype=torch.bool, device=device),
                               torch.ones(nk, dtype=torch.bool, device=device)),
                face=cat(face, face), edge=cat(e_idx, e_idx), axis=cat(a, a), cross=cat(cross, cross),
-               d0=cat(d0, d0), p0s=cat(q0s, q0s), p1s=cat(q1s, q1s))
+               d0=cat(d0, d0), p0s=cat(q0s, q0s), p1s=cat(q1s, q1s), direction=cat(dirn, dirn))
     live = seg["length"] > 0
     return {k: v[live] for k, v in seg.items()}
 
@@ -157,9 +157,6 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     # A_P = sum_ch I_P g_P, so that (I_P - I_ref) . g_P = A_P - I_ref . g_P
     dot = (img_l * grad_l).sum(-1)
     ref_img = img_l[seg["ref"]]                                        # (K, C)
-    lengths = seg["length"]
-    ends = torch.cumsum(lengths, 0)
-    total = int(ends[-1])
     # the corner index (in the face's original order) each segment's p0 and p1 belong to
     corner0 = torch.gather(order.index_select(0, torch.searchsorted(faces, seg["face"])), 1,
                            torch.stack([seg["edge"], (seg["edge"] + 1) % 3], 1))
@@ -171,30 +168,107 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     lever1 = (seg["p1s"] - seg["p0s"]) / torch.where(seg["p0s"] != seg["d0"], seg["d0"] - seg["p0s"],
                                                       torch.ones_like(seg["d0"])) * (2.0 / s)
     has0, has1 = seg["p1s"] != seg["d0"], seg["p0s"] != seg["d0"]
-    acc0 = torch.zeros(lengths.numel(), dtype=dtype, device=device)
+    acc0 = torch.zeros(lengths_of(seg), dtype=dtype, device=device)
     acc1 = torch.zeros_like(acc0)
-    # chunks of whole segments
+    inner = seg["check_face"]
+    outer = torch.nonzero(~inner, as_tuple=True)[0]
+    if outer.numel():
+        a0, a1 = _out_runs(seg, outer, ref_img, lever0, lever1, dot.reshape(2 * s, s),
+                           grad_l.reshape(2 * s, s, -1), img_l.reshape(2 * s, s, -1), eps, chunk)
+        acc0[outer], acc1[outer] = a0, a1
+    inner = torch.nonzero(inner, as_tuple=True)[0]
+    if inner.numel():
+        a0, a1 = _in_runs(seg, inner, ref_img, lever0, lever1, dot, grad_l, fmap_l, eps, s, chunk)
+        acc0[inner], acc1[inner] = a0, a1
+    out.index_add_(0, slot0[has0], acc0[has0])
+    out.index_add_(0, slot1[has1], acc1[has1])
+    return out.reshape(-1, 3, 2)
+
+
+def lengths_of(seg: dict) -> int:
+    return int(seg["length"].numel())
+
+
+def _chunks(lengths: torch.Tensor, chunk: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of segments holding about ``chunk`` pixels each (at least one)."""
+    ends = torch.cumsum(lengths, 0)
     bounds = [0]
     while bounds[-1] < lengths.numel():
         stop = int(torch.searchsorted(ends, ends[bounds[-1]] - lengths[bounds[-1]] + chunk, right=True))
         bounds.append(max(stop, bounds[-1] + 1))
-    for k0, k1 in zip(bounds[:-1], bounds[1:]):
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _out_runs(seg, idx, ref_img, lever0, lever1, dot2, grad3, img3, eps, chunk):
+    """The out runs (to the border, no face test), as dense slices of their lines: sorted so that
+    a chunk's runs start (end) near each other, a chunk reads the columns of its union.
+    dot2: (2S, S) A_P per line; grad3, img3: (2S, S, C). -> the two lever sums per run."""
+    s = dot2.shape[1]
+    device, dtype = dot2.device, dot2.dtype
+    start, length, direction = seg["start"][idx], seg["length"][idx], seg["direction"][idx]
+    ref = ref_img[idx]
+    # Pixels that no run can count: (I_P - r) . g_P <= 0 for every reference colour r in the box
+    # of the runs' ones (a silhouette loss's zero gradient; the background under a loss that
+    # wants it darker). Each run is clipped to its line's first..last pixel that can.
+    low, high = ref.amin(0), ref.amax(0)
+    bound = dot2 - torch.minimum(grad3 * low, grad3 * high).sum(-1)
+    live = bound > 0                                                   # (2S, S)
+    pos = torch.arange(s, device=device)
+    first = torch.where(live, pos, s).amin(1)
+    last = torch.where(live, pos, -1).amax(1)
+    line = seg["line"][idx]
+    lo = torch.maximum(start, first[line])
+    hi = torch.minimum(start + length - 1, last[line])
+    a0 = torch.zeros(idx.numel(), dtype=dtype, device=device)
+    a1 = torch.zeros_like(a0)
+    keep = torch.nonzero(lo <= hi, as_tuple=True)[0]
+    if keep.numel() == 0:
+        return a0, a1
+    key = torch.where(direction[keep] > 0, lo[keep], 2 * s - hi[keep])
+    keep = keep[torch.argsort(key)]
+    sign0 = -torch.sign(lever0[idx]) * direction[idx].to(dtype)       # off has the run's direction
+    sign1 = -torch.sign(lever1[idx]) * direction[idx].to(dtype)
+    cross = seg["cross"][idx]
+    m0, m1 = lever0[idx].abs(), lever1[idx].abs()
+    channels = [(grad3[..., c].contiguous(), c) for c in range(grad3.shape[-1])]
+    for k0, k1 in _chunks((hi - lo + 1)[keep], chunk):
+        part = keep[k0:k1]
+        left, right = int(lo[part].min()), int(hi[part].max()) + 1
+        rows = line[part]
+        diff = dot2[:, left:right].index_select(0, rows)               # (K, W)
+        for g, c in channels:
+            diff.sub_(g[:, left:right].index_select(0, rows) * ref[part, c, None])
+        p = pos[left:right].to(dtype)
+        diff.clamp_(min=0).mul_((p >= lo[part, None]) & (p <= hi[part, None]))
+        u = (p - cross[part, None]).abs_()
+        r0 = (u * m0[part, None]).add_(eps).reciprocal_()
+        r1 = u.mul_(m1[part, None]).add_(eps).reciprocal_()
+        a0[part] = torch.bmm(diff[:, None, :], r0[:, :, None]).reshape(-1)
+        a1[part] = torch.bmm(diff[:, None, :], r1[:, :, None]).reshape(-1)
+    return a0 * sign0, a1 * sign1
+
+
+def _in_runs(seg, idx, ref_img, lever0, lever1, dot, grad_l, fmap_l, eps, s, chunk):
+    """The in runs (short: across the face), pixel by pixel, only pixels of the face.
+    -> the two lever sums per run (len(idx),)."""
+    device, dtype = dot.device, dot.dtype
+    lengths = seg["length"][idx]
+    a0 = torch.zeros(idx.numel(), dtype=dtype, device=device)
+    a1 = torch.zeros_like(a0)
+    for k0, k1 in _chunks(lengths, chunk):
         ln = lengths[k0:k1]
         m = int(ln.sum())
-        sid = torch.repeat_interleave(torch.arange(k0, k1, device=device), ln)
+        local_seg = torch.repeat_interleave(torch.arange(k0, k1, device=device), ln)
+        sid = idx[local_seg]
         local = torch.arange(m, device=device) - (torch.cumsum(ln, 0) - ln).repeat_interleave(ln)
         d1 = seg["start"][sid] + local
         pix = seg["line"][sid] * s + d1
-        g = grad_l[pix]
-        diff = dot[pix] - (ref_img[sid] * g).sum(-1)
-        use = diff > 0
-        use &= ~seg["check_face"][sid] | (fmap_l[pix] == seg["face"][sid])
+        diff = dot[pix] - (ref_img[sid] * grad_l[pix]).sum(-1)
+        use = (diff > 0) & (fmap_l[pix] == seg["face"][sid])
         w = torch.where(use, diff, torch.zeros_like(diff))
         offset = d1.to(dtype) - seg["cross"][sid]
-        for lever, acc in ((lever0, acc0), (lever1, acc1)):
+        for lever, acc in ((lever0, a0), (lever1, a1)):
             dist = lever[sid] * offset
-            dist = torch.where(dist > 0, dist + eps, dist - eps)
-            acc.index_add_(0, sid, -w / dist)
-    out.index_add_(0, slot0[has0], acc0[has0])
-    out.index_add_(0, slot1[has1], acc1[has1])
-    return out.reshape(-1, 3, 2)
+            dist = torch.where(dist > 0, dist + eps, dist - eps)       # NMR: away from 0
+            acc.index_add_(0, local_seg, -w / dist)
+    return a0, a1
