@@ -151,3 +151,85 @@ def scan_figure(scan, title: str) -> Figure:
     # under the plot, not over the map; grey, so the white "lowest loss" ring shows
     fig.legend(fontsize=8, loc="outside lower center", ncol=2, facecolor="0.55", framealpha=1.0)
     return fig
+
+
+def shared_heatmap(fig: Figure, ax, values: np.ndarray, vmax: float, title: str, unit_label: str) -> None:
+    """A signed map on the diverging scale +-vmax shared with other panels (values beyond it
+    saturate), with its own colour bar of that scale."""
+    v = np.nan_to_num(np.asarray(values, np.float64))
+    scale = vmax if vmax > 0 else 1.0
+    im = ax.imshow(v, cmap=DIVERGING, vmin=-scale, vmax=scale, interpolation="nearest")
+    bar = fig.colorbar(im, ax=ax, shrink=0.85)
+    bar.set_label(unit_label, fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    ax.set_title(title, fontsize=8)
+    own = float(np.abs(v).max())
+    ax.set_xlabel(f"own max |value| {own:.3g}" + ("  (all zero)" if own == 0 else
+                                                  "  (clipped)" if own > 1.001 * scale else ""), fontsize=7)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def comparison_figure(comparison, curve=None, title: str = "") -> Figure:
+    """The gradient-methods comparison: one panel per method (the exact one first) with its
+    dI/dtheta on the loss's channel (the colour a viewer sees summed over R, G, B, or alpha) on ONE
+    colour scale shared by every panel (+- the exact derivative's max), each titled with the
+    method, its agreement numbers and dL/dtheta; a method without an image derivative says so.
+    Below: SoftRas's agreement with the exact derivative against sigma (``curve``, a SigmaCurve)
+    and the table."""
+    from .compare import reduce_channel
+
+    methods = comparison.all()
+    cols = min(4, len(methods))
+    rows = -(-len(methods) // cols)
+    extra = 1 if curve is not None else 0
+    fig = new_figure(3.6 * cols, 3.3 * rows + 3.4 * extra + 1.6)
+    grid = fig.add_gridspec(rows + extra + 1, cols, height_ratios=[1.0] * rows + [1.05] * extra + [0.5])
+    per = UNIT_WORDS.get(comparison.unit, f"per {comparison.unit}")
+    what = "alpha" if comparison.channel == "alpha" else "viewed colour, R+G+B"
+    truth_map = reduce_channel(comparison.truth.d_viewed, comparison.channel)
+    vmax = float(np.abs(truth_map).max())
+    for i, m in enumerate(methods):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        head = f"{m.label}\ndL/d{comparison.param} = {m.dL_dtheta:+.3g}"
+        if m is comparison.truth:
+            head = f"{m.label}: EXACT (reference)\ndL/d{comparison.param} = {m.dL_dtheta:+.3g}"
+        elif m.same_direction is not None:
+            head += " (same way)" if m.same_direction else " (WRONG way)"
+        if m.d_viewed is None:
+            ax.axis("off")
+            ax.set_title(head, fontsize=8)
+            ax.text(0.5, 0.5, _wrapped(f"{m.name} has no image derivative dI/d{comparison.param}: its backward "
+                                       "is hand-made for the loss; only dL/dtheta and dL/dV are compared"
+                                       + (f" (dL/dV cosine with exact {m.dL_dV_cosine:.2f})"
+                                          if np.isfinite(m.dL_dV_cosine) else ""), 34),
+                    ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            continue
+        if m.per_pixel is not None:
+            head += (f"\ncos px {m.per_pixel.cosine:.2f} / band {m.band.cosine:.2f}; "
+                     f"alpha {m.per_pixel.cosine_alpha:.2f} / {m.band.cosine_alpha:.2f}")
+        else:
+            head += "\n(agreement 1 by definition)"
+        shared_heatmap(fig, ax, reduce_channel(m.d_viewed, comparison.channel), vmax, head,
+                       f"dI/d{comparison.param} ({what}), {per}")
+    if curve is not None:
+        ax = fig.add_subplot(grid[rows, :])
+        ax.semilogx(curve.sigmas, curve.per_pixel, "o-", color="C0", label="per pixel, viewed colour")
+        ax.semilogx(curve.sigmas, curve.per_pixel_alpha, "o--", color="C0", label="per pixel, alpha")
+        ax.semilogx(curve.sigmas, curve.band, "s-", color="C1", label="band scale, viewed colour")
+        ax.semilogx(curve.sigmas, curve.band_alpha, "s--", color="C1", label="band scale, alpha")
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_ylim(-0.1, 1.02)
+        ax.set_xlabel("sigma (squared NDC)")
+        ax.set_ylabel(f"cosine with exact dI/d{curve.param}")
+        ax.set_title(f"{curve.renderer}: agreement with the exact derivative against sigma "
+                     f"(best per pixel at sigma = {curve.best():g})", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=7)
+    text = fig.add_subplot(grid[rows + extra, :])
+    text.axis("off")
+    text.text(0.0, 1.0, "\n".join(comparison.table()), ha="left", va="top", fontsize=6.5, family="monospace",
+              transform=text.transAxes)
+    fig.suptitle(_wrapped(title or f"dI/d{comparison.param}: every method against the exact derivative "
+                          f"(shared scale +-{vmax:.3g}, the exact one's max)", 140), fontsize=10)
+    return fig

@@ -26,7 +26,7 @@ def _cost(scene) -> int:
 
 register_renderer(_BoxFilteredSpec(
     name=EDGE, render=render_edge, cost=_cost, wrt=("geometry", "appearance", "lighting", "material"),
-    buffers=("rgb", "alpha", "depth", "face_id", "num_pairs", "tile_elements"), uses=("supersample",),
+    buffers=("rgb", "alpha", "depth", "face_id", "num_pairs", "tile_elements"), uses=(),
     analysis_modes=("difference", "alpha", "dl_di", "di_soft", "di_ref", "agreement", "vertex_grad", "diagnostics"),
     derivative_method="jvp", bench_lightings=("phong",),
-    description="the exact derivative of the box-filtered image (edge integrals, after redner): the reference"))
+    description="the exact derivative of the box-filtered image (edge integrals, after redner; 4x4 samples per pixel, or --supersample K): the reference"))
