@@ -43,3 +43,4 @@ register_renderer(RendererSpec(
 # The parameter groups, the pixel inspector and the gradient painter live in a module that
 # imports renderer.analysis (its registries); the fit task in one that imports renderer.optimize.
 from . import hooks as _hooks  # noqa: E402,F401
+from . import task as _task  # noqa: E402,F401 - registers the "splats" optimization task
