@@ -216,7 +216,7 @@ def trace_rays(sdf: SDF, rays: Rays, opts: TraceOptions = DEFAULT_OPTIONS, size:
         converged = ~active
         f_min, t_min = state["f_min"], state["t_min"]
         if band is not None:
-            f_min, t_min = _locate_minimum(fn, rays, t, hit, f_min, t_min, t_exit, band, opts)
+            f_min, t_min, hit = _locate_minimum(fn, rays, t, hit, converged, f_min, t_min, t_exit, band, opts)
         return TraceResult(t=t, hit=hit, converged=converged, steps=state["steps"], f_last=state["f_last"],
                            t_min=t_min, f_min=f_min, history=state["history"], inside=state["inside"],
                            t_enter=t_enter, t_exit=t_exit)
@@ -253,55 +253,83 @@ def _pyramid(sdf: SDF, rays: Rays, t: torch.Tensor, t_exit: torch.Tensor, valid:
     return t, valid.clone(), False
 
 
-def _locate_minimum(fn: Callable, rays: Rays, t_hit: torch.Tensor, hit: torch.Tensor,
+def _locate_minimum(fn: Callable, rays: Rays, t: torch.Tensor, hit: torch.Tensor, converged: torch.Tensor,
                     f_min: torch.Tensor, t_min: torch.Tensor, t_exit: torch.Tensor,
-                    band: torch.Tensor, opts: TraceOptions) -> tuple[torch.Tensor, torch.Tensor]:
-    """The minimum SDF along rays within ``band`` of the surface, located exactly.
+                    band: torch.Tensor, opts: TraceOptions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The minimum SDF along rays within ``band`` of the surface, located exactly; returns
+    (f_min, t_min, hit), t updated in place.
 
-    Missed rays: their smallest sample is refined by golden-section search over +-2 f_min.
-    Hit rays: marched on inside the shape from 2 band past the hit (steps max(|f|, band / 2)) until the SDF falls below
-    -band (then alpha is 1 whatever the exact minimum) or the ray leaves; the smallest sample is
-    refined the same way."""
+    Missed rays: their smallest sample is refined by golden-section search over +-2 f_min. A ray
+    that ran out of steps (grazing a face) but whose minimum is negative does enter the shape:
+    the entry between its last t (f > 0) and the minimum (f < 0) is found by bisection and it
+    counts as a hit (still flagged not converged). Hit rays: marched on from 2 band past the hit
+    (steps max(|f|, band / 2)) until the SDF falls below -band (alpha is then 1 whatever the
+    exact minimum) or the ray leaves the bounding sphere (a ray leaving one part may enter
+    another, deeper); the smallest sample is refined the same way."""
     f_min, t_min = f_min.clone(), t_min.clone()
     band = band.expand_as(f_min) if band.dim() == 0 else band
+    missed = (~hit & (f_min.abs() < band)).nonzero().squeeze(1)
+    _refine(fn, rays, missed, f_min, t_min, 2 * f_min[missed].abs() + band[missed] / 2, opts)
+    stuck = (~hit & ~converged & (f_min < 0) & (t_min > t)).nonzero().squeeze(1)
+    if stuck.numel():
+        t[stuck] = _bisect(fn, rays, stuck, t[stuck], t_min[stuck])
+        hit = hit.clone()
+        hit[stuck] = True
     f_min = torch.where(hit, torch.zeros_like(f_min), f_min)
-    t_min = torch.where(hit, t_hit, t_min)
-    # inside: march on from the hit
+    t_min = torch.where(hit, t, t_min)
     idx = hit.nonzero().squeeze(1)
-    t = t_hit[idx] + 2 * band[idx]
+    tt = t[idx] + 2 * band[idx]
     live = torch.ones_like(idx, dtype=torch.bool)
     for _ in range(opts.max_steps):
         if not live.any():
             break
         j = live.nonzero().squeeze(1)
         rows = idx[j]
-        f = fn(rays.origin + t[j, None] * rays.dirs[rows])
+        f = fn(rays.origin + tt[j, None] * rays.dirs[rows])
         better = f < f_min[rows]
         f_min[rows] = torch.where(better, f, f_min[rows])
-        t_min[rows] = torch.where(better, t[j], t_min[rows])
-        t[j] = t[j] + torch.maximum(f.abs(), band[rows] / 2)
-        live[j] = (f < 0) & (f > -band[rows]) & (t[j] < t_exit[rows])
-    # refine where the minimum is in the band
-    near = (f_min.abs() < band).nonzero().squeeze(1)
-    if near.numel():
-        width = 2 * f_min[near].abs() + torch.where(hit[near], 2 * band[near], band[near] / 2)
-        lo, hi = t_min[near] - width, t_min[near] + width
-        o, d = rays.origin, rays.dirs[near]
-        a = hi - GOLDEN * (hi - lo)
-        b = lo + GOLDEN * (hi - lo)
-        fa, fb = fn(o + a[:, None] * d), fn(o + b[:, None] * d)
-        for _ in range(opts.refine_steps):
-            left = fa < fb
-            hi = torch.where(left, b, hi)
-            lo = torch.where(left, lo, a)
-            b2 = torch.where(left, a, lo + GOLDEN * (hi - lo))
-            a2 = torch.where(left, hi - GOLDEN * (hi - lo), b)
-            fa2 = torch.where(left, fn(o + a2[:, None] * d), fb)
-            fb2 = torch.where(left, fa, fn(o + b2[:, None] * d))
-            a, b, fa, fb = a2, b2, fa2, fb2
-        tm = (lo + hi) / 2
-        fm = fn(o + tm[:, None] * d)
-        keep = fm < f_min[near]
-        f_min[near] = torch.where(keep, fm, f_min[near])
-        t_min[near] = torch.where(keep, tm, t_min[near])
-    return f_min, t_min
+        t_min[rows] = torch.where(better, tt[j], t_min[rows])
+        tt[j] = tt[j] + torch.maximum(f.abs(), band[rows] / 2)
+        live[j] = (f > -band[rows]) & (tt[j] < t_exit[rows])
+    inner = (hit & (f_min.abs() < band)).nonzero().squeeze(1)
+    _refine(fn, rays, inner, f_min, t_min, 2 * f_min[inner].abs() + 2 * band[inner], opts)
+    return f_min, t_min, hit
+
+
+def _bisect(fn: Callable, rays: Rays, idx: torch.Tensor, outside: torch.Tensor, inside: torch.Tensor,
+            iterations: int = 48) -> torch.Tensor:
+    """The root of f between t ``outside`` (f > 0) and ``inside`` (f < 0) on rays ``idx``."""
+    lo, hi = outside.clone(), inside.clone()
+    d = rays.dirs[idx]
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        positive = fn(rays.origin + mid[:, None] * d) > 0
+        lo = torch.where(positive, mid, lo)
+        hi = torch.where(positive, hi, mid)
+    return (lo + hi) / 2
+
+
+def _refine(fn: Callable, rays: Rays, idx: torch.Tensor, f_min: torch.Tensor, t_min: torch.Tensor,
+            width: torch.Tensor, opts: TraceOptions) -> None:
+    """Golden-section search of f's minimum over t_min +- width on rays ``idx`` (in place)."""
+    if idx.numel() == 0:
+        return
+    lo, hi = t_min[idx] - width, t_min[idx] + width
+    o, d = rays.origin, rays.dirs[idx]
+    a = hi - GOLDEN * (hi - lo)
+    b = lo + GOLDEN * (hi - lo)
+    fa, fb = fn(o + a[:, None] * d), fn(o + b[:, None] * d)
+    for _ in range(opts.refine_steps):
+        left = fa < fb
+        hi = torch.where(left, b, hi)
+        lo = torch.where(left, lo, a)
+        b2 = torch.where(left, a, lo + GOLDEN * (hi - lo))
+        a2 = torch.where(left, hi - GOLDEN * (hi - lo), b)
+        fa2 = torch.where(left, fn(o + a2[:, None] * d), fb)
+        fb2 = torch.where(left, fa, fn(o + b2[:, None] * d))
+        a, b, fa, fb = a2, b2, fa2, fb2
+    tm = (lo + hi) / 2
+    fm = fn(o + tm[:, None] * d)
+    keep = fm < f_min[idx]
+    f_min[idx] = torch.where(keep, fm, f_min[idx])
+    t_min[idx] = torch.where(keep, tm, t_min[idx])
