@@ -48,8 +48,17 @@ CASE_INSIDE = ([(0.8, 0.8), (-0.5, -0.8), (0.8, -0.8)], (40, 50), 1.0,      # lo
                [[0.98646867, 1.04628897], [-1.03415668, -0.10403691], [3.00094461, -1.55173182]])
 
 
+@pytest.fixture(params=["sparse", "dense"])
+def out_run_path(request, monkeypatch):
+    """Both ways of summing the out runs: live pixels one by one, or dense line slices."""
+    import renderer.nmr.sweep as sweep
+
+    monkeypatch.setattr(sweep, "SPARSE_GAIN", 0 if request.param == "sparse" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("case", [CASE_OUTSIDE, CASE_INSIDE], ids=["pixel_outside", "pixel_inside"])
-def test_reproduces_nmr_published_gradients(case):
+def test_reproduces_nmr_published_gradients(case, out_run_path):
     verts, pixel, g, expected = case
     alpha, got = silhouette_gradient(verts, pixel, g)
     assert float(alpha[pixel]) == (0.0 if g < 0 else 1.0)          # the case's premise
@@ -86,7 +95,7 @@ def _nearest_crossing(verts, pixel, axis):
 
 
 @pytest.mark.parametrize("axis", [0, 1])
-def test_translation_identity(axis):
+def test_translation_identity(axis, out_run_path):
     """The two endpoint levers of an edge sum to one, so moving the whole triangle gives
     sum_v dL/dx_v = g dI / delta: delta the distance from the nearest edge crossing to the pixel
     along its row (column), dI = I_in - I_P. Exact without eps, O(eps) with it."""
@@ -143,6 +152,26 @@ def test_vertex_gradient_is_the_sweep_through_the_projection(channel):
     (expected,) = torch.autograd.grad(tri, v, g_tri)
     assert float(expected.abs().max()) > 0
     torch.testing.assert_close(verts.grad, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
+def test_out_run_paths_agree_on_a_mesh(monkeypatch):
+    """The dense and the sparse out-run sums are the same numbers on a real render (colour and
+    alpha, a dense random loss gradient)."""
+    import renderer.nmr.sweep as sweep
+
+    scene = knot_scene()
+    s2 = 2 * scene.settings.image_size
+    with torch.no_grad():
+        fine = dr.render(scene.with_settings(renderer="hard", image_size=s2))
+        tri = project_mesh(scene.mesh.verts, scene.mesh.faces, scene.camera).tri
+    image = torch.cat([fine["rgb"], fine["alpha"][..., None]], -1)
+    grad = torch.randn(s2, s2, 4, generator=torch.Generator().manual_seed(1))
+    results = []
+    for gain in (0, 10**9):
+        monkeypatch.setattr(sweep, "SPARSE_GAIN", gain)
+        results.append(sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS))
+    assert float(results[0].abs().max()) > 0
+    torch.testing.assert_close(results[0], results[1], rtol=1e-4, atol=1e-4 * float(results[0].abs().max()))
 
 
 def test_no_image_derivative_is_a_clear_error():

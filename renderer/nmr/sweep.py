@@ -27,6 +27,7 @@ import torch
 
 SILHOUETTE_EPS = 1e-4      # NMR's DEFAULT_EPS (rasterize_silhouettes)
 COLOR_EPS = 1e-3           # NMR's Renderer.rasterizer_eps (render, RGB)
+SPARSE_GAIN = 4            # visit live pixels one by one when they are 4x fewer
 CHUNK_ELEMENTS = 1 << 18   # pixels of runs processed at once (small: temporaries stay in cache)
 
 
@@ -224,12 +225,21 @@ def _out_runs(seg, idx, ref_img, lever0, lever1, dot2, grad3, img3, eps, chunk):
     keep = torch.nonzero(lo <= hi, as_tuple=True)[0]
     if keep.numel() == 0:
         return a0, a1
-    key = torch.where(direction[keep] > 0, lo[keep], 2 * s - hi[keep])
-    keep = keep[torch.argsort(key)]
     sign0 = -torch.sign(lever0[idx]) * direction[idx].to(dtype)       # off has the run's direction
     sign1 = -torch.sign(lever1[idx]) * direction[idx].to(dtype)
     cross = seg["cross"][idx]
     m0, m1 = lever0[idx].abs(), lever1[idx].abs()
+    # few pixels can count (a silhouette loss): visit only those, as a ragged list
+    live_pix = torch.nonzero(live.reshape(-1), as_tuple=True)[0]      # sorted by line, position
+    first_live = torch.searchsorted(live_pix, line[keep] * s + lo[keep])
+    count = torch.searchsorted(live_pix, line[keep] * s + hi[keep], right=True) - first_live
+    if SPARSE_GAIN * int(count.sum()) < int((hi - lo + 1)[keep].sum()):
+        sums = _live_pixel_runs(live_pix, first_live, count, cross[keep], ref[keep], m0[keep], m1[keep],
+                                dot2.reshape(-1), grad3.reshape(s * dot2.shape[0], -1), eps, s, chunk)
+        a0[keep], a1[keep] = sums
+        return a0 * sign0, a1 * sign1
+    key = torch.where(direction[keep] > 0, lo[keep], 2 * s - hi[keep])
+    keep = keep[torch.argsort(key)]
     channels = [(grad3[..., c].contiguous(), c) for c in range(grad3.shape[-1])]
     for k0, k1 in _chunks((hi - lo + 1)[keep], chunk):
         part = keep[k0:k1]
@@ -246,6 +256,27 @@ def _out_runs(seg, idx, ref_img, lever0, lever1, dot2, grad3, img3, eps, chunk):
         a0[part] = torch.bmm(diff[:, None, :], r0[:, :, None]).reshape(-1)
         a1[part] = torch.bmm(diff[:, None, :], r1[:, :, None]).reshape(-1)
     return a0 * sign0, a1 * sign1
+
+
+def _live_pixel_runs(live_pix, first, count, cross, ref, m0, m1, dot, grad, eps, s, chunk):
+    """The out-run sums visiting only the pixels that can count: run k covers live_pix[first[k]:
+    first[k] + count[k]] (flat line-layout indices). -> (sum0, sum1) per run, unsigned."""
+    device, dtype = dot.device, dot.dtype
+    a0 = torch.zeros(count.numel(), dtype=dtype, device=device)
+    a1 = torch.zeros_like(a0)
+    for k0, k1 in _chunks(count, chunk):
+        ln = count[k0:k1]
+        m = int(ln.sum())
+        if m == 0:
+            continue
+        sid = torch.repeat_interleave(torch.arange(k0, k1, device=device), ln)
+        local = torch.arange(m, device=device) - (torch.cumsum(ln, 0) - ln).repeat_interleave(ln)
+        pix = live_pix[first[sid] + local]
+        w = (dot[pix] - (ref[sid] * grad[pix]).sum(-1)).clamp_(min=0)
+        u = ((pix % s).to(dtype) - cross[sid]).abs_()
+        a0.index_add_(0, sid, w / (u * m0[sid] + eps))
+        a1.index_add_(0, sid, w / (u * m1[sid] + eps))
+    return a0, a1
 
 
 def _in_runs(seg, idx, ref_img, lever0, lever1, dot, grad_l, fmap_l, eps, s, chunk):
