@@ -61,3 +61,25 @@ def test_scan_2d(scene):
     assert figure_rgba(scan_figure(scan, "scan")).shape[2] == 4
     with pytest.raises(ValueError, match="two different"):
         loss_scan_2d(scene, target, "silhouette", "azimuth", [1.0], "azimuth", [1.0])
+
+
+def test_sweep_with_the_exact_curve(scene):
+    """The exact curve: the box-filtered image's loss, whose autograd derivative (exact edge
+    integrals) follows the slope of its own loss curve, minimum at the target."""
+    target = render_target(scene, {"azimuth": 25.0}, renderer="gl")
+    values = 25.0 + np.linspace(-6, 6, 13)
+    sweep = loss_sweep(scene, target, "silhouette-mse", "azimuth", values, sigmas=[1e-3],
+                       target_value=25.0, exact=True)
+    assert sweep.labels == ["sigma=0.001", "exact (box-filtered)"] and sweep.sigmas == [1e-3, None]
+    exact_loss, exact_grad = sweep.loss[1], sweep.grad[1]
+    assert sweep.minima()[1] == pytest.approx(25.0)
+    # the exact renderer's box filter (4 x 4 samples) against the GL one (4 x 4): the same image
+    assert exact_loss[6] < 1e-3 * exact_loss.max()
+    slope = sweep.slope()[1, 1:-1]
+    assert np.corrcoef(slope, exact_grad[1:-1])[0, 1] > 0.99
+    assert np.all(exact_grad[:5] < 0) and np.all(exact_grad[-5:] > 0)
+    image = figure_rgba(landscape_figure(sweep, "exact"))
+    assert image.shape[2] == 4
+    # the exact renderer's own sweep has no second exact curve
+    assert loss_sweep(scene.with_settings(renderer="edge"), target, "silhouette-mse", "azimuth", values[:3],
+                      exact=True).labels == ["edge"]

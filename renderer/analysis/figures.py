@@ -99,16 +99,20 @@ def gradient_panel(render_rgb: np.ndarray, target_rgb: np.ndarray, dl_di: np.nda
 
 def landscape_figure(sweep, title: str) -> Figure:
     """Loss (top) and dL/dtheta (bottom: the renderer's autograd derivative, solid; the slope of
-    the loss curve by central differences, dotted) along a 1-D sweep, one colour per curve."""
+    the loss curve by central differences, dotted) along a 1-D sweep, one colour per curve; the
+    exact curve (label "exact ...", the box-filtered image) in black."""
     fig = new_figure(10.0, 7.5)
     top, bottom = fig.subplots(2, 1, sharex=True)
     per = UNIT_WORDS.get(sweep.unit, f"per {sweep.unit}")
     slope = sweep.slope()
     colors = [f"C{i}" for i in range(len(sweep.labels))]
     for i, label in enumerate(sweep.labels):
-        top.plot(sweep.values, sweep.loss[i], color=colors[i], lw=1.6, label=label)
-        bottom.plot(sweep.values, sweep.grad[i], color=colors[i], lw=1.6)
-        bottom.plot(sweep.values, slope[i], color=colors[i], lw=1.0, ls=":")
+        # the exact curve (the box-filtered image's loss and exact derivative) in black, on top
+        exact = label.startswith("exact")
+        color, lw, z = ("black", 2.2, 3) if exact else (colors[i], 1.6, 2)
+        top.plot(sweep.values, sweep.loss[i], color=color, lw=lw, label=label, zorder=z)
+        bottom.plot(sweep.values, sweep.grad[i], color=color, lw=lw, zorder=z)
+        bottom.plot(sweep.values, slope[i], color=color, lw=1.0, ls=":", zorder=z)
     unit_text = "deg" if sweep.unit == "deg" else sweep.unit
     for ax in (top, bottom):
         if sweep.target_value is not None:

@@ -4,6 +4,9 @@ sigma values, and a 2-D scan of two parameters.
 A sweep shows what a gradient step cannot: local minima between the start and the target, flat
 stretches where the gradient is zero, and whether the renderer's autograd derivative matches the
 slope of the loss it actually computes (``Sweep.slope``, central differences along the sweep).
+With ``exact`` the sweep also has the exact curve: the loss of the box-filtered image (the
+"edge" renderer: the hard image averaged over each pixel, as the supersampled GL reference) and
+its exact derivative, beside the soft renderer's curves.
 """
 from __future__ import annotations
 
@@ -51,11 +54,18 @@ class Sweep:
                 "sigmas": np.array([np.nan if s is None else s for s in self.sigmas])}
 
 
+EXACT_LABEL = "exact (box-filtered)"
+
+
 def loss_sweep(scene: Scene, target: Target, loss: str, param: str, values: Sequence[float],
                sigmas: Optional[Sequence[float]] = None, target_value: Optional[float] = None,
-               progress: Progress = None) -> Sweep:
+               progress: Progress = None, exact: bool = False) -> Sweep:
     """L(theta) and dL/dtheta at each of ``values`` of ``param``; one curve per sigma (SoftRas
-    only; other renderers give one curve). Cost: one render and one backward per point."""
+    only; other renderers give one curve), and with ``exact`` a last curve labelled
+    ``EXACT_LABEL``: the box-filtered image's loss and exact derivative (meshes; ignored where the
+    exact renderer cannot draw the scene). Cost: one render and one backward per point."""
+    from .derivatives import EXACT_RENDERER, exact_available
+
     spec = parse_param(param, scene)
     get_loss(loss)
     values = np.asarray(values, dtype=np.float64)
@@ -65,10 +75,15 @@ def loss_sweep(scene: Scene, target: Target, loss: str, param: str, values: Sequ
     elif not sigmas:
         sigmas = [scene.settings.sigma]
     curves_l, curves_g, labels = [], [], []
-    total, done = len(sigmas) * len(values), 0
-    for sigma in sigmas:
-        s = scene if sigma is None else scene.with_settings(sigma=float(sigma))
-        labels.append(scene.settings.renderer if sigma is None else f"sigma={sigma:g}")
+    runs = [(scene if sigma is None else scene.with_settings(sigma=float(sigma)),
+             scene.settings.renderer if sigma is None else f"sigma={sigma:g}") for sigma in sigmas]
+    sigmas = list(sigmas)
+    if exact and exact_available(scene) and scene.settings.renderer != EXACT_RENDERER:
+        runs.append((scene.with_settings(renderer=EXACT_RENDERER), EXACT_LABEL))
+        sigmas.append(None)
+    total, done = len(runs) * len(values), 0
+    for s, label in runs:
+        labels.append(label)
         ls, gs = [], []
         for v in values:
             value, (g,) = loss_and_param_grads(with_param(s, spec, float(v)), target, loss, [spec])
