@@ -41,6 +41,10 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--only", help="torus or spot")
+    p.add_argument("--resolution", type=int, default=32, help="grid cells per side (DRC: 32)")
+    p.add_argument("--size", type=int, default=DRC_IMAGE_SIZE, help="image size (DRC: 64)")
+    p.add_argument("--init-logit", type=float, default=0.0, help="starting logit (0: occupancy 0.5)")
+    p.add_argument("--bg-weight", type=float, default=0.2, help="weight of background rays (DRC: 0.2)")
     p.add_argument("--json", help="write the histories here")
     args = p.parse_args()
     torch.manual_seed(0)
@@ -51,10 +55,10 @@ def main() -> int:
         if args.only and name != args.only:
             continue
         inside = scaled_mesh(mesh)
-        train = mesh_views(inside, train_cams, DRC_IMAGE_SIZE)
-        held = mesh_views(inside, held_cams, DRC_IMAGE_SIZE)
-        ceiling = mask_iou(voxel_silhouettes(voxelize(inside, 32, bounds=DRC_BOUNDS),
-                                             held_cams, DRC_IMAGE_SIZE), held.alpha)
+        train = mesh_views(inside, train_cams, args.size)
+        held = mesh_views(inside, held_cams, args.size)
+        ceiling = mask_iou(voxel_silhouettes(voxelize(inside, args.resolution, bounds=DRC_BOUNDS),
+                                             held_cams, args.size), held.alpha)
         print(f"{name}: voxelised-mesh ceiling IoU {ceiling:.4f}", flush=True)
         first = {}
 
@@ -63,7 +67,8 @@ def main() -> int:
             if iou >= 0.95 and "step" not in first:
                 first.update(step=step, cpu=cpu)
 
-        res = carve(train, mode=args.mode, steps=args.steps, lr=args.lr, heldout=held, record_every=10,
+        res = carve(train, mode=args.mode, resolution=args.resolution, steps=args.steps, lr=args.lr, heldout=held,
+                    record_every=10, bg_weight=args.bg_weight, init_logit=args.init_logit,
                     on_record=note)
         rows[name] = {"ceiling_iou": ceiling, "history": res.history, "reached_095": first or None,
                       "final_iou": res.final_iou}

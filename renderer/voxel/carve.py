@@ -100,16 +100,17 @@ class CarveResult:
 
 def carve(views: MeshViews, mode: str = "mask", resolution: int = DRC_RESOLUTION, steps: int = 300,
           lr: float = 0.1, heldout: Optional[MeshViews] = None, record_every: int = 10,
-          stop_iou: Optional[float] = None, bg_weight: float = 0.2,
+          stop_iou: Optional[float] = None, bg_weight: float = 0.2, init_logit: float = 0.0,
           on_record: Optional[Callable[[int, float, float, float], None]] = None) -> CarveResult:
     """Fit a grid's occupancies to ``views`` with DRC's mask ("mask") or depth ("depth")
     event-cost loss, mean over views, Adam at ``lr`` on the logits. Every ``record_every``
     steps the held-out silhouette IoU (alpha > 0.5 against the mesh's) is recorded; the fit stops
-    early once it reaches ``stop_iou``."""
+    early once it reaches ``stop_iou``. ``init_logit``: the logits' start (0: x = 0.5 everywhere;
+    negative starts nearly empty, so cells no training ray crosses stay empty)."""
     if mode not in ("mask", "depth"):
         raise ValueError(f"carve mode must be mask or depth, got {mode!r}")
     size = int(views.alpha.shape[-1])
-    logits = torch.zeros((resolution,) * 3, dtype=torch.float32, requires_grad=True)
+    logits = torch.full((resolution,) * 3, float(init_logit), dtype=torch.float32, requires_grad=True)
     opt = torch.optim.Adam([logits], lr=lr)
     lo, hi = DEFAULT_BOUNDS
     result = CarveResult(grid=VoxelGrid(torch.sigmoid(logits.detach()), lo, hi, name="carved"))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from ..bench import register_bench_scene
 from ..fragments import RenderOutput
 from ..io import register_loader
 from ..registry import RendererSpec, register_renderer
+from .bench import bench_scene
 from .drc import render_drc
 from .ea import render_drc_ea
 from .files import npz_has_occupancy, read_binvox, read_npy, read_npz
@@ -56,3 +58,4 @@ register_renderer(RendererSpec(
     analysis_modes=("difference", "alpha"), bench_lightings=(),
     description="OpenGL fragment-shader ray marching of the voxel grid (expected termination; "
                 "hard surface at occupancy 0.5 in face_id, normal, position)"))
+register_bench_scene("torus_voxels", "voxels", bench_scene)
