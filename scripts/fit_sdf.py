@@ -2,7 +2,7 @@
 silhouettes (the "sdf_fit" task, preset "primitives"), and print steps, CPU time and errors.
 
     OMP_NUM_THREADS=1 python scripts/fit_sdf.py [SCENE.sdf.json] [--preset primitives|grid]
-                                                [--steps N] [--out run.npz]
+                                                [--steps N] [--lr LR] [--sigma S0,S1] [--out run.npz]
 
 Default scene: assets/sphere_box.sdf.json. The targets are gl_sdf renders (4x supersampled);
 the start is the truth with sizes x 0.85 and centres moved by 0.06; the run stops once every
@@ -22,6 +22,7 @@ import renderer as dr  # noqa: E402 - after the path set-up above; first: the th
 import torch  # noqa: E402
 from renderer.optimize.presets import build_run  # noqa: E402
 from renderer.optimize.runner import Run  # noqa: E402
+from renderer.optimize.schedules import parse_anneal  # noqa: E402
 
 
 def main() -> int:
@@ -29,12 +30,18 @@ def main() -> int:
     parser.add_argument("scene", nargs="?", default=str(ROOT / "assets" / "sphere_box.sdf.json"))
     parser.add_argument("--preset", default="primitives")
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--sigma", default=None, help="S or S0,S1 (annealed geometrically)")
     parser.add_argument("--out", default=None, help="save the timeline (.npz)")
     args = parser.parse_args()
     scene = dr.Scene.default(dr.load(args.scene), image_size=64)
     t0 = time.process_time()
     w0 = time.perf_counter()
-    task, config = build_run("sdf_fit", scene=scene, preset_name=args.preset, steps=args.steps)
+    sigma = None
+    if args.sigma:
+        sigma = parse_anneal(args.sigma) if "," in args.sigma else float(args.sigma)
+    task, config = build_run("sdf_fit", scene=scene, preset_name=args.preset, steps=args.steps, lr=args.lr,
+                             sigma=sigma)
     setup_cpu = time.process_time() - t0
     print(f"targets: {len(task.views)} views at {task.base.settings.image_size} px "
           f"({setup_cpu:.1f} s CPU); start errors: {task.summary() or '-'}", flush=True)

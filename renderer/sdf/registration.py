@@ -1,9 +1,11 @@
 """The SDF package's entries: the shape, its file loaders and its renderers (``renderer.registry``)."""
 from __future__ import annotations
 
+from ..bench import register_bench_scene
 from ..io import register_loader
 from ..registry import RendererSpec, register_renderer
 from ..scene import softras_edge_width_px
+from .bench import bench_scene
 from .files import is_sdf_json, is_sdf_npz, load_sdf_json, load_sdf_npz
 from .render import render_sdf, render_sdf_dist, render_sdf_silhouette
 from .shapes import SDF  # noqa: F401 - registers the shape kind "sdf"
@@ -46,3 +48,6 @@ register_renderer(RendererSpec(
 # renderer.optimize (their registries).
 from . import fit as _fit  # noqa: E402,F401 - registers the "sdf_fit" task
 from . import params as _params  # noqa: E402,F401 - registers the "sdf_params" group
+
+register_bench_scene("sphere_box_sdf", "sdf", bench_scene)
+from . import hooks as _hooks  # noqa: E402,F401 - the pixel inspector and the gradient painter
