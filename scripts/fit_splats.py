@@ -20,9 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import renderer  # noqa: E402,F401  (first: the thread policy, before torch loads)
 import torch  # noqa: E402
-
-import renderer  # noqa: E402,F401  (the thread policy)
 from renderer.io import load_mesh  # noqa: E402
 from renderer.paths import shared_mesh  # noqa: E402
 from renderer.scene import RenderSettings, Scene  # noqa: E402

@@ -68,7 +68,7 @@ def test_two_overlapping_splats_at_one_pixel(fused):
     proj = flat_splats(mean2d, 1.5, opac, colors, torch.tensor([1.0, 2.0], dtype=F64))
     if fused:
         from renderer.splat.raster import gaussian_pairs
-        splat, pix, _ = gaussian_pairs(proj, size)
+        splat, pix, _, _ = gaussian_pairs(proj, size)
         sums = fused_composite(proj.mean2d, proj.conic, proj.opacity, proj.color, proj.depth, splat, pix, size)
     else:
         sums = composite(gaussian_fragments(proj, size), proj, size)

@@ -32,21 +32,25 @@ def _segments(pix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return start, segment, torch.nonzero(end).squeeze(1)
 
 
+def _pair_terms(mean2d, conic, opacity, splat, pix, image_size: int):
+    """Per pair: dx, dy (P,), conic (P, 3), G = exp(-sigma), o G and alpha = min(o G, 0.99)."""
+    col = (pix % image_size).to(mean2d.dtype)
+    row = torch.div(pix, image_size, rounding_mode="floor").to(mean2d.dtype)
+    mu = mean2d[splat]
+    dx, dy = col - mu[:, 0], row - mu[:, 1]
+    q = conic[splat]
+    gauss = torch.exp(-(0.5 * (q[:, 0] * dx * dx + q[:, 2] * dy * dy) + q[:, 1] * dx * dy))
+    raw = opacity[splat] * gauss
+    return dx, dy, q, gauss, raw, raw.clamp_max(MAX_ALPHA)
+
+
 class GaussianComposite(torch.autograd.Function):
     """F (S*S, 5) = per pixel sum_i w_i (r, g, b, 1, z) from projected splats and sorted pairs."""
 
     @staticmethod
-    def forward(ctx, mean2d, conic, opacity, color, depth, splat, pix, image_size: int):
-        s = image_size
-        col = (pix % s).to(mean2d.dtype)
-        row = torch.div(pix, s, rounding_mode="floor").to(mean2d.dtype)
-        mu = mean2d[splat]
-        dx, dy = col - mu[:, 0], row - mu[:, 1]
-        q = conic[splat]
-        sigma = 0.5 * (q[:, 0] * dx * dx + q[:, 2] * dy * dy) + q[:, 1] * dx * dy
-        gauss = torch.exp(-sigma)
-        raw = opacity[splat] * gauss
-        alpha = raw.clamp_max(MAX_ALPHA)
+    def forward(ctx, mean2d, conic, opacity, color, depth, splat, pix, image_size: int, alpha=None):
+        if alpha is None:
+            alpha = _pair_terms(mean2d, conic, opacity, splat, pix, image_size)[-1]
         if alpha.numel():
             log_keep = torch.log1p(-alpha).to(torch.float64)
             inclusive = torch.cumsum(log_keep, 0)
@@ -57,20 +61,23 @@ class GaussianComposite(torch.autograd.Function):
             trans = alpha
         w = alpha * trans
         feats = torch.cat([color[splat], torch.ones_like(w)[:, None], depth[splat][:, None]], dim=1)
-        out = torch.zeros(s * s, 5, dtype=mean2d.dtype, device=mean2d.device).index_add_(
+        out = torch.zeros(image_size * image_size, 5, dtype=mean2d.dtype, device=mean2d.device).index_add_(
             0, pix, w[:, None] * feats)
-        ctx.save_for_backward(splat, pix, dx, dy, q, gauss, raw, alpha, trans, feats)
-        ctx.sizes = (mean2d.shape[0],)
+        ctx.save_for_backward(mean2d, conic, opacity, splat, pix, alpha, trans, feats)
+        ctx.image_size = image_size
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        splat, pix, dx, dy, q, gauss, raw, alpha, trans, feats = ctx.saved_tensors
-        (n,) = ctx.sizes
+        mean2d, conic, opacity, splat, pix, alpha, trans, feats = ctx.saved_tensors
+        n = mean2d.shape[0]
+        # the Gaussians are evaluated again here rather than kept from the forward pass: a
+        # render that is only displayed (the GUI's preview) never pays for them twice
+        dx, dy, q, gauss, raw, _ = _pair_terms(mean2d, conic, opacity, splat, pix, ctx.image_size)
         dtype, device = alpha.dtype, alpha.device
         zeros = lambda *shape: torch.zeros(*shape, dtype=dtype, device=device)  # noqa: E731
         if alpha.numel() == 0:
-            return zeros(n, 2), zeros(n, 3), zeros(n), zeros(n, 3), zeros(n), None, None, None
+            return zeros(n, 2), zeros(n, 3), zeros(n), zeros(n, 3), zeros(n), None, None, None, None
         u = grad_out[pix]                                           # (P, 5)
         w = alpha * trans
         h = (u * feats).sum(1)
@@ -88,9 +95,12 @@ class GaussianComposite(torch.autograd.Function):
         per_pair = torch.cat([g_mean, g_conic, (d_raw * gauss)[:, None], d_feats[:, :3], d_feats[:, 4:5]], dim=1)
         per_splat = zeros(n, 10).index_add_(0, splat, per_pair)
         return (per_splat[:, 0:2], per_splat[:, 2:5], per_splat[:, 5], per_splat[:, 6:9], per_splat[:, 9],
-                None, None, None)
+                None, None, None, None)
 
 
-def fused_composite(mean2d, conic, opacity, color, depth, splat, pix, image_size: int) -> torch.Tensor:
-    """(S*S, 5) colour, coverage and depth sums (see the module docstring)."""
-    return GaussianComposite.apply(mean2d, conic, opacity, color, depth, splat, pix, image_size)
+def fused_composite(mean2d, conic, opacity, color, depth, splat, pix, image_size: int,
+                    alpha=None) -> torch.Tensor:
+    """(S*S, 5) colour, coverage and depth sums (see the module docstring); ``alpha`` (P,) the
+    pairs' alpha when the caller has it already (its values only: no gradient flows through it)."""
+    return GaussianComposite.apply(mean2d, conic, opacity, color, depth, splat, pix, image_size,
+                                   None if alpha is None else alpha.detach())

@@ -91,10 +91,12 @@ def gaussian_alpha(proj: ProjectedSplats, splat: torch.Tensor, pix: torch.Tensor
     return torch.clamp_max(proj.opacity[splat] * torch.exp(-sigma), MAX_ALPHA)
 
 
-def sort_by_pixel(splat: torch.Tensor, pix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pairs grouped by pixel, keeping their order (front to back) inside each pixel."""
-    order = torch.sort(pix, stable=True).indices
-    return splat[order], pix[order]
+def sort_by_pixel(splat: torch.Tensor, pix: torch.Tensor, *more: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Pairs grouped by pixel, keeping their order (front to back) inside each pixel; ``more``
+    per-pair tensors are permuted alike. (The stable sort runs on int32 keys: twice as fast as
+    int64 on a CPU, and S^2 < 2^31 for every allowed image size.)"""
+    order = torch.sort(pix.to(torch.int32), stable=True).indices
+    return (splat[order], pix[order], *(t[order] for t in more))
 
 
 def transmittance(alpha: torch.Tensor, pix: torch.Tensor) -> torch.Tensor:
@@ -121,20 +123,23 @@ def rank_in_pixel(pix: torch.Tensor) -> torch.Tensor:
     return index - index[start][segment]
 
 
-def gaussian_pairs(proj: ProjectedSplats, image_size: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+def gaussian_pairs(proj: ProjectedSplats, image_size: int
+                   ) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
     """Steps 1-3: the pairs with alpha >= 1/255, sorted by pixel then front to back ->
-    (splat (P,) int64, pix (P,) int64, pairs formed before the cut-off)."""
+    (splat (P,) int64, pix (P,) int64, pairs formed before the cut-off, alpha (P,) without a
+    graph: the fused compositing reuses it instead of evaluating the Gaussians again)."""
     splat, pix = box_pairs(proj, image_size)
     formed = int(splat.numel())
     with torch.no_grad():
-        keep = gaussian_alpha(proj, splat, pix, image_size) >= ALPHA_CUTOFF
-    splat, pix = sort_by_pixel(splat[keep], pix[keep])
-    return splat, pix, formed
+        alpha = gaussian_alpha(proj, splat, pix, image_size)
+        keep = alpha >= ALPHA_CUTOFF
+    splat, pix, alpha = sort_by_pixel(splat[keep], pix[keep], alpha[keep])
+    return splat, pix, formed, alpha
 
 
 def gaussian_fragments(proj: ProjectedSplats, image_size: int) -> Fragments:
     """The kept fragments of a Gaussian render with alpha, T and w (steps 1-4), in plain autograd."""
-    splat, pix, formed = gaussian_pairs(proj, image_size)
+    splat, pix, formed, _ = gaussian_pairs(proj, image_size)
     alpha = gaussian_alpha(proj, splat, pix, image_size)
     trans = transmittance(alpha, pix)
     return Fragments(pix, splat, alpha, trans, alpha * trans, formed)

@@ -44,3 +44,7 @@ register_renderer(RendererSpec(
 # imports renderer.analysis (its registries); the fit task in one that imports renderer.optimize.
 from . import hooks as _hooks  # noqa: E402,F401
 from . import task as _task  # noqa: E402,F401 - registers the "splats" optimization task
+from ..bench import register_bench_scene  # noqa: E402
+from .bench import bench_scene  # noqa: E402
+
+register_bench_scene("spot_splats", "splats", bench_scene)

@@ -61,8 +61,8 @@ def render_gaussians_full(scene: Scene, fused: Optional[bool] = None) -> SplatRe
     if fused is None:
         fused = not _has_tangent(proj.mean2d, proj.conic, proj.opacity, proj.color, proj.depth)
     if fused:
-        splat, pix, formed = gaussian_pairs(proj, size)
-        sums = fused_composite(proj.mean2d, proj.conic, proj.opacity, proj.color, proj.depth, splat, pix, size)
+        splat, pix, formed, alpha = gaussian_pairs(proj, size)
+        sums = fused_composite(proj.mean2d, proj.conic, proj.opacity, proj.color, proj.depth, splat, pix, size, alpha)
         frags, kept = None, int(pix.numel())
     else:
         frags = gaussian_fragments(proj, size)
