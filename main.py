@@ -5,6 +5,7 @@
     python main.py assets          list the bundled meshes
     python main.py grad ...        gradient panel: dL/dI, dI/dtheta against the GL reference
     python main.py landscape ...   loss and dL/dtheta along a parameter sweep
+    python main.py compare-gradients ...  every gradient method against the exact edge derivative
     python main.py optimize ...    optimize pose, shape, colours or light; record the run (.npz, .gif)
     python main.py open RUN.npz    open the GUI on a recorded run (scrub it in the timeline dock)
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 PROG = "diffrender-debugger"
-VERBS = ("render", "assets", "bench", "gui", "grad", "landscape", "optimize", "open")
+VERBS = ("render", "assets", "bench", "gui", "grad", "landscape", "compare-gradients", "optimize", "open")
 
 
 class UsageError(Exception):
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     from renderer.analysis.commands import add_commands
 
     add_commands(sub, add_scene_arguments)  # grad, landscape
+    from renderer.analysis.compare_commands import add_command as add_compare_command
+
+    add_compare_command(sub, add_scene_arguments)  # compare-gradients
     from renderer.optimize.commands import add_command as add_optimize_command
 
     add_optimize_command(sub, add_scene_arguments)  # optimize
@@ -282,6 +286,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from renderer.analysis.commands import run_command
 
             return run_command(args, scene_from_args)
+        if args.verb == "compare-gradients":
+            from renderer.analysis.compare_commands import run_compare
+
+            return run_compare(args, scene_from_args)
         if args.verb == "optimize":
             from renderer.optimize.commands import run_optimize
 
