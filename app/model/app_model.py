@@ -19,7 +19,7 @@ from renderer.shapes import Shape
 
 from .evented import EventedModel
 from .jobs import MAGNITUDE_SCALES, TARGET_KINDS, AnalysisRequest, TargetImage, TargetSpec
-from .modes import DEFAULT_MODE, LOSS_CHOICES, get_mode, modes
+from .modes import DEFAULT_MODE, LOSS_CHOICES, get_mode, mode_applies, modes
 from .render_work import DEFAULT_BUDGET_S, Busy, HeldRender
 
 DEFAULT_CAMERA = dict(azimuth=30.0, elevation=20.0, distance=2.6, fov=60.0)
@@ -218,8 +218,8 @@ class AppModel(EventedModel):
         if not get_renderer(scene.settings.renderer).accepts(scene.kind):
             scene = scene.with_settings(renderer=default_renderer(scene.kind).name)
         spec = get_renderer(scene.settings.renderer)
-        if not spec.applies(self.mode):
-            self.mode = next((m.name for m in modes() if spec.applies(m.name)), self.mode)
+        if not mode_applies(self.mode, spec, scene.kind):
+            self.mode = next((m.name for m in modes() if mode_applies(m.name, spec, scene.kind)), self.mode)
         self.scene = scene
 
     def report_error(self, message: str, source: str = "") -> None:

@@ -22,7 +22,8 @@ class AnalysisMode:
     """name: stable key; label: the menu text; help: tooltip; cheap: computed from the two renders
     alone (so also while a slider is dragged); needs_target: uses the loss target; compute: the
     worker-side function, or "module:function"; zoom_to_pick: the pane shows the neighbourhood of
-    the picked pixel (its content is that small)."""
+    the picked pixel (its content is that small); kinds: the representations it means something
+    for (None: every one)."""
 
     name: str
     label: str
@@ -33,6 +34,7 @@ class AnalysisMode:
     zoom_to_pick: bool = False
     shows_text: bool = False
     magnitude_scales: bool = False
+    kinds: Optional[tuple[str, ...]] = None
 
     def compute_function(self) -> Callable[[Any], None]:
         """The compute function (importing its module on first use: call it in the worker)."""
@@ -61,6 +63,13 @@ def unregister_mode(name: str) -> None:
 def modes() -> list[AnalysisMode]:
     """The registered modes in menu order."""
     return list(_REGISTRY.values())
+
+
+def mode_applies(name: str, spec, kind: str) -> bool:
+    """Whether mode ``name`` means something for renderer ``spec`` (a RendererSpec) drawing a
+    shape of representation ``kind``."""
+    kinds = get_mode(name).kinds
+    return spec.applies(name) and (kinds is None or kind in kinds)
 
 
 def mode_names() -> list[str]:
@@ -115,13 +124,20 @@ for _mode in (
                  f"{_BUILTIN}:agreement"),
     AnalysisMode("influence", "face influence of picked pixel",
                  "Click a pixel: each face is painted with its colour weight at that pixel, and the "
-                 "faces that reach it are outlined", f"{_BUILTIN}:influence", zoom_to_pick=True),
+                 "faces that reach it are outlined", f"{_BUILTIN}:influence", zoom_to_pick=True, kinds=("mesh",)),
     AnalysisMode("vertex_grad", "|dL/dV| on the shape",
                  "Per-element gradient magnitude: per vertex painted on the mesh by the OpenGL "
                  "renderer (arrows show where a gradient-descent step moves the vertices pulled "
                  "hardest), per splat on the splats, a slice of dL/dx through a voxel grid, per "
                  "parameter for an SDF",
                  f"{_BUILTIN}:vertex_grad", needs_target=True, magnitude_scales=True),
+    AnalysisMode("compare", "gradient methods vs exact",
+                 "Every gradient method (SoftRas at the current sigma and gamma, DIB-R, NMR, AA, hard) "
+                 "beside the exact derivative of the box-filtered image on one colour scale, each "
+                 "with its cosine, sign agreement and magnitude ratio, and SoftRas's agreement "
+                 "against sigma: which gradient is right, and what sigma to choose (slow: a few "
+                 "seconds per method)", "app.workers.compare_mode:compare_methods", needs_target=True,
+                 kinds=("mesh",)),
     AnalysisMode("diagnostics", "diagnostics",
                  "Why the gradient may be zero, NaN or misleading, in plain words, each finding with "
                  "its severity (dL/dI itself is mode 3)",

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser
 
 from ..model.app_model import AppModel
 from ..model.jobs import MAGNITUDE_SCALES, AnalysisResult
-from ..model.modes import SHORTCUT_SCHEME, get_mode, modes
+from ..model.modes import SHORTCUT_SCHEME, get_mode, mode_applies, modes
 from .image_pane import ImagePane
 
 NOTES_LINES = 4            # the summary under a picture: this many lines, then it scrolls
@@ -125,10 +125,11 @@ class AnalysisPane(ImagePane):
         for row in range(self.mode_combo.count()):
             name = self.mode_combo.itemData(row)
             item = items.item(row)
-            item.setEnabled(spec.applies(name))
+            applies = mode_applies(name, spec, scene.kind)
+            item.setEnabled(applies)
             tip = get_mode(name).help
-            if not spec.applies(name):
-                tip += f"\n\n(does not apply to the {spec.name} renderer)"
+            if not applies:
+                tip += f"\n\n(does not apply to the {spec.name} renderer drawing a {scene.kind})"
             item.setToolTip(tip)
 
     def _show_playback(self, on: bool) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 from renderer.registry import renderers
 
 from ..model.app_model import AppModel
-from ..model.modes import SHORTCUT_SCHEME, mode_shortcut, modes
+from ..model.modes import SHORTCUT_SCHEME, mode_applies, mode_shortcut, modes
 
 SIGMA_STEP = 10 ** 0.25         # [ and ] move sigma by a quarter decade
 ORBIT_STEP_DEG = 5.0
@@ -142,7 +142,7 @@ class Menus:
     def _enable_modes(self, scene) -> None:
         spec = self.model.renderer_spec
         for name, act in self.mode_actions.items():
-            act.setEnabled(spec.applies(name))
+            act.setEnabled(mode_applies(name, spec, scene.kind))
 
     def _show_recent(self, paths: tuple[str, ...]) -> None:
         self.recent_menu.clear()

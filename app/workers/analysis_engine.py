@@ -20,7 +20,7 @@ from renderer import Scene
 from renderer.registry import get_renderer, renderer_names
 
 from ..model.jobs import AnalysisRequest, AnalysisResult, scene_key
-from ..model.modes import get_mode
+from ..model.modes import get_mode, mode_applies
 
 CACHE_SIZE = 3          # per kind; derivative images at 1024 px are 32 MB each
 MAX_OUTLINED_FACES = 64
@@ -149,7 +149,7 @@ class AnalysisEngine:
         if not spec.differentiable:
             raise ValueError(f"the analysis needs a differentiable renderer "
                              f"({', '.join(renderer_names(scene.kind, differentiable=True))}), not {spec.name}")
-        if not spec.applies(mode.name):
+        if not mode_applies(mode.name, spec, scene.kind):
             raise ValueError(f"{mode.label!r} does not apply to the {spec.name} renderer: "
                              "choose another analysis or renderer")
         result = AnalysisResult(scene=scene, request=request)
