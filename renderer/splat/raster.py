@@ -56,26 +56,66 @@ def box_extents(proj: ProjectedSplats, image_size: int, radius: Optional[torch.T
         return order, lo, (hi - lo + 1).clamp_min(0)
 
 
-def box_pairs(proj: ProjectedSplats, image_size: int, radius: Optional[torch.Tensor] = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def box_pairs(proj: ProjectedSplats, image_size: int, radius: Optional[torch.Tensor] = None,
+              ellipse: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Every (splat, pixel) pair inside the splats' boxes (pixel centres with
     |col - mu_x| <= r_x and |row - mu_y| <= r_y), grouped by splat, nearest splat first.
+    ellipse: keep, in each row of a box, only the columns inside the footprint ellipse
+    d^T Sigma_2D^-1 d <= k^2 (k = ``footprint_sigmas``; widened by 1e-3 px, so no pixel whose
+    alpha reaches 1/255 is lost): the pairs a render forms shrink to about the ones it keeps.
     -> (splat (P,) int64, pix (P,) int64 = row * S + col)."""
     device = proj.depth.device
-    order, lo, extent = box_extents(proj, image_size, radius)
+    order, seg_splat, seg_row, col0, width = row_spans(proj, image_size, radius, ellipse)
     with torch.no_grad():
-        counts = extent[:, 0] * extent[:, 1]
-        total = int(counts.sum())
+        total = int(width.sum())
         if total == 0:
             empty = torch.zeros(0, dtype=torch.int64, device=device)
             return empty, empty
-        which = torch.repeat_interleave(torch.arange(len(order), device=device), counts)
-        starts = torch.cumsum(counts, 0) - counts
-        local = torch.arange(total, device=device) - starts[which]
-        width = extent[which, 0]
-        col = lo[which, 0] + local % width
-        row = lo[which, 1] + torch.div(local, width, rounding_mode="floor")
-        return order[which], row * image_size + col
+        seg = torch.repeat_interleave(torch.arange(len(width), device=device), width)
+        start = torch.cumsum(width, 0) - width
+        base = seg_row * image_size + col0 - start                  # pix = base[seg] + pair index
+        pix = base[seg] + torch.arange(total, device=device)
+        return order[seg_splat[seg]], pix
+
+
+def row_spans(proj: ProjectedSplats, image_size: int, radius: Optional[torch.Tensor] = None,
+              ellipse: bool = False) -> tuple[torch.Tensor, ...]:
+    """The boxes (or ellipses) as row segments, without forming the pairs: order (M,) splats
+    nearest first; per segment (R,): index into ``order``, row, first column, width (0: empty)."""
+    device = proj.depth.device
+    order, lo, extent = box_extents(proj, image_size, radius)
+    with torch.no_grad():
+        # one segment per (splat, box row), then the pixels of each segment: no per-pair division
+        rows_per = extent[:, 1] * (extent[:, 0] > 0)
+        seg_splat = torch.repeat_interleave(torch.arange(len(order), device=device), rows_per)
+        seg_first = torch.cumsum(rows_per, 0) - rows_per
+        seg_row = lo[seg_splat, 1] + torch.arange(len(seg_splat), device=device) - seg_first[seg_splat]
+        col0 = lo[seg_splat, 0]
+        col1 = col0 + extent[seg_splat, 0] - 1
+        if ellipse and len(seg_splat):
+            col0, col1 = _ellipse_span(proj, order[seg_splat], seg_row, col0, col1)
+        return order, seg_splat, seg_row, col0, (col1 - col0 + 1).clamp_min(0)
+
+
+def _ellipse_span(proj: ProjectedSplats, splat: torch.Tensor, row: torch.Tensor, col0: torch.Tensor,
+                  col1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Columns of row ``row`` inside splat's k-sigma ellipse, within [col0, col1] (per segment)."""
+    from .project import footprint_sigmas
+
+    q = proj.conic.detach()[splat].double()
+    mean = proj.mean2d.detach()[splat].double()
+    k2 = footprint_sigmas(proj.opacity[splat]).double() ** 2
+    a, b, c = q[:, 0], q[:, 1], q[:, 2]
+    dy = row.double() - mean[:, 1]
+    disc = (b * dy) ** 2 - a * (c * dy * dy - k2)
+    half = torch.sqrt(disc.clamp_min(0)) / a
+    centre = mean[:, 0] - b * dy / a
+    lo = torch.ceil(centre - half - 1e-3)
+    hi = torch.floor(centre + half + 1e-3)
+    empty = (disc < 0) | ~torch.isfinite(lo) | ~torch.isfinite(hi)
+    lo = torch.where(empty, col1.double() + 1, lo)
+    hi = torch.where(empty, col1.double(), hi)
+    return torch.maximum(lo.long(), col0), torch.minimum(hi.long(), col1)
 
 
 def gaussian_alpha(proj: ProjectedSplats, splat: torch.Tensor, pix: torch.Tensor,
@@ -128,11 +168,11 @@ def gaussian_pairs(proj: ProjectedSplats, image_size: int
     """Steps 1-3: the pairs with alpha >= 1/255, sorted by pixel then front to back ->
     (splat (P,) int64, pix (P,) int64, pairs formed before the cut-off, alpha (P,) without a
     graph: the fused compositing reuses it instead of evaluating the Gaussians again)."""
-    splat, pix = box_pairs(proj, image_size)
+    splat, pix = box_pairs(proj, image_size, ellipse=True)
     formed = int(splat.numel())
     with torch.no_grad():
         alpha = gaussian_alpha(proj, splat, pix, image_size)
-        keep = alpha >= ALPHA_CUTOFF
+        keep = torch.nonzero(alpha >= ALPHA_CUTOFF).squeeze(1)
     splat, pix, alpha = sort_by_pixel(splat[keep], pix[keep], alpha[keep])
     return splat, pix, formed, alpha
 

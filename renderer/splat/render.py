@@ -13,7 +13,7 @@ from ..scene import Scene
 from .cloud import GaussianCloud
 from .project import MAX_ALPHA, ProjectedSplats, project_splats
 from .fused import fused_composite
-from .raster import (Fragments, box_extents, box_pairs, composite, gaussian_fragments, gaussian_pairs,
+from .raster import (Fragments, box_pairs, row_spans, composite, gaussian_fragments, gaussian_pairs,
                      images_from_sums, rank_in_pixel, sort_by_pixel, transmittance)
 
 # A disk's radius in the splat's 2D standard deviations: o (1 - d^2/r^2) over a disk of r = 2 sigma
@@ -131,10 +131,9 @@ def render_splat_disk(scene: Scene) -> RenderOutput:
 
 
 def planned_pairs(scene: Scene) -> int:
-    """The (pixel, splat) pairs a Gaussian render forms (box areas), before the work."""
+    """The (pixel, splat) pairs a Gaussian render forms (its ellipses' row spans), before the work."""
     cloud = scene_cloud(scene).detached()
     size = scene.settings.image_size
     with torch.no_grad():
         proj = project_splats(cloud, scene.camera.detached(), size)
-        _, _, extent = box_extents(proj, size)
-    return int((extent[:, 0] * extent[:, 1]).sum())
+        return int(row_spans(proj, size, ellipse=True)[-1].sum())
