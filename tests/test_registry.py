@@ -21,8 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_builtins_are_registered_with_what_they_do():
-    assert dr.renderer_names("mesh") == ["softras", "dibr", "hard", "gl"]
-    assert dr.renderer_names("mesh", differentiable=True) == ["softras", "dibr", "hard"]
+    assert dr.renderer_names("mesh") == ["softras", "dibr", "hard", "aa", "edge", "nmr", "gl"]
+    assert dr.renderer_names("mesh", differentiable=True) == ["softras", "dibr", "hard", "aa", "edge", "nmr"]
+    # each representation: its renderers, the one a new scene starts on, and its reference
+    for kind, default, reference in (("mesh", "softras", "gl"), ("splats", "splat", "gl_splat"),
+                                     ("voxels", "drc", "gl_voxel"), ("sdf", "sdf", "gl_sdf")):
+        assert dr.default_renderer(kind).name == default and dr.reference_renderer(kind).name == reference
+        assert all(dr.get_renderer(n).reference == reference
+                   for n in dr.renderer_names(kind, differentiable=True)), kind
+    assert not dr.get_renderer("nmr").image_derivative and dr.get_renderer("aa").antialiased
     soft, hard, gl = dr.get_renderer("softras"), dr.get_renderer("hard"), dr.get_renderer("gl")
     assert soft.geometry_gradients and soft.pairs and soft.silhouette is not None
     assert not hard.geometry_gradients and hard.differentiable and not hard.applies("influence")
@@ -31,7 +38,7 @@ def test_builtins_are_registered_with_what_they_do():
 
 
 def test_unknown_and_duplicate_names_are_clear_errors():
-    with pytest.raises(ValueError, match="unknown renderer 'nope'; expected one of softras, dibr, hard, gl"):
+    with pytest.raises(ValueError, match="unknown renderer 'nope'; expected one of softras, dibr, hard, aa, "):
         dr.get_renderer("nope")
     with pytest.raises(ValueError, match="unknown renderer 'nope'"):
         dr.RenderSettings(renderer="nope")

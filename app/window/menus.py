@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
-from renderer.registry import renderers
+from renderer.registry import get_renderer, renderers
 
 from ..model.app_model import AppModel
 from ..model.modes import SHORTCUT_SCHEME, mode_applies, mode_shortcut, modes
@@ -94,10 +94,13 @@ class Menus:
         self._action(view, "Clear picked pixel", lambda: setattr(model, "pick", None))
 
         scene = bar.addMenu("&Scene")
-        for i, spec in enumerate(renderers(model.scene.kind, differentiable=True), start=1):
+        # every differentiable renderer; those that cannot draw the open representation are greyed
+        self.renderer_actions: dict[str, QAction] = {}
+        for i, spec in enumerate(renderers(differentiable=True), start=1):
             act = self._action(scene, f"Renderer {spec.name}", lambda name=spec.name: model.edit("renderer", name),
                                f"Ctrl+Shift+{i}" if i <= 9 else None)
-            act.setToolTip(spec.description)
+            act.setToolTip(f"{spec.description} (draws: {', '.join(spec.representations)})")
+            self.renderer_actions[spec.name] = act
         self._action(scene, "Sharper edges (sigma / 1.8)", lambda: model.scale_sigma(1 / SIGMA_STEP), "[")
         self._action(scene, "Softer edges (sigma x 1.8)", lambda: model.scale_sigma(SIGMA_STEP), "]")
         self._action(scene, "&Reset camera", model.reset_camera, "R")
@@ -143,6 +146,8 @@ class Menus:
         spec = self.model.renderer_spec
         for name, act in self.mode_actions.items():
             act.setEnabled(mode_applies(name, spec, scene.kind))
+        for name, act in self.renderer_actions.items():
+            act.setEnabled(get_renderer(name).accepts(scene.kind))
 
     def _show_recent(self, paths: tuple[str, ...]) -> None:
         self.recent_menu.clear()
