@@ -100,3 +100,16 @@ def test_the_carve_task_runs_in_the_runner_and_replays_from_its_timeline():
     losses = run.timeline.scalar("loss")
     assert len(losses) == 12 and losses[-1] < 0.8 * losses[0]
     assert run.timeline.meta["task"]["loss"] == "drc-mask"
+
+
+def test_the_carve_task_from_depth_maps_minimises_drcs_depth_cost():
+    from renderer.optimize.presets import build_run
+    from renderer.optimize.runner import Run
+
+    scene = dr.Scene.default(dr.load(TORUS_BINVOX))
+    task, config = build_run("carve", scene=scene, preset_name="drc-depth", steps=10, num_views=2, size=32)
+    assert task.depths is not None and float(task.depths[0].max()) > 1.0     # hard-surface view depths
+    run = Run(task, config).run()
+    depth_cost = run.timeline.scalar("loss/drc-depth")
+    assert run.status == "finished" and depth_cost[-1] < 0.8 * depth_cost[0]
+    assert np.allclose(run.timeline.scalar("loss"), depth_cost)             # the mask term weighs 0
