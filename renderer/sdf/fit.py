@@ -8,10 +8,11 @@ soft silhouette of the ``sdf`` renderer.
 
 Presets:
 primitives  the primitive parameters (e.g. assets/sphere_box.sdf.json), 10 views (8 around at
-            elevation 20, one from above, one from below), 64 px, sigma 1e-4, silhouette MSE,
-            Adam lr 0.01, 400 steps, stop when every parameter is within 0.5 % (``error/max_rel``).
-grid        a 24^3 grid SDF of the same scene from a sphere grid: 10 views, 64 px, silhouette
-            MSE, Adam lr 0.003, 300 steps.
+            elevation 20, one from above, one from below), 64 px, sigma annealed 1e-4 -> 1e-5,
+            silhouette MSE, Adam lr 0.005, 400 steps, stop when every parameter is within 0.5 %
+            (``error/max_rel``).
+grid        a 24^3 grid SDF of the same scene from a sphere grid: 10 views, 64 px, sigma 1e-4 ->
+            1e-5, silhouette MSE, Adam lr 0.003, 300 steps.
 
 Errors (error/*, relative): a size parameter (radius, half extent, torus radii) against its
 true value; a centre coordinate against the primitive's largest true size (a centre of 0 has no
@@ -29,17 +30,18 @@ from ..analysis.losses import Target
 from ..camera import OrbitCamera
 from ..lighting import Material
 from ..optimize.presets import register_task, run_config
+from ..optimize.schedules import Schedule
 from ..optimize.tasks.base import ParamGroup, Task, recorded_scalars
 from ..optimize.views import View
 from ..scene import RenderSettings, Scene
 from .shapes import SDF, Primitive, make_sdf
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "primitives": dict(size=64, loss="silhouette-mse", lighting="none", num_views=10, sigma=1e-4,
-                       size_scale=0.85, centre_shift=0.06, target_supersample=4,
-                       config=dict(steps=400, optimizer="adam", lr=0.01, stop_error=0.5)),
-    "grid": dict(size=64, loss="silhouette-mse", lighting="none", num_views=10, sigma=1e-4, resolution=24,
-                 target_supersample=4, config=dict(steps=300, optimizer="adam", lr=0.003)),
+    "primitives": dict(size=64, loss="silhouette-mse", lighting="none", num_views=10,
+                       sigma=Schedule.geometric(1e-4, 1e-5), size_scale=0.85, centre_shift=0.06,
+                       target_supersample=4, config=dict(steps=400, optimizer="adam", lr=0.005, stop_error=0.5)),
+    "grid": dict(size=64, loss="silhouette-mse", lighting="none", num_views=10, sigma=Schedule.geometric(1e-4, 1e-5),
+                 resolution=24, target_supersample=4, config=dict(steps=300, optimizer="adam", lr=0.003)),
 }
 
 
@@ -72,7 +74,8 @@ def perturbed(sdf: SDF, size_scale: float, centre_shift: float) -> torch.Tensor:
     values = sdf.params.detach().clone()
     for i, (p, at) in enumerate(zip(sdf.primitives, sdf.param_offsets())):
         sign = 1.0 if i % 2 == 0 else -1.0
-        values[at:at + 3] += sign * centre_shift * torch.tensor([1.0, -1.0, 1.0], dtype=values.dtype)
+        values[at:at + 3] += sign * centre_shift * torch.tensor([1.0, -1.0, 1.0], dtype=values.dtype,
+                                                                 device=values.device)
         values[at + 3:at + len(p.fields)] *= size_scale
     return values
 
@@ -203,7 +206,7 @@ def sphere_grid(like: SDF, resolution: int) -> SDF:
     axes = [torch.linspace(float(lo[i]), float(hi[i]), resolution) for i in range(3)]
     pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1)
     grid = (pts - c).norm(dim=-1) - 0.6 * radius
-    return SDF(grid=grid, bounds=torch.stack([lo, hi]), name=f"{like.name}_grid")
+    return SDF(grid=grid, bounds=torch.stack([lo, hi]), name=f"{like.name}_grid").to(like.device)
 
 
 register_task("sdf_fit", PRESETS, "primitives", build_sdf_fit, kinds=("sdf",))

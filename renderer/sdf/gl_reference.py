@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..fragments import RenderOutput
 from ..gl.arrays import box_filter, to_numpy
 from ..gl.context import create_context
 from ..gl.shaders import LIGHTING_CODES, MAX_LIGHTS
@@ -205,10 +206,8 @@ def render_gl_sdf(scene: Scene, ctx: Optional[moderngl.Context] = None) -> dict[
     return _SHARED[key].render(scene)
 
 
-def render_reference_sdf(scene: Scene) -> "RenderOutput":  # noqa: F821 - imported lazily below
+def render_reference_sdf(scene: Scene) -> RenderOutput:
     """The registry's render function: the GL buffers as CPU tensors."""
-    from ..fragments import RenderOutput
-
     out = render_gl_sdf(scene)
     steps = out.pop("steps")
     del steps        # no RenderOutput field yet (docs/sdf.md); ``trace_steps`` gives it per pixel

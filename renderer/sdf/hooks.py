@@ -53,7 +53,7 @@ def nearest_primitive_image(scene: Scene) -> np.ndarray:
             values = sdf.params.detach().to(x.dtype)
             dist = torch.stack([PRIMITIVE_FUNCTIONS[p.type](x, values[at:at + len(p.fields)]).abs()
                                 for p, at in zip(sdf.primitives, sdf.param_offsets())])
-        out[idx.numpy()] = dist.argmin(0).numpy()
+        out[idx.cpu().numpy()] = dist.argmin(0).cpu().numpy()
     return out.reshape(size, size)
 
 

@@ -56,14 +56,17 @@ def trace_steps(scene: Scene, row: int, col: int, opts: Optional[TraceOptions] =
     opts = _options(scene, opts)
     with torch.no_grad():
         rays = camera_rays(scene.camera, size, sdf.dtype, sdf.device,
-                           rows=torch.tensor([row]), cols=torch.tensor([col])).detached()
+                           rows=torch.tensor([row], device=sdf.device),
+                           cols=torch.tensor([col], device=sdf.device)).detached()
         centre, radius = sdf.bounding_sphere()
         t_enter, t_exit, valid = sphere_interval(rays, centre, radius, float(scene.camera.near))
         params = sdf.params.detach() if sdf.source == "primitives" else None
-        state = {"steps": torch.zeros(1, dtype=torch.int64), "f_last": torch.full((1,), float("inf"), dtype=sdf.dtype),
-                 "f_min": torch.full((1,), float("inf"), dtype=sdf.dtype), "t_min": t_enter.clone(),
-                 "hit": torch.zeros(1, dtype=torch.bool), "inside": torch.zeros(1, dtype=torch.bool),
-                 "history": None}
+        dev = sdf.device
+        state = {"steps": torch.zeros(1, dtype=torch.int64, device=dev),
+                 "f_last": torch.full((1,), float("inf"), dtype=sdf.dtype, device=dev),
+                 "f_min": torch.full((1,), float("inf"), dtype=sdf.dtype, device=dev), "t_min": t_enter.clone(),
+                 "hit": torch.zeros(1, dtype=torch.bool, device=dev),
+                 "inside": torch.zeros(1, dtype=torch.bool, device=dev), "history": None}
         t, active = t_enter.clone(), valid.clone()
         ts, fs = [], []
         for k in range(opts.max_steps):

@@ -153,9 +153,9 @@ def _trace_with_band(scene: Scene, sdf: SDF, opts: TraceOptions) -> tuple[Rays, 
     band is taken at the bounding sphere's centre depth (an upper estimate near the object),
     widened by 1.5 for the depth spread."""
     centre, radius = sdf.bounding_sphere()
-    eye = scene.camera.eye.detach().double()
+    eye = scene.camera.eye.detach().double().cpu()
     z = float((torch.tensor(centre, dtype=torch.float64) - eye).norm()) + radius
-    focal = float(scene.camera.projection_matrix()[0, 0])
+    focal = float(scene.camera.projection_matrix()[0, 0].detach())
     band = torch.tensor(1.5 * (SOFTRAS_CUTOFF_FACTOR * float(scene.settings.sigma)) ** 0.5 * z / focal,
                         dtype=sdf.dtype, device=sdf.device)
     return trace(sdf, scene.camera, scene.settings.image_size, opts, band=band)
