@@ -94,17 +94,18 @@ def surface_cloud(mesh: Mesh, count: int, opacity: float = 0.8, seed: int = 0,
 
 
 def random_cloud(count: int, seed: int = 0, extent: float = 1.0, sh_degree: int = 0) -> GaussianCloud:
-    """gsplat's image-fitting start: means uniform in [-extent, extent]^3, scales
-    U(0, 1) x 0.05 extent, random unit quaternions, opacity sigmoid(1) ... here 0.73, random colours."""
+    """After gsplat's image-fitting start: means uniform in [-extent, extent]^3, random unit
+    quaternions, opacity sigmoid(1) = 0.73 (its raw opacities are 1), random colours; its raw
+    scales U(0, 1) are taken here as U(0, 1) x 0.05 extent (+ 1e-3) standard deviations, so that
+    2000 splats in a unit-radius scene start at a few pixels each, not covering the image."""
     gen = torch.Generator().manual_seed(seed)
     means = (torch.rand(count, 3, generator=gen) * 2 - 1) * extent
     scales = torch.rand(count, 3, generator=gen) * 0.05 * extent + 1e-3
     quats = torch.randn(count, 4, generator=gen)
     quats = quats / quats.norm(dim=1, keepdim=True)
     colors = torch.rand(count, 3, generator=gen)
-    cloud = make_cloud(means, scales, colors, opacities=1 / (1 + math.exp(-1.0)), quats=quats,
-                       sh_degree=sh_degree, name="random")
-    return cloud
+    return make_cloud(means, scales, colors, opacities=1 / (1 + math.exp(-1.0)), quats=quats,
+                      sh_degree=sh_degree, name="random")
 
 
 def with_sh_degree(cloud: GaussianCloud, degree: int) -> GaussianCloud:
@@ -249,10 +250,6 @@ def training_cameras(count: int = 20, distance: float = 2.7, fov: float = 60.0) 
         az = math.degrees(k * golden) % 360
         cams.append(OrbitCamera(azimuth=az, elevation=el, distance=distance, fov=fov))
     return cams
-
-
-
-
 
 
 __all__ = ["SplatParams", "surface_cloud", "random_cloud", "fit_cloud", "evaluate", "psnr", "ssim",
