@@ -19,7 +19,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from .grid import DEFAULT_BOUNDS, MAX_RESOLUTION, VoxelGrid, VoxelGridError
+from .grid import DEFAULT_BOUNDS, MAX_RESOLUTION, VoxelGrid, VoxelGridError, validate_grid
 
 PathLike = Union[str, Path]
 
@@ -51,12 +51,14 @@ def _grid(path: Path, occupancy: np.ndarray, lo, hi, colors=None) -> VoxelGrid:
     if occ.dtype.kind != "f":
         raise VoxelFileError(path, f"occupancy must be numbers, got dtype {occ.dtype}")
     try:
-        return VoxelGrid(occupancy=torch.from_numpy(np.ascontiguousarray(occ, dtype=np.float32)),
+        grid = VoxelGrid(occupancy=torch.from_numpy(np.ascontiguousarray(occ, dtype=np.float32)),
                          lo=torch.as_tensor(np.asarray(lo, dtype=np.float64)),
                          hi=torch.as_tensor(np.asarray(hi, dtype=np.float64)),
                          colors=None if colors is None else torch.from_numpy(
                              np.ascontiguousarray(colors, dtype=np.float32)),
                          name=path.stem)
+        validate_grid(grid.occupancy, grid.lo, grid.hi, grid.colors, "", probabilities=True)
+        return grid
     except VoxelGridError as err:
         reason = str(err).split(": ", 1)[-1]
         raise VoxelFileError(path, reason) from None

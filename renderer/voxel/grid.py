@@ -30,7 +30,9 @@ class VoxelGridError(UserError, ValueError):
 class VoxelGrid:
     """Occupancy probabilities on a regular grid.
 
-    occupancy: (Dx, Dy, Dz) float in [0, 1], x index first; lo, hi: (3,) float world corners of
+    occupancy: (Dx, Dy, Dz) float in [0, 1], x index first (files must hold [0, 1]; a grid made
+    in code may step past the ends, as a landscape or a finite difference does, and the formulas
+    are then evaluated as they are); lo, hi: (3,) float world corners of
     the box; colors: optional (Dx, Dy, Dz, 3) float linear RGB per cell (None: the scene's
     material albedo everywhere); name: what was loaded.
     """
@@ -91,8 +93,9 @@ class VoxelGrid:
 
 
 def validate_grid(occupancy: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
-                  colors: Optional[torch.Tensor], what: str) -> None:
-    """Raise VoxelGridError (one line naming ``what``) for a grid that cannot be rendered."""
+                  colors: Optional[torch.Tensor], what: str, probabilities: bool = False) -> None:
+    """Raise VoxelGridError (one line naming ``what``) for a grid that cannot be rendered; with
+    ``probabilities`` (files) also for occupancies outside [0, 1]."""
     if not isinstance(occupancy, torch.Tensor) or not occupancy.is_floating_point():
         raise VoxelGridError(f"{what}: occupancy must be a float tensor")
     if occupancy.ndim != 3:
@@ -105,7 +108,7 @@ def validate_grid(occupancy: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
     if not bool(torch.isfinite(values).all()):
         bad = int((~torch.isfinite(values)).sum())
         raise VoxelGridError(f"{what}: {bad} occupancy value(s) are NaN or infinite")
-    if bool((values < 0).any()) or bool((values > 1).any()):
+    if probabilities and (bool((values < 0).any()) or bool((values > 1).any())):
         raise VoxelGridError(f"{what}: occupancy probabilities must lie in [0, 1], got values "
                              f"from {float(values.min()):.4g} to {float(values.max()):.4g}")
     if lo.shape != (3,) or hi.shape != (3,) or not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
