@@ -7,6 +7,7 @@ import torch
 
 from ..fragments import RenderOutput
 from ..scene import Scene
+from ..tensor_cache import derived
 from ..soft.common import plan, prepare
 from ..soft.hard import shade_visible, visible_faces
 from .antialias import antialias, wing_corners
@@ -25,7 +26,9 @@ def render_aa(scene: Scene) -> RenderOutput:
                          sum(c.elements for c, _ in chunks), vis.num_pairs)
     mesh = scene.mesh
     weld = None if mesh.weld is None else mesh.weld.to(prep.faces.device)
-    wing_face, wing_corner = wing_corners(prep.faces, weld)
+    # the mesh's topology, once per faces tensor (and weld): the render's only O(F log F) step
+    tag = ("aa_wings", None if weld is None else (id(mesh.weld), mesh.weld._version))
+    wing_face, wing_corner = derived(prep.faces, tag, lambda faces: torch.stack(wing_corners(faces, weld)))
     image = torch.cat([hard.rgb, hard.alpha[..., None]], dim=-1)
     smooth = antialias(image, hard.face_id, hard.depth, prep.screen.tri, wing_face, wing_corner)
     return RenderOutput(rgb=smooth[..., :3], alpha=smooth[..., 3], depth=hard.depth, face_id=hard.face_id,
