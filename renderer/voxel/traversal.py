@@ -24,6 +24,7 @@ from ..camera import OrbitCamera, pixel_centre_ndc
 # Rays per chunk x crossings per ray kept below this many entries (bounds the sort's memory).
 CHUNK_ENTRIES = 4_000_000
 TRAVERSAL_CACHE_SIZE = 48
+TRAVERSAL_CACHE_BYTES = 300 << 20     # an orbiting GUI at 256^2 makes ~45 MB per view
 # A stretch shorter than this fraction of the smallest cell edge is a crossing of two planes at
 # once (an edge or a corner), not a cell.
 MIN_STRETCH = 1e-9
@@ -59,6 +60,12 @@ class CellSegments:
     @property
     def num_segments(self) -> int:
         return int(self.cell.numel())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.element_size() * t.numel() for t in (self.ray, self.slot, self.cell, self.t_in, self.t_out,
+                                                            self.axis, self.normal, self.ray_dir,
+                                                            self.ray_of_segment, self.all_ray_norms))
 
     def distance_in(self) -> torch.Tensor:
         """(M,) float64 Euclidean distance from the eye to each cell's entry point (DRC's d_i)."""
@@ -190,6 +197,7 @@ def grid_segments(grid, camera: OrbitCamera, image_size: int) -> CellSegments:
     eye, dirs = pixel_rays(camera, image_size)
     segs = traverse(eye, dirs, grid.lo, grid.hi, grid.shape, image_size)
     _CACHE[key] = segs
-    while len(_CACHE) > TRAVERSAL_CACHE_SIZE:
+    while len(_CACHE) > 1 and (len(_CACHE) > TRAVERSAL_CACHE_SIZE
+                               or sum(v.nbytes for v in _CACHE.values()) > TRAVERSAL_CACHE_BYTES):
         _CACHE.popitem(last=False)
     return segs
