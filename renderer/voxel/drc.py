@@ -91,7 +91,8 @@ def termination(grid: VoxelGrid, camera, image_size: int) -> Termination:
     return Termination(segments=segs, x=x, q=q, escape=escape, valid=slot < segs.num_segments)
 
 
-def _scene_grid(scene: Scene) -> VoxelGrid:
+def scene_grid(scene: Scene) -> VoxelGrid:
+    """The scene's VoxelGrid; VoxelGridError for a scene of another representation."""
     if not isinstance(scene.shape, VoxelGrid):
         raise VoxelGridError(f"the voxel renderers draw a voxel grid, this scene holds a {scene.kind}")
     return scene.shape
@@ -100,7 +101,7 @@ def _scene_grid(scene: Scene) -> VoxelGrid:
 def shaded_cell_colors(scene: Scene, segs: CellSegments, dtype: torch.dtype) -> torch.Tensor:
     """(M, 3) colour of each crossed cell (its own, or the material albedo), shaded with the
     scene's lighting model at the cell's entry point with the entry face's normal."""
-    grid = _scene_grid(scene)
+    grid = scene_grid(scene)
     device = grid.occupancy.device
     cell = segs.cell.to(device)
     if grid.colors is not None:
@@ -119,7 +120,7 @@ def shaded_cell_colors(scene: Scene, segs: CellSegments, dtype: torch.dtype) -> 
 def render_drc(scene: Scene) -> RenderOutput:
     """The DRC expected images of a voxel scene: rgb (S, S, 3), alpha (S, S) = 1 - escape,
     depth (S, S) expected view depth of the stopping cell's entry point given a stop."""
-    grid = _scene_grid(scene)
+    grid = scene_grid(scene)
     s = scene.settings.image_size
     term = termination(grid, scene.camera, s)
     return images_from_termination(scene, term)

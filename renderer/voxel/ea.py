@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..fragments import RenderOutput
 from ..scene import Scene
-from .drc import _scene_grid
+from .drc import scene_grid
 from .traversal import grid_segments
 
 EA_EPS = 1e-10
@@ -40,7 +40,7 @@ def render_drc_ea(scene: Scene) -> RenderOutput:
     """rgb (S, S, 3) = sum_k w_k c_k + (1 - opacity) background, alpha = opacity, depth = sum_k w_k
     t_k / opacity (view depth, 0 where opacity = 0), for uniform samples along each ray through
     the trilinearly interpolated grid (no lighting: colours are emitted as they are)."""
-    grid = _scene_grid(scene)
+    grid = scene_grid(scene)
     s = scene.settings.image_size
     segs = grid_segments(grid, scene.camera, s)   # the box-hitting rays and their chords
     occ = grid.occupancy

@@ -20,7 +20,7 @@ from ..gl.arrays import tensor_key, to_numpy
 from ..gl.context import MIN_GL_VERSION, create_context
 from ..gl.shaders import LIGHTING_CODES, MAX_LIGHTS
 from ..scene import Scene
-from .drc import _scene_grid
+from .drc import scene_grid
 from .gl_shaders import FULLSCREEN_VERTEX, march_fragment_source
 
 HARD_THRESHOLD = 0.5
@@ -42,6 +42,7 @@ class VoxelGLRenderer:
                                       fragment_shader=march_fragment_source())
         self._vao = self.ctx.vertex_array(self._prog, [])
         self._grid_key = None
+        self._snapshot: Optional[np.ndarray] = None     # the uploaded occupancies (in-place edits)
         self._textures: list = []
         self._fbo_size = None
         self._fbo = None
@@ -52,7 +53,7 @@ class VoxelGLRenderer:
         if self._released:
             raise RuntimeError("this VoxelGLRenderer has been released")
         self.ctx.__enter__()
-        grid = _scene_grid(scene)
+        grid = scene_grid(scene)
         size = scene.settings.image_size
         self._upload(grid)
         self._uniforms(scene, grid)
@@ -89,8 +90,6 @@ class VoxelGLRenderer:
         self._textures = [occ_tex, col_tex]
         self._grid_key = key
         self._snapshot = occ.copy()
-
-    _snapshot: Optional[np.ndarray] = None
 
     def _uniforms(self, scene: Scene, grid) -> None:
         cam, lights, mat, settings = scene.camera, scene.lights, scene.material, scene.settings

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..scene import Scene
-from .drc import _scene_grid, termination
+from .drc import scene_grid, termination
 
 
 @dataclass
@@ -48,7 +48,7 @@ class RayInspection:
 
 def inspect_ray(scene: Scene, row: int, col: int) -> RayInspection:
     """The ray of pixel (row, col) (row 0 at the top) of ``scene`` through its voxel grid."""
-    grid = _scene_grid(scene)
+    grid = scene_grid(scene)
     s = scene.settings.image_size
     if not (0 <= row < s and 0 <= col < s):
         raise ValueError(f"pixel ({row}, {col}) is outside the {s} x {s} image")
