@@ -137,8 +137,8 @@ def _march(fn: Callable, rays: Rays, t: torch.Tensor, t_exit: torch.Tensor, acti
            state: dict, opts: TraceOptions, steps: int, first: bool) -> None:
     """Advance the active rays ``steps`` times in place (t, active and the state's records)."""
     thr, alpha, clamp = opts.threshold, opts.overstep, opts.step_clamp
+    idx = active.nonzero().squeeze(1)          # compacted as rays finish: no full-size scan per step
     for k in range(steps):
-        idx = active.nonzero().squeeze(1)
         if idx.numel() == 0:
             return
         ti = t[idx]
@@ -163,6 +163,7 @@ def _march(fn: Callable, rays: Rays, t: torch.Tensor, t_exit: torch.Tensor, acti
         state["hit"][idx] = hit
         done = hit | inside | (tn > t_exit[idx])
         active[idx[done]] = False
+        idx = idx[~done]
 
 
 def _coarse_start(t_coarse: torch.Tensor, size_coarse: int, size: int) -> torch.Tensor:
@@ -277,20 +278,18 @@ def _locate_minimum(fn: Callable, rays: Rays, t: torch.Tensor, hit: torch.Tensor
         hit[stuck] = True
     f_min = torch.where(hit, torch.zeros_like(f_min), f_min)
     t_min = torch.where(hit, t, t_min)
-    idx = hit.nonzero().squeeze(1)
-    tt = t[idx] + 2 * band[idx]
-    live = torch.ones_like(idx, dtype=torch.bool)
+    rows = hit.nonzero().squeeze(1)
+    tt = t[rows] + 2 * band[rows]
     for _ in range(opts.max_steps):
-        if not live.any():
+        if rows.numel() == 0:
             break
-        j = live.nonzero().squeeze(1)
-        rows = idx[j]
-        f = fn(rays.origin + tt[j, None] * rays.dirs[rows])
+        f = fn(rays.origin + tt[:, None] * rays.dirs[rows])
         better = f < f_min[rows]
         f_min[rows] = torch.where(better, f, f_min[rows])
-        t_min[rows] = torch.where(better, tt[j], t_min[rows])
-        tt[j] = tt[j] + torch.maximum(f.abs(), band[rows] / 2)
-        live[j] = (f > -band[rows]) & (tt[j] < t_exit[rows])
+        t_min[rows] = torch.where(better, tt, t_min[rows])
+        tt = tt + torch.maximum(f.abs(), band[rows] / 2)
+        live = (f > -band[rows]) & (tt < t_exit[rows])
+        rows, tt = rows[live], tt[live]
     inner = (hit & (f_min.abs() < band)).nonzero().squeeze(1)
     _refine(fn, rays, inner, f_min, t_min, 2 * f_min[inner].abs() + 2 * band[inner], opts)
     return f_min, t_min, hit
