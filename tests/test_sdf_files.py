@@ -136,6 +136,13 @@ def test_a_module_renders_like_its_primitive_with_gradients():
     out.alpha.sum().backward()
     rows = parameter_gradients(prim, lambda o: o.alpha.sum())
     assert net.radius.grad is not None and abs(float(net.radius.grad) - rows[3].grad) < 1e-3 * abs(rows[3].grad)
+    # the parameter group differentiates the module's weights as one flat tensor
+    from renderer.analysis.params import group_value, with_groups
+
+    flat = group_value(scene, "sdf_params").requires_grad_(True)
+    assert flat.shape == (1,) and float(flat.detach()) == pytest.approx(0.6)
+    (g,) = torch.autograd.grad(dr.render(with_groups(scene, {"sdf_params": flat})).alpha.sum(), flat)
+    assert float(g) == pytest.approx(float(net.radius.grad), rel=1e-4)
 
 
 def test_trace_steps_replays_the_renderers_trace_and_the_map_flags_exhausted_rays():

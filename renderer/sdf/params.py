@@ -4,12 +4,13 @@
 group       shape    scalar names
 ==========  =======  ===========================================================
 sdf_params  (P,)     sdf:I:<field> for primitives (sdf:0:radius, sdf:1:cx, ...);
-                     sdf_node:I:J:K for a grid's node values (flat (I Dy + J) Dz + K)
+                     sdf_node:I:J:K for a grid's node values (flat (I Dy + J) Dz + K);
+                     a module's parameters flattened (named_parameters order), no names
 ==========  =======  ===========================================================
 
-It is the element group (painted on the shape: the per-parameter table for primitives). A
-module SDF's parameters are its module's own (``module.parameters()``): the group reads as an
-empty tensor there.
+It is the element group (painted on the shape: the per-parameter table for primitives). For a
+module SDF the group is its weights flattened, evaluated through ``torch.func.functional_call``
+(``SDF.with_module_values``), so the analysis tools differentiate a network like any group.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def read_sdf_params(scene: Scene) -> torch.Tensor:
         return sdf.params.detach().clone()
     if sdf.source == "grid":
         return sdf.grid.detach().reshape(-1).clone()
-    return torch.zeros(0, dtype=sdf.dtype, device=sdf.device)
+    return sdf.module_flat()
 
 
 def write_sdf_params(scene: Scene, value: torch.Tensor) -> Scene:
@@ -44,7 +45,7 @@ def write_sdf_params(scene: Scene, value: torch.Tensor) -> Scene:
         return scene.replace(shape=sdf.with_params(value))
     if sdf.source == "grid":
         return scene.replace(shape=sdf.with_grid(value.reshape(sdf.grid.shape)))
-    return scene
+    return scene.replace(shape=sdf.with_module_values(value))
 
 
 def parse_sdf_param(name: str, scene: Optional[Scene]) -> Optional[tuple[int, ...]]:

@@ -182,7 +182,8 @@ def _parameters_require_grad(sdf: SDF) -> bool:
         return sdf.params.requires_grad
     if sdf.source == "grid":
         return sdf.grid.requires_grad
-    return any(p.requires_grad for p in sdf.module.parameters())
+    return ((sdf.module_values is not None and sdf.module_values.requires_grad)
+            or any(p.requires_grad for p in sdf.module.parameters()))
 
 
 def render_sdf(scene: Scene) -> RenderOutput:

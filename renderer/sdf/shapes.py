@@ -64,7 +64,10 @@ class SDF:
 
     primitives: the analytic primitives, in order; params: (P,) float, their parameters
     concatenated (``param_offsets``); grid: (Dx, Dy, Dz) float node values; bounds: (2, 3) float
-    lo/hi corners of the grid; module: an nn.Module (N, 3) -> (N,); bound_radius: radius of a
+    lo/hi corners of the grid; module: an nn.Module (N, 3) -> (N,); module_values: None (the
+    module's own parameters), or (M,) all its parameters flattened in ``named_parameters``
+    order, used in their place (``torch.func.functional_call``), so the analysis tools can
+    differentiate a module as one tensor (``with_module_values``); bound_radius: radius of a
     sphere at the origin that contains a module's surface; name: what the user loaded.
     """
 
@@ -76,6 +79,7 @@ class SDF:
     grid: Optional[torch.Tensor] = None
     bounds: Optional[torch.Tensor] = None
     module: Optional[torch.nn.Module] = None
+    module_values: Optional[torch.Tensor] = None
     bound_radius: float = 1.0
     name: str = "sdf"
     warnings: list = field(default_factory=list)
@@ -143,6 +147,17 @@ class SDF:
 
     def with_grid(self, grid: torch.Tensor) -> "SDF":
         return replace(self, grid=grid)
+
+    def module_flat(self) -> torch.Tensor:
+        """(M,) the module's parameters flattened (``module_values`` when set), detached."""
+        if self.module_values is not None:
+            return self.module_values.detach().clone()
+        params = [p.detach().reshape(-1) for p in self.module.parameters()]
+        return torch.cat(params) if params else torch.zeros(0)
+
+    def with_module_values(self, values: torch.Tensor) -> "SDF":
+        """The module evaluated with ``values`` (M,) as its parameters (keeps their graph)."""
+        return replace(self, module_values=values)
 
     # ---------------------------------------------------------------- parameter names
     def param_offsets(self) -> list[int]:
@@ -281,13 +296,24 @@ def grid_sdf(points: torch.Tensor, grid: torch.Tensor, bounds: torch.Tensor) -> 
     return value + far
 
 
+def _unflatten(module: torch.nn.Module, values: torch.Tensor) -> dict[str, torch.Tensor]:
+    out, at = {}, 0
+    for name, p in module.named_parameters():
+        out[name] = values[at:at + p.numel()].reshape(p.shape).to(p.dtype)
+        at += p.numel()
+    return out
+
+
 def evaluate(sdf: SDF, points: torch.Tensor, params: Optional[torch.Tensor] = None) -> torch.Tensor:
     """f at ``points`` (N, 3) -> (N,) in the points' dtype. params: replaces ``sdf.params``
     (e.g. detached, to evaluate without a graph to the parameters)."""
     if sdf.source == "grid":
         return grid_sdf(points, sdf.grid, sdf.bounds)
     if sdf.source == "module":
-        out = sdf.module(points)
+        if sdf.module_values is None:
+            out = sdf.module(points)
+        else:
+            out = torch.func.functional_call(sdf.module, _unflatten(sdf.module, sdf.module_values), (points,))
         return out.reshape(points.shape[0]).to(points.dtype)
     return evaluate_with_albedo(sdf, points, None, params)[0]
 
