@@ -205,6 +205,11 @@ def compare_gradient_methods(scene: Scene, target: Target, loss: str, param: Uni
     target: the loss's target; loss: a name from ``losses.IMAGE_LOSSES``; param: theta;
     methods: renderer names (default ``default_methods``: every differentiable one registered for
     the scene's representation). progress(done, total, name) after each method."""
+    from .derivatives import exact_available
+
+    if not exact_available(scene):
+        raise ValueError(f"compare-gradients measures against the exact edge derivative, which draws "
+                         f"meshes; this scene holds a {scene.kind}")
     spec = parse_param(param, scene) if isinstance(param, str) else param
     channel = get_loss(loss).channel
     names = list(default_methods(scene) if methods is None else methods)

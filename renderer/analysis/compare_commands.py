@@ -41,7 +41,7 @@ def add_command(subparsers, add_scene_arguments: Callable[[argparse.ArgumentPars
                    help="sigmas of SoftRas's agreement curve (default 1e-6 .. 1e-2, 9 values)")
     p.add_argument("--no-curve", action="store_true", help="skip the agreement-against-sigma curve")
     p.add_argument("--out", help="PNG file to write (the labelled figure)")
-    p.set_defaults(renderer="softras")
+    p.set_defaults(renderer=None, want_differentiable=True)
 
 
 def run_compare(args, scene_from_args) -> int:
