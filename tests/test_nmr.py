@@ -181,3 +181,19 @@ def test_no_image_derivative_is_a_clear_error():
         check_image_derivative(spec)
     with pytest.raises(NoImageDerivativeError, match="nmr has no image derivative"):
         derivative_image(knot_scene(size=24), "azimuth", method="jvp")
+
+
+def test_vertex_contributions_sum_to_the_vertex_gradient():
+    """The per-pixel view of NMR's gradient (which pixels a vertex's dL/dV comes from) adds up to
+    the renderer's dL/dV of that vertex, and reaches pixels far from the vertex's faces."""
+    from renderer.nmr.contributions import vertex_contributions
+
+    scene = knot_scene(lighting="none")
+    s = scene.settings.image_size
+    weight = torch.randn(s, s, generator=torch.Generator().manual_seed(2))
+    verts = scene.mesh.verts.clone().requires_grad_()
+    (dr.render(scene.replace(shape=scene.mesh.with_verts(verts)))["alpha"] * weight).sum().backward()
+    vertex = int(verts.grad.norm(dim=1).argmax())
+    terms = vertex_contributions(scene, vertex, grad_alpha=weight)
+    torch.testing.assert_close(terms.sum((0, 1)), verts.grad[vertex], rtol=1e-4, atol=1e-4 * float(verts.grad[vertex].abs().max()))
+    assert int((terms.abs().sum(-1) > 0).sum()) > 20        # many pixels, not only the edge's own

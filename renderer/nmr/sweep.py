@@ -21,7 +21,8 @@ consecutive pixels along a line) and processed in chunks, so memory stays bounde
 """
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 
@@ -124,6 +125,64 @@ def _segments(r: torch.Tensor, faces: torch.Tensor, fmap_lines: torch.Tensor, s:
     return {k: v[live] for k, v in seg.items()}
 
 
+@dataclass
+class SweepSetup:
+    """Everything the run sums read, in NMR's raster frame and the line layout (2 S lines of S
+    pixels: axis 0 lines are columns, axis 1 lines are rows). seg: per-segment tensors (see
+    ``_segments``); dot: (2 S S,) sum_ch I_P g_P; img, grad: (2 S S, C); fmap: (2 S S,);
+    ref: (K, C) the reference colour of each segment; lever0, lever1: (K,) NDC displacement per
+    pixel of offset for the edge's p0 and p1; slot0, slot1: (K,) flat (face, corner, coordinate)
+    index each lever's sum goes to; has0, has1: (K,) whether that lever exists (NMR skips a
+    vertex lying on the scanned line)."""
+
+    s: int
+    seg: dict
+    dot: torch.Tensor
+    img: torch.Tensor
+    grad: torch.Tensor
+    fmap: torch.Tensor
+    ref: torch.Tensor
+    lever0: torch.Tensor
+    lever1: torch.Tensor
+    slot0: torch.Tensor
+    slot1: torch.Tensor
+    has0: torch.Tensor
+    has1: torch.Tensor
+
+
+def sweep_setup(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,
+                faces: Optional[torch.Tensor] = None) -> Optional[SweepSetup]:
+    """The crossings and runs of the sweep (arguments as ``sweep_gradient``); None when there
+    are none."""
+    s = face_map.shape[0]
+    faces = torch.unique(face_map[face_map >= 0] if faces is None else faces)     # sorted
+    if faces.numel() == 0:
+        return None
+    sub = tri.detach().to(image.dtype).index_select(0, faces)
+    order = _ccw_order(sub)
+    r = to_raster(torch.gather(sub, 1, order[:, :, None].expand(-1, -1, 2)), s)
+    # raster frame: rows flipped (y up); lines: axis 0 = columns (transpose), axis 1 = rows
+    flip = lambda t: torch.flip(t, dims=[0])                           # noqa: E731
+    lines = lambda t: torch.stack([t.transpose(0, 1), t]).reshape(2 * s * s, *t.shape[2:])  # noqa: E731
+    fmap_l, img_l, grad_l = lines(flip(face_map)), lines(flip(image)), lines(flip(grad))
+    seg = _segments(r, faces, fmap_l, s)
+    if seg is None:
+        return None
+    # the corner index (in the face's original order) each segment's p0 and p1 belong to
+    corner0 = torch.gather(order.index_select(0, torch.searchsorted(faces, seg["face"])), 1,
+                           torch.stack([seg["edge"], (seg["edge"] + 1) % 3], 1))
+    comp = 1 - seg["axis"].long()                                      # axis 0 moves y, axis 1 x
+    p0s, p1s, d0 = seg["p0s"], seg["p1s"], seg["d0"]
+    one = torch.ones_like(d0)
+    return SweepSetup(
+        s=s, seg=seg, dot=(img_l * grad_l).sum(-1), img=img_l, grad=grad_l, fmap=fmap_l,
+        ref=img_l[seg["ref"]],
+        lever0=(p1s - p0s) / torch.where(p1s != d0, p1s - d0, one) * (2.0 / s),
+        lever1=(p1s - p0s) / torch.where(p0s != d0, d0 - p0s, one) * (2.0 / s),
+        slot0=seg["face"] * 6 + corner0[:, 0] * 2 + comp, slot1=seg["face"] * 6 + corner0[:, 1] * 2 + comp,
+        has0=p1s != d0, has1=p0s != d0)
+
+
 def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,
                    eps: float, faces: Optional[torch.Tensor] = None,
                    chunk: int = CHUNK_ELEMENTS) -> torch.Tensor:
@@ -135,59 +194,24 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     sweep (default: those visible in face_map; the others cannot contribute).
     -> (F, 3, 2) dL/dtri (NDC).
     """
-    s = face_map.shape[0]
-    device = tri.device
-    dtype = image.dtype
-    out = torch.zeros(tri.shape[0] * 6, dtype=dtype, device=device)
-    faces = torch.unique(face_map[face_map >= 0] if faces is None else faces)     # sorted
-    if faces.numel() == 0:
+    out = torch.zeros(tri.shape[0] * 6, dtype=image.dtype, device=tri.device)
+    sw = sweep_setup(tri, face_map, image, grad, faces)
+    if sw is None:
         return out.reshape(-1, 3, 2)
-    sub = tri.detach().to(dtype).index_select(0, faces)
-    order = _ccw_order(sub)
-    r = to_raster(torch.gather(sub, 1, order[:, :, None].expand(-1, -1, 2)), s)
-    # raster frame: rows flipped (y up); lines: axis 0 = columns (transpose), axis 1 = rows
-    flip = lambda t: torch.flip(t, dims=[0])                           # noqa: E731
-    fm, im, gm = flip(face_map), flip(image), flip(grad)
-    lines = lambda t: torch.stack([t.transpose(0, 1), t]).reshape(2 * s * s, *t.shape[2:])  # noqa: E731
-    fmap_l = lines(fm)
-    img_l = lines(im)
-    grad_l = lines(gm)
-    seg = _segments(r, faces, fmap_l, s)
-    if seg is None:
-        return out.reshape(-1, 3, 2)
-    # A_P = sum_ch I_P g_P, so that (I_P - I_ref) . g_P = A_P - I_ref . g_P
-    dot = (img_l * grad_l).sum(-1)
-    ref_img = img_l[seg["ref"]]                                        # (K, C)
-    # the corner index (in the face's original order) each segment's p0 and p1 belong to
-    corner0 = torch.gather(order.index_select(0, torch.searchsorted(faces, seg["face"])), 1,
-                           torch.stack([seg["edge"], (seg["edge"] + 1) % 3], 1))
-    comp = 1 - seg["axis"].long()                                      # axis 0 moves y, axis 1 x
-    slot0 = seg["face"] * 6 + corner0[:, 0] * 2 + comp
-    slot1 = seg["face"] * 6 + corner0[:, 1] * 2 + comp
-    lever0 = (seg["p1s"] - seg["p0s"]) / torch.where(seg["p1s"] != seg["d0"], seg["p1s"] - seg["d0"],
-                                                      torch.ones_like(seg["d0"])) * (2.0 / s)
-    lever1 = (seg["p1s"] - seg["p0s"]) / torch.where(seg["p0s"] != seg["d0"], seg["d0"] - seg["p0s"],
-                                                      torch.ones_like(seg["d0"])) * (2.0 / s)
-    has0, has1 = seg["p1s"] != seg["d0"], seg["p0s"] != seg["d0"]
-    acc0 = torch.zeros(lengths_of(seg), dtype=dtype, device=device)
+    s, seg = sw.s, sw.seg
+    acc0 = torch.zeros(seg["length"].numel(), dtype=image.dtype, device=tri.device)
     acc1 = torch.zeros_like(acc0)
-    inner = seg["check_face"]
-    outer = torch.nonzero(~inner, as_tuple=True)[0]
+    outer = torch.nonzero(~seg["check_face"], as_tuple=True)[0]
     if outer.numel():
-        a0, a1 = _out_runs(seg, outer, ref_img, lever0, lever1, dot.reshape(2 * s, s),
-                           grad_l.reshape(2 * s, s, -1), img_l.reshape(2 * s, s, -1), eps, chunk)
+        a0, a1 = _out_runs(seg, outer, sw.ref, sw.lever0, sw.lever1, sw.dot.reshape(2 * s, s),
+                           sw.grad.reshape(2 * s, s, -1), sw.img.reshape(2 * s, s, -1), eps, chunk)
         acc0[outer], acc1[outer] = a0, a1
-    inner = torch.nonzero(inner, as_tuple=True)[0]
+    inner = torch.nonzero(seg["check_face"], as_tuple=True)[0]
     if inner.numel():
-        a0, a1 = _in_runs(seg, inner, ref_img, lever0, lever1, dot, grad_l, fmap_l, eps, s, chunk)
-        acc0[inner], acc1[inner] = a0, a1
-    out.index_add_(0, slot0[has0], acc0[has0])
-    out.index_add_(0, slot1[has1], acc1[has1])
+        acc0[inner], acc1[inner] = ragged_runs(sw, inner, eps, chunk)
+    out.index_add_(0, sw.slot0[sw.has0], acc0[sw.has0])
+    out.index_add_(0, sw.slot1[sw.has1], acc1[sw.has1])
     return out.reshape(-1, 3, 2)
-
-
-def lengths_of(seg: dict) -> int:
-    return int(seg["length"].numel())
 
 
 def _chunks(lengths: torch.Tensor, chunk: int) -> list[tuple[int, int]]:
@@ -279,10 +303,14 @@ def _live_pixel_runs(live_pix, first, count, cross, ref, m0, m1, dot, grad, eps,
     return a0, a1
 
 
-def _in_runs(seg, idx, ref_img, lever0, lever1, dot, grad_l, fmap_l, eps, s, chunk):
-    """The in runs (short: across the face), pixel by pixel, only pixels of the face.
-    -> the two lever sums per run (len(idx),)."""
-    device, dtype = dot.device, dot.dtype
+def ragged_runs(sw: SweepSetup, idx: torch.Tensor, eps: float, chunk: int = CHUNK_ELEMENTS,
+                sink: Optional[Callable] = None):
+    """Segments ``idx`` pixel by pixel (the in runs: short, across the face; with the face test
+    where the segment asks for it), NMR's formula verbatim. -> the two lever sums per segment
+    (len(idx),). sink(pix, k, term0, term1), when given, also receives every pixel's terms: pix
+    its line-layout index, k its segment's position in idx."""
+    seg, s, dtype = sw.seg, sw.s, sw.dot.dtype
+    device = sw.dot.device
     lengths = seg["length"][idx]
     a0 = torch.zeros(idx.numel(), dtype=dtype, device=device)
     a1 = torch.zeros_like(a0)
@@ -294,12 +322,16 @@ def _in_runs(seg, idx, ref_img, lever0, lever1, dot, grad_l, fmap_l, eps, s, chu
         local = torch.arange(m, device=device) - (torch.cumsum(ln, 0) - ln).repeat_interleave(ln)
         d1 = seg["start"][sid] + local
         pix = seg["line"][sid] * s + d1
-        diff = dot[pix] - (ref_img[sid] * grad_l[pix]).sum(-1)
-        use = (diff > 0) & (fmap_l[pix] == seg["face"][sid])
+        diff = sw.dot[pix] - (sw.ref[sid] * sw.grad[pix]).sum(-1)
+        use = (diff > 0) & (~seg["check_face"][sid] | (sw.fmap[pix] == seg["face"][sid]))
         w = torch.where(use, diff, torch.zeros_like(diff))
         offset = d1.to(dtype) - seg["cross"][sid]
-        for lever, acc in ((lever0, a0), (lever1, a1)):
+        terms = []
+        for lever, acc in ((sw.lever0, a0), (sw.lever1, a1)):
             dist = lever[sid] * offset
             dist = torch.where(dist > 0, dist + eps, dist - eps)       # NMR: away from 0
-            acc.index_add_(0, local_seg, -w / dist)
+            terms.append(-w / dist)
+            acc.index_add_(0, local_seg, terms[-1])
+        if sink is not None:
+            sink(pix, local_seg, *terms)
     return a0, a1
