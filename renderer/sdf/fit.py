@@ -38,9 +38,9 @@ from .shapes import SDF, Primitive, make_sdf
 
 PRESETS: dict[str, dict[str, Any]] = {
     "primitives": dict(size=64, loss="silhouette-mse", lighting="none", num_views=10,
-                       sigma=Schedule.geometric(1e-4, 1e-5), size_scale=0.85, centre_shift=0.06,
+                       sigma=1e-4, sigma_end=1e-5, size_scale=0.85, centre_shift=0.06,
                        target_supersample=4, config=dict(steps=400, optimizer="adam", lr=0.005, stop_error=0.5)),
-    "grid": dict(size=64, loss="silhouette-mse", lighting="none", num_views=10, sigma=Schedule.geometric(1e-4, 1e-5),
+    "grid": dict(size=64, loss="silhouette-mse", lighting="none", num_views=10, sigma=1e-4, sigma_end=1e-5,
                  resolution=24, target_supersample=4, config=dict(steps=300, optimizer="adam", lr=0.003)),
 }
 
@@ -183,6 +183,9 @@ def build_sdf_fit(p: dict[str, Any], scene: Scene, **overrides) -> tuple[SDFFitT
     if not isinstance(truth_sdf, SDF) or truth_sdf.source == "module":
         raise ValueError("sdf_fit fits an analytic or grid SDF scene; open one (e.g. assets/sphere_box.sdf.json)")
     config = run_config(p, overrides)
+    if overrides.get("sigma") is None and p.get("sigma_end"):
+        # annealed unless the user sets sigma (the presets keep sigma a number: the CLI reads it)
+        config = config.replace(sigma=Schedule.geometric(float(p["sigma"]), float(p["sigma_end"])))
     size = int(p["size"])
     settings = RenderSettings(image_size=size, renderer=p.get("renderer") or "sdf", lighting=p["lighting"],
                               sigma=config.sigma.start, background=scene.settings.background)
