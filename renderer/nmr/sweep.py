@@ -14,6 +14,10 @@ lever = (p1 - p0)/(p1 - d0) for p0 and (p1 - p0)/(d0 - p0) for p1, pushed away f
 The pixel contributes g_P dI/dx to dL/dx_v only when dI g_P < 0 (the move would lower the loss),
 with g_P = dL/dI_P summed over the channels given: a loss derivative, not an image Jacobian.
 
+Differences from NMR's kernel, both off-image corner cases: the last column an edge spans is
+floor(max) (NMR truncates toward zero, so an edge just left of the image still visits column 0),
+and an edge whose two ends share a column (NMR divides by zero there) visits none.
+
 Everything is in NMR's raster frame: p = 0.5 (ndc S + S - 1) on both axes (pixel centres at whole
 numbers, y up), i.e. the project's images flipped vertically (row r is raster y = S - 1 - r).
 The runs are ragged (lengths up to S); they are laid out as one flat element list (segments of
