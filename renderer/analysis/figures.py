@@ -229,7 +229,9 @@ def comparison_figure(comparison, curve=None, title: str = "") -> Figure:
         ax.set_title(f"{curve.renderer}: agreement with the exact derivative against sigma "
                      f"(best per pixel at sigma = {curve.best():g})", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=7)
+        # inside the plot: a legend beside it would widen the last column and push the heatmap
+        # colour bars of that column away from their panels
+        ax.legend(loc="best", fontsize=7, ncol=2, framealpha=0.85)
     text = fig.add_subplot(grid[rows + extra, :])
     text.axis("off")
     text.text(0.0, 1.0, "\n".join(comparison.table()), ha="left", va="top", fontsize=6.5, family="monospace",
