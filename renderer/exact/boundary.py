@@ -103,7 +103,7 @@ class EdgeBoundary(torch.autograd.Function):
     def forward(ctx, tri, data: BoundaryData):
         ctx.data = data
         ctx.num_faces = tri.shape[0]
-        ctx.dtype = tri.dtype
+        ctx.dtype, ctx.device = tri.dtype, tri.device
         return torch.zeros(data.size, data.size, 4, dtype=tri.dtype, device=tri.device)
 
     @staticmethod
@@ -115,5 +115,5 @@ class EdgeBoundary(torch.autograd.Function):
     def jvp(ctx, d_tri, d_data):
         if d_tri is None:
             size = ctx.data.size
-            return torch.zeros(size, size, 4, dtype=ctx.dtype)
+            return torch.zeros(size, size, 4, dtype=ctx.dtype, device=ctx.device)
         return boundary_image(ctx.data, d_tri).to(ctx.dtype)

@@ -93,12 +93,13 @@ def screen_gradient(scene: Scene) -> torch.Tensor:
     pixel of motion (x rightward, y downward, as redner's screen-gradient image): (S, S, 4, 2),
     channels r, g, b, alpha. Summed over the image, the alpha part is 0 for a shape inside it."""
     s = scene.settings.image_size
-    dtype = scene.mesh.verts.dtype
+    dtype, device = scene.mesh.verts.dtype, torch.device(scene.settings.device)
     out = []
     # one pixel of motion is 2/S in NDC; rows run downward while NDC y runs up
     for tangent in ((2.0 / s, 0.0), (0.0, -2.0 / s)):
         with torch.no_grad(), fwad.dual_level():
-            offset = fwad.make_dual(torch.zeros(2, dtype=dtype), torch.tensor(tangent, dtype=dtype))
+            offset = fwad.make_dual(torch.zeros(2, dtype=dtype, device=device),
+                                    torch.tensor(tangent, dtype=dtype, device=device))
             o, _ = render_edge_parts(scene, offset)
             image = torch.cat([o.rgb, o.alpha[..., None]], dim=-1)
             t = fwad.unpack_dual(image).tangent
