@@ -198,6 +198,8 @@ def trace_rays(sdf: SDF, rays: Rays, opts: TraceOptions = DEFAULT_OPTIONS, size:
             return evaluate(sdf, x, params)
 
         centre, radius = sdf.bounding_sphere()
+        if band is not None:          # the soft silhouette reaches rays that pass within the band
+            radius += float(band.max())
         t_enter, t_exit, valid = sphere_interval(rays, centre, radius, near)
         n = len(rays.dirs)
         dtype, device = rays.dirs.dtype, rays.dirs.device
