@@ -7,7 +7,7 @@ from ..registry import RendererSpec, register_renderer
 from ..scene import softras_edge_width_px
 from .bench import bench_scene
 from .files import is_sdf_json, is_sdf_npz, load_sdf_json, load_sdf_npz
-from .render import render_sdf, render_sdf_dist, render_sdf_silhouette
+from .render import SEARCH_BUFFERS, render_sdf, render_sdf_dist, render_sdf_silhouette
 from .shapes import SDF  # noqa: F401 - registers the shape kind "sdf"
 
 register_loader((".json",), load_sdf_json, accepts=is_sdf_json)
@@ -18,15 +18,15 @@ SDF_MODES = ("difference", "alpha", "dl_di", "di_soft", "di_ref", "agreement")
 register_renderer(RendererSpec(
     name="sdf", render=render_sdf, representations=("sdf",),
     wrt=("geometry", "appearance", "lighting", "material"),
-    buffers=("rgb", "alpha", "depth", "normal", "position"), reference="gl_sdf", uses=("sigma",),
-    edge_width_px=softras_edge_width_px, silhouette=render_sdf_silhouette,
+    buffers=("rgb", "alpha", "depth", "normal", "position", *SEARCH_BUFFERS), reference="gl_sdf",
+    uses=("sigma",), edge_width_px=softras_edge_width_px, silhouette=render_sdf_silhouette,
     bench_lightings=("phong",),
     description="sphere tracing, implicit depth derivative (DVR), soft silhouette from the minimum SDF"))
 register_renderer(RendererSpec(
     name="sdf_dist", render=render_sdf_dist, representations=("sdf",),
     wrt=("geometry", "appearance", "lighting", "material"),
-    buffers=("rgb", "alpha", "depth", "normal", "position"), reference="gl_sdf", uses=("sigma",),
-    edge_width_px=softras_edge_width_px, bench_lightings=("phong",),
+    buffers=("rgb", "alpha", "depth", "normal", "position", *SEARCH_BUFFERS), reference="gl_sdf",
+    uses=("sigma",), edge_width_px=softras_edge_width_px, bench_lightings=("phong",),
     description="DIST's sphere tracing (over-stepping, 4/2/1 pyramid) and DIST's depth derivative"))
 
 

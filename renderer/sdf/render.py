@@ -26,6 +26,7 @@ position does not move the minimum to first order).
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Optional
 
 import torch
@@ -38,6 +39,10 @@ from .shapes import SDF, evaluate, evaluate_with_albedo
 from .trace import DEFAULT_OPTIONS, DIST_OPTIONS, Rays, TraceOptions, TraceResult, trace
 
 MIN_COSINE = 1e-3          # DVR's clamp of |grad f . d|
+# The search's per-pixel results, returned as buffers where RenderOutput has such fields
+# (steps: (S, S) int64 SDF queries; converged: (S, S) bool); ``convergence_map`` has them always.
+SEARCH_BUFFERS = tuple(name for name in ("steps", "converged")
+                       if name in {f.name for f in fields(RenderOutput)})
 
 
 def options_for(scene: Scene, base: TraceOptions) -> TraceOptions:
@@ -141,10 +146,12 @@ def render_sdf_traced(scene: Scene, opts: Optional[TraceOptions] = None) -> tupl
     zeros3 = torch.zeros(n, 3, dtype=dtype, device=device)
     k = len(hit_idx)
     depth = torch.zeros(n, dtype=dtype, device=device).index_put((hit_idx,), t_hit * rays.depth_scale[hit_idx])
+    search = {"steps": tr.steps.reshape(size, size), "converged": tr.converged.reshape(size, size)}
     out = RenderOutput(rgb=rgb.reshape(size, size, 3), alpha=alpha.reshape(size, size),
                        depth=depth.reshape(size, size),
                        normal=zeros3.index_put((hit_idx,), normal[:k]).reshape(size, size, 3),
-                       position=zeros3.index_put((hit_idx,), x_hit).reshape(size, size, 3))
+                       position=zeros3.index_put((hit_idx,), x_hit).reshape(size, size, 3),
+                       **{name: value for name, value in search.items() if name in SEARCH_BUFFERS})
     return out, rays, tr
 
 
