@@ -113,3 +113,20 @@ def test_the_carve_task_from_depth_maps_minimises_drcs_depth_cost():
     depth_cost = run.timeline.scalar("loss/drc-depth")
     assert run.status == "finished" and depth_cost[-1] < 0.8 * depth_cost[0]
     assert np.allclose(run.timeline.scalar("loss"), depth_cost)             # the mask term weighs 0
+
+
+def test_the_inspector_and_painter_hooks_show_cells_and_a_gradient_slice():
+    from renderer.analysis.element_inspector import inspect_element_pixel
+    from renderer.analysis.element_view import element_view
+
+    scene = bench_scene(32)
+    table = inspect_element_pixel(scene, 12, 14)
+    ray = inspect_ray(scene, 12, 14)
+    assert len(table.rows) == ray.num_cells > 0 and table.elements == ray.cells.tolist()
+    assert table.rows[0][0] == "{},{},{}".format(*ray.ijk[0])
+    grad = np.zeros(scene.shape.num_elements)
+    grad[scene.shape.cell_index(3, 20, 7)] = -2.0
+    view = element_view(scene, grad, np.abs(grad))
+    # the camera looks mostly along -z (azimuth 30, elevation 20): a z slice, +y up, x across
+    assert view.values.shape == (32, 32) and view.label == "dL/dx, z = 7 slice"
+    assert view.values[31 - 20, 3] == -2.0 and np.count_nonzero(view.values) == 1

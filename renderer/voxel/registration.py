@@ -13,7 +13,7 @@ from .drc import render_drc
 from .ea import render_drc_ea
 from .files import npz_has_occupancy, read_binvox, read_npy, read_npz
 from .grid import VoxelGrid  # noqa: F401 - registers the shape
-from . import params, tasks  # noqa: F401,E402 - register the parameter groups and the carve task
+from . import hooks, params, tasks  # noqa: F401,E402 - parameter groups, inspector and painter, carve task
 
 
 def render_gl_voxel(scene, with_pairs: bool = False) -> RenderOutput:
