@@ -157,6 +157,11 @@ def test_fused_and_autograd_paths_agree_and_forward_mode_works():
         ((out.rgb * weights[..., :3]).sum() + (out.depth * weights[..., 3]).sum()).backward()
         grads.append((out.rgb.detach(), means.grad))
     assert torch.allclose(grads[0][0], grads[1][0], atol=1e-12)
+    # the cut-off pass's alpha (per row segment) is gaussian_alpha's, bit for bit
+    from renderer.splat.raster import gaussian_alpha, gaussian_pairs
+    proj = project_splats(scene.shape, scene.camera, 32)
+    splat, pix, _, alpha = gaussian_pairs(proj, 32)
+    assert torch.equal(alpha, gaussian_alpha(proj, splat, pix, 32).detach())
     assert torch.allclose(grads[0][1], grads[1][1], atol=1e-9)
     # forward mode (derivative images) along means[0].x equals the reverse-mode gradient's entry
     tangent = torch.zeros_like(scene.shape.means)

@@ -60,7 +60,8 @@ class GaussianComposite(torch.autograd.Function):
         else:
             trans = alpha
         w = alpha * trans
-        feats = torch.cat([color[splat], torch.ones_like(w)[:, None], depth[splat][:, None]], dim=1)
+        table = torch.cat([color, torch.ones_like(depth)[:, None], depth[:, None]], dim=1)    # (N, 5)
+        feats = table[splat]
         out = torch.zeros(image_size * image_size, 5, dtype=mean2d.dtype, device=mean2d.device).index_add_(
             0, pix, w[:, None] * feats)
         ctx.save_for_backward(mean2d, conic, opacity, splat, pix, alpha, trans, feats)

@@ -134,9 +134,9 @@ def gaussian_alpha(proj: ProjectedSplats, splat: torch.Tensor, pix: torch.Tensor
 def sort_by_pixel(splat: torch.Tensor, pix: torch.Tensor, *more: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Pairs grouped by pixel, keeping their order (front to back) inside each pixel; ``more``
     per-pair tensors are permuted alike. (The stable sort runs on int32 keys: twice as fast as
-    int64 on a CPU, and S^2 < 2^31 for every allowed image size.)"""
-    order = torch.sort(pix.to(torch.int32), stable=True).indices
-    return (splat[order], pix[order], *(t[order] for t in more))
+    int64 on a CPU, and S^2 < 2^31 for every allowed image size; the sorted keys are the pixels.)"""
+    keys, order = torch.sort(pix.to(torch.int32), stable=True)
+    return (splat[order], keys.to(pix.dtype), *(t[order] for t in more))
 
 
 def transmittance(alpha: torch.Tensor, pix: torch.Tensor) -> torch.Tensor:
@@ -167,14 +167,35 @@ def gaussian_pairs(proj: ProjectedSplats, image_size: int
                    ) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
     """Steps 1-3: the pairs with alpha >= 1/255, sorted by pixel then front to back ->
     (splat (P,) int64, pix (P,) int64, pairs formed before the cut-off, alpha (P,) without a
-    graph: the fused compositing reuses it instead of evaluating the Gaussians again)."""
-    splat, pix = box_pairs(proj, image_size, ellipse=True)
-    formed = int(splat.numel())
+    graph: the fused compositing reuses it instead of evaluating the Gaussians again).
+
+    The pairs come per row segment of each footprint ellipse (``row_spans``): the splat's
+    terms are gathered per segment, and c dy^2 computed once per row; the arithmetic is that of
+    ``gaussian_alpha`` operation for operation, so the cut-off decides exactly as there (and as
+    the GL reference's shader does)."""
+    device = proj.depth.device
+    order, seg_splat, seg_row, col0, width = row_spans(proj, image_size, ellipse=True)
     with torch.no_grad():
-        alpha = gaussian_alpha(proj, splat, pix, image_size)
+        total = int(width.sum())
+        if total == 0:
+            empty = torch.zeros(0, dtype=torch.int64, device=device)
+            return empty, empty, 0, torch.zeros(0, dtype=proj.mean2d.dtype, device=device)
+        sid = order[seg_splat]
+        mean, q = proj.mean2d.detach()[sid], proj.conic.detach()[sid]
+        dy = seg_row.to(mean.dtype) - mean[:, 1]
+        cdy2 = q[:, 2] * dy * dy
+        start = torch.cumsum(width, 0) - width
+        seg = torch.repeat_interleave(torch.arange(len(width), device=device), width)
+        step = torch.arange(total, device=device)
+        col = ((col0 - start)[seg] + step).to(mean.dtype)
+        dx = col - mean[:, 0][seg]
+        sigma = 0.5 * (q[:, 0][seg] * dx * dx + cdy2[seg]) + q[:, 1][seg] * dx * dy[seg]
+        alpha = torch.clamp_max(proj.opacity.detach()[sid][seg] * torch.exp(-sigma), MAX_ALPHA)
         keep = torch.nonzero(alpha >= ALPHA_CUTOFF).squeeze(1)
-    splat, pix, alpha = sort_by_pixel(splat[keep], pix[keep], alpha[keep])
-    return splat, pix, formed, alpha
+        seg, alpha = seg[keep], alpha[keep]
+        pix = (seg_row * image_size + col0 - start)[seg] + step[keep]
+        splat, pix, alpha = sort_by_pixel(sid[seg], pix, alpha)
+    return splat, pix, total, alpha
 
 
 def gaussian_fragments(proj: ProjectedSplats, image_size: int) -> Fragments:
