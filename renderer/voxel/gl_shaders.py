@@ -4,7 +4,7 @@ cell with occupancy >= 0.5). Shading is DESIGN.md §4 with the entry face's norm
 formulas as ``renderer.shading.shade`` (the SH function comes from ``renderer.lighting``)."""
 from __future__ import annotations
 
-from ..gl.shaders import LIGHTING_CODES, MAX_LIGHTS  # noqa: F401 - the codes the uniforms use
+from ..gl.shaders import MAX_LIGHTS
 from ..lighting import sh_glsl
 
 FULLSCREEN_VERTEX = """
