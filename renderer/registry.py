@@ -61,6 +61,8 @@ class RendererSpec:
     (``NoImageDerivativeError``) instead of showing zeros. antialiased: its pixels blend the
     faces and background that share them (analytic antialiasing, supersampling), so a pixel is
     not one face's colour: the pixel inspector lists the face at its centre and says so.
+    reference_supersample: the GL reference's supersampling its forward image corresponds to
+    (NMR averages 2x2 samples: 2), for comparing images like with like.
     """
 
     name: str
@@ -81,6 +83,7 @@ class RendererSpec:
     cost: Optional[Callable[["Scene"], int]] = None
     image_derivative: bool = True
     antialiased: bool = False
+    reference_supersample: int = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.wrt) - set(WRT_GROUPS)

@@ -154,7 +154,10 @@ def inspect_pixel(scene: Scene, row: int, col: int, with_gradients: bool = True)
         bg_weight = float(out["bg_weight"][row, col])
         clip = True
     else:
-        face_id = int(out["face_id"][row, col])
+        # the face at the pixel centre; a renderer without a z-buffer at this resolution (NMR
+        # renders at 2x) gets the hard renderer's
+        face_ids = out.face_id if out.face_id is not None else render(scene, "hard")["face_id"]
+        face_id = int(face_ids[row, col])
         faces = torch.tensor([face_id] if face_id >= 0 else [], dtype=torch.long)
         coverage = torch.ones(faces.numel(), dtype=torch.float64)
         weight = torch.ones(faces.numel(), dtype=torch.float64)
