@@ -37,7 +37,7 @@ def objects() -> dict[str, Mesh]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--mode", default="mask", choices=("mask", "depth"))
+    p.add_argument("--mode", default="mask", choices=("mask", "depth", "both"))
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--only", help="torus or spot")

@@ -103,12 +103,12 @@ def carve(views: MeshViews, mode: str = "mask", resolution: int = DRC_RESOLUTION
           stop_iou: Optional[float] = None, bg_weight: float = 0.2, init_logit: float = 0.0,
           on_record: Optional[Callable[[int, float, float, float], None]] = None) -> CarveResult:
     """Fit a grid's occupancies to ``views`` with DRC's mask ("mask") or depth ("depth")
-    event-cost loss, mean over views, Adam at ``lr`` on the logits. Every ``record_every``
+    event-cost loss (or their sum, "both"), mean over views, Adam at ``lr`` on the logits. Every ``record_every``
     steps the held-out silhouette IoU (alpha > 0.5 against the mesh's) is recorded; the fit stops
     early once it reaches ``stop_iou``. ``init_logit``: the logits' start (0: x = 0.5 everywhere;
     negative starts nearly empty, so cells no training ray crosses stay empty)."""
-    if mode not in ("mask", "depth"):
-        raise ValueError(f"carve mode must be mask or depth, got {mode!r}")
+    if mode not in ("mask", "depth", "both"):
+        raise ValueError(f"carve mode must be mask, depth or both, got {mode!r}")
     size = int(views.alpha.shape[-1])
     logits = torch.full((resolution,) * 3, float(init_logit), dtype=torch.float32, requires_grad=True)
     opt = torch.optim.Adam([logits], lr=lr)
@@ -123,10 +123,12 @@ def carve(views: MeshViews, mode: str = "mask", resolution: int = DRC_RESOLUTION
         losses = []
         for v, cam in enumerate(views.cameras):
             term = termination(grid, cam, size)
-            if mode == "mask":
-                losses.append(drc_mask_loss(term, views.alpha[v], bg_weight=bg_weight))
-            else:
-                losses.append(drc_depth_loss(term, views.depth[v], bg_weight=bg_weight))
+            cost = 0.0
+            if mode in ("mask", "both"):
+                cost = cost + drc_mask_loss(term, views.alpha[v], bg_weight=bg_weight)
+            if mode in ("depth", "both"):
+                cost = cost + drc_depth_loss(term, views.depth[v], bg_weight=bg_weight)
+            losses.append(cost)
         loss = torch.stack(losses).mean()
         if recording:
             carved = VoxelGrid(torch.sigmoid(logits.detach()), lo, hi, name="carved")
