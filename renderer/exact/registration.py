@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..registry import RendererSpec, register_renderer
 from ..soft.common import planned_elements
-from .render import render_edge, samples_per_axis
+from .render import DEFAULT_SAMPLES, render_edge, samples_per_axis
 
 EDGE = "edge"
 
@@ -28,5 +28,6 @@ register_renderer(_BoxFilteredSpec(
     name=EDGE, render=render_edge, cost=_cost, wrt=("geometry", "appearance", "lighting", "material"),
     buffers=("rgb", "alpha", "depth", "face_id", "num_pairs", "tile_elements"), uses=(),
     analysis_modes=("difference", "alpha", "dl_di", "di_soft", "di_ref", "agreement", "vertex_grad", "diagnostics"),
-    derivative_method="jvp", bench_lightings=("phong",),
+    derivative_method="jvp", bench_lightings=("phong",), antialiased=True,
+    reference_supersample=DEFAULT_SAMPLES,
     description="the exact derivative of the box-filtered image (edge integrals, after redner; 4x4 samples per pixel, or --supersample K): the reference"))
