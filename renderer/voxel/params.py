@@ -30,7 +30,8 @@ def _grid(scene: Scene) -> VoxelGrid:
 
 def _flat_index(name: str, ijk: tuple[int, int, int], scene: Optional[Scene]) -> int:
     if scene is None or scene.kind != "voxels":
-        return -1
+        raise ValueError(f"parameter {name!r} names a voxel cell: it needs a scene holding a voxel grid "
+                         "(its flat index depends on the grid's shape)")
     shape = _grid(scene).shape
     if any(v >= n for v, n in zip(ijk, shape)):
         raise ValueError(f"parameter {name!r}: the grid has {shape[0]}x{shape[1]}x{shape[2]} cells "
@@ -39,8 +40,8 @@ def _flat_index(name: str, ijk: tuple[int, int, int], scene: Optional[Scene]) ->
 
 
 def parse_cell(name: str, scene: Optional[Scene]) -> Optional[tuple[int, ...]]:
-    """"cell:I:J:K" -> (flat,) (checked against the scene's grid); None for other names. Without
-    a scene the flat index cannot be known: (-1,) is returned after the syntax check."""
+    """"cell:I:J:K" -> (flat,) (checked against the scene's grid); None for other names; a
+    ValueError without a voxel scene (the flat index depends on the grid's shape)."""
     m = _CELL.match(name)
     if not m:
         return None
