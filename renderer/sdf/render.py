@@ -106,8 +106,9 @@ def soft_alpha(sdf: SDF, rays: Rays, tr: TraceResult, sigma: float) -> tuple[tor
     """(alpha (N,), in_band (N,) bool): the soft silhouette (module docstring), with a graph to
     theta and the camera on the rays within the band."""
     band = silhouette_band(rays.detached(), tr.t_min, sigma)
-    in_band = (tr.f_min.abs() < band) & torch.isfinite(tr.f_min)
-    alpha = (tr.hit | (tr.f_min < 0)).to(rays.dirs.dtype)
+    # rays starting inside the shape are not drawn (as DIST, and as the GL reference)
+    in_band = (tr.f_min.abs() < band) & torch.isfinite(tr.f_min) & ~tr.inside
+    alpha = (tr.hit | ((tr.f_min < 0) & ~tr.inside)).to(rays.dirs.dtype)
     idx = in_band.nonzero().squeeze(1)
     if idx.numel():
         t = tr.t_min[idx]
@@ -177,10 +178,10 @@ def shade_points(scene: Scene, sdf: SDF, x: torch.Tensor, eye: torch.Tensor) -> 
         xg = x if x.requires_grad else x.detach().requires_grad_(True)
         f, albedo = evaluate_with_albedo(sdf, xg, scene.material.albedo.to(x.device, x.dtype))
         (g,) = torch.autograd.grad(f.sum(), xg, create_graph=outer)
+    if not outer:          # no graph to theta or the camera; lights and material keep theirs
+        g, albedo, x = g.detach(), albedo.detach(), x.detach()
     normal = g / g.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     colour = shade(scene.settings.lighting, albedo.T, normal.T, x.T, eye, scene.lights, scene.material).T
-    if not outer:
-        colour, normal = colour.detach(), normal.detach()
     return colour, normal
 
 
