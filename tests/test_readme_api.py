@@ -28,4 +28,7 @@ def test_readme_python_api_block_runs(monkeypatch):
     assert tuple(g.dL_dV.shape) == (namespace["scene"].mesh.num_verts, 3)
     assert float(g.dL_dV_norm.max()) > 0 and g.loss > 0
     assert namespace["report"].band.cosine > 0.5
-    assert "['softras', 'dibr', 'hard', 'gl']" in printed.getvalue()
+    assert "['softras', 'dibr', 'hard', 'aa', 'edge', 'nmr', 'gl']" in printed.getvalue()
+    assert "splat gl_splat" in printed.getvalue()
+    splat_out = namespace["splat_out"]
+    assert tuple(splat_out.rgb.shape) == (64, 64, 3) and 0.05 < float(splat_out.alpha.mean()) < 0.9
