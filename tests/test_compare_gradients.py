@@ -14,7 +14,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 
 from renderer.analysis.compare import compare_gradient_methods, default_methods, sigma_agreement_curve
 from renderer.analysis.figures import comparison_figure, figure_rgba
@@ -23,7 +22,7 @@ from renderer.analysis.params import param_value, with_param
 from renderer.analysis.targets import render_target
 from renderer.exact.registration import _BoxFilteredSpec
 from renderer.exact.render import render_edge
-from renderer.registry import RendererSpec, get_renderer, register_renderer, unregister_renderer
+from renderer.registry import get_renderer, register_renderer, unregister_renderer
 from tests.scenes import small_scene
 
 

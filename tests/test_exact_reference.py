@@ -7,7 +7,6 @@ the image is c_front |T_front n p| + c_back |T_back n p - T_front n T_back n p| 
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.autograd.forward_ad as fwad

@@ -183,7 +183,7 @@ def exact_derivative(scene: Scene, param: Union[str, ParamSpec]) -> np.ndarray:
     """The exact dI/dtheta of the box-filtered image (the "edge" renderer, forward mode),
     (S, S, 4) float64: rgb (already over the background, as the GL reference's) and coverage."""
     s = scene.with_settings(renderer=EXACT_RENDERER)
-    image, d = derivative_jvp(s, _spec(s, param))
+    _, d = derivative_jvp(s, _spec(s, param))
     return d.detach().double().cpu().numpy()
 
 
