@@ -65,7 +65,9 @@ def _add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-renderer", default=None, choices=renderer_names(),
                    help="renderer of the target image (default: the representation's reference, gl for "
                         "a mesh, supersampled 4x: a 'photograph')")
-    p.add_argument("--param", default="azimuth", help="the scalar parameter theta (default azimuth)")
+    p.add_argument("--param", default=None,
+                   help="the scalar parameter theta (default azimuth; grad: where the renderer gives the "
+                        "camera no gradient, e.g. DRC voxels, the element scalar pulled hardest)")
     p.add_argument("--npz", help="NPZ file to write with every array and the figure")
 
 
@@ -143,11 +145,11 @@ def cmd_grad(args, scene_from_args) -> int:
     from .figures import figure_rgba, gradient_panel, save_figure
     from .gradients import loss_gradients
     from .losses import get_loss
-    from .params import param_value, parse_param, reference_step
+    from .params import hardest_scalar, param_value, parse_param, reference_step
 
     _check_outputs("grad", args)
     scene = scene_from_args(args)
-    spec = parse_param(args.param, scene)
+    spec = parse_param(args.param or "azimuth", scene)        # a clear error before the work
     size = scene.settings.image_size
     if args.pixel and not all(0 <= v < size for v in args.pixel):
         raise ValueError(f"--pixel {args.pixel[0]} {args.pixel[1]} is outside the {size}x{size} image")
@@ -156,6 +158,9 @@ def cmd_grad(args, scene_from_args) -> int:
     target, true_values = _make_target(args, scene)
     loss = get_loss(args.loss)
     grads = loss_gradients(scene, target, args.loss)
+    if args.param is None and grads.dL_dtheta.get("azimuth") == 0.0:
+        # the renderer gives the camera no gradient (DRC): theta is the element scalar pulled hardest
+        spec = parse_param(hardest_scalar(scene, grads.group_grads) or "azimuth", scene)
     stages.update(1, "diagnostics")
     findings = diagnose(scene, target, args.loss, true_values=true_values, grads=grads)
     stages.update(2, f"dI/d{spec.name} ({args.method})")

@@ -53,7 +53,7 @@ def run_compare(args, scene_from_args) -> int:
 
     _check_outputs(VERB, args)
     scene = scene_from_args(args)
-    spec = parse_param(args.param, scene)
+    spec = parse_param(args.param or "azimuth", scene)
     target, true_values = _make_target(args, scene)
     methods = args.methods or default_methods(scene)
     sigmas = [] if args.no_curve else list(args.curve_sigmas or DEFAULT_SIGMAS)

@@ -118,6 +118,7 @@ class ParamGroup:
     geometric: bool = False
     element: bool = False
     help: str = ""
+    name_of: Optional[Callable[[Scene, tuple[int, ...]], str]] = None
 
     def applies(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
@@ -153,6 +154,19 @@ def element_group(scene: Scene) -> Optional[str]:
         if g.element and g.applies(scene.kind):
             return g.name
     return None
+
+
+def hardest_scalar(scene: Scene, group_grads: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """The name of the element-group scalar with the largest |dL/dtheta| (a vertex coordinate,
+    a voxel cell...), or None when the group cannot name its scalars or has no gradient."""
+    group = element_group(scene)
+    spec = PARAM_GROUPS.get(group) if group else None
+    grad = group_grads.get(group) if group else None
+    if spec is None or spec.name_of is None or grad is None or not bool((grad != 0).any()):
+        return None
+    flat = int(grad.abs().reshape(-1).argmax())
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), grad.shape))
+    return spec.name_of(scene, index)
 
 
 def param_help() -> str:
@@ -275,7 +289,8 @@ for _builtin in (
     ParamGroup("sh", None, lambda s: _t(s, s.lights.sh).reshape(9, 3),
                lambda s, v: s.replace(lights=s.lights.replace(sh=v)), unit="coefficient"),
     ParamGroup("verts", ("mesh",), lambda s: s.mesh.verts, lambda s, v: s.replace(shape=s.mesh.with_verts(v)),
-               parse=_parse_vertex, unit="world", geometric=True, element=True, help="vertex:I:x|y|z"),
+               parse=_parse_vertex, unit="world", geometric=True, element=True, help="vertex:I:x|y|z",
+               name_of=lambda s, index: f"vertex:{index[0]}:{AXES[index[1]]}"),
 ):
     register_param_group(_builtin)
 

@@ -79,7 +79,8 @@ def write_colors(scene: Scene, value: torch.Tensor) -> Scene:
 
 OCCUPANCY_GROUP = register_param_group(ParamGroup(
     "occupancy", ("voxels",), read_occupancy, write_occupancy, parse=parse_cell, unit="coefficient",
-    geometric=True, element=True, help="cell:I:J:K"))
+    geometric=True, element=True, help="cell:I:J:K",
+    name_of=lambda scene, index: "cell:{}:{}:{}".format(*_grid(scene).cell_ijk(index[0]))))
 COLOR_GROUP = register_param_group(ParamGroup(
     "cell_colors", ("voxels",), read_colors, write_colors, parse=parse_cell_color, unit="coefficient",
     help="cell_color:I:J:K:r|g|b"))
