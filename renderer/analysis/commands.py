@@ -267,7 +267,7 @@ def cmd_landscape(args, scene_from_args) -> int:
     if args.steps < 3:
         raise ValueError(f"--steps must be at least 3, got {args.steps}")
     scene = scene_from_args(args)
-    spec = parse_param(args.param, scene)
+    spec = parse_param(args.param or "azimuth", scene)
     target, true_values = _make_target(args, scene)
     centre = true_values.get(spec.name, param_value(scene, spec))
     known = spec.name in true_values or not args.target_image
