@@ -103,6 +103,7 @@ class GLSplatRenderer:
         corners = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
         self.corner_vbo = self.ctx.buffer(corners.tobytes())
         self._targets: dict[int, tuple] = {}
+        self._max_size = int(self.ctx.info["GL_MAX_RENDERBUFFER_SIZE"])
         self._released = False
 
     def _framebuffer(self, size: int):
@@ -122,6 +123,8 @@ class GLSplatRenderer:
             raise RuntimeError("this GLSplatRenderer has been released")
         self.ctx.__enter__()
         size = scene.settings.image_size
+        if size > self._max_size:
+            raise ValueError(f"image size {size} exceeds this GL's maximum render target size {self._max_size}")
         table = instance_table(scene)
         fbo = self._framebuffer(size)
         fbo.use()
