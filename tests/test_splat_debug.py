@@ -110,3 +110,17 @@ def test_fit_task_runs_in_the_optimize_runner():
     assert run.next_step == 4
     losses = run.timeline.scalar("loss")
     assert np.isfinite(losses).all()
+
+
+def test_dead_splat_scene_and_the_gradient_painter():
+    from renderer.analysis import element_view
+    from renderer.splat.bench import dead_splat_scene
+
+    scene = dead_splat_scene(size=64)
+    report = dead_splats(scene)
+    assert len(report.faint) >= 400 and len(report.tiny) > 0 and "exactly zero" in report.sentence
+    grads = splat_gradients(scene, target_rgb=torch.zeros(64, 64, 3))
+    view = element_view(scene, grads.params["means"].numpy(), grads.magnitude.numpy())
+    assert view.values.shape == (64, 64) and np.isfinite(view.values).any()
+    assert view.arrows is not None and view.arrows.shape[1:] == (2, 2)
+    assert any("exactly zero gradient" in line for line in view.lines)

@@ -47,3 +47,20 @@ def synthetic_cloud(count: int, seed: int = 0, footprint_px: float = 2.0, size: 
     quats = torch.randn(count, 4, generator=gen)
     return make_cloud(means, scales, torch.rand(count, 3, generator=gen),
                       opacities=0.1 + 0.8 * torch.rand(count, generator=gen), quats=quats, name=f"synthetic{count}")
+
+
+def dead_splat_scene(size: int = 256, fraction: float = 0.1, seed: int = 0) -> Scene:
+    """The bundled cloud with splats made to die, for the dead-splat diagnostic (GUI tour, tests):
+    ``fraction`` of them faded to opacity 0.003 (< 1/255 everywhere), as many shrunk to a point
+    (scale 1e-5) with opacity 0.0045, whose peak after the 0.3 px^2 dilation falls below 1/255
+    unless a pixel centre is within 0.29 px of it."""
+    cloud = bundled_cloud()
+    gen = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(cloud.num_splats, generator=gen)[:2 * int(fraction * cloud.num_splats)]
+    faded, shrunk = pick[: len(pick) // 2], pick[len(pick) // 2:]
+    opac, scales = cloud.opacities.clone(), cloud.scales.clone()
+    opac[faded] = 0.003
+    opac[shrunk], scales[shrunk] = 0.0045, 1e-5
+    return Scene(shape=cloud.with_params(opacities=opac, scales=scales),
+                 camera=OrbitCamera(azimuth=30.0, elevation=20.0, distance=2.7),
+                 settings=RenderSettings(image_size=size, renderer="splat"))

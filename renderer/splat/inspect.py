@@ -166,10 +166,10 @@ def dead_splats(scene: Scene) -> DeadSplatReport:
             parts.append(f"{int(faint_mask.sum())} have opacity below 1/255")
         if int(tiny_mask.sum()):
             parts.append(f"{int(tiny_mask.sum())} are too small or faint at every pixel centre "
-                         f"(the 0.3 px^2 dilation spreads them, lowering their peak alpha)")
+                         "(the 0.3 px^2 dilation spreads a point-like splat and lowers its peak)")
         sentence = (f"{n_dead} of {n_view} splats in view are dead: every fragment they would draw has alpha "
                     f"below 1/255, so the renderer drops them in the forward and the backward pass and "
-                    f"their gradient is exactly zero ({'; '.join(parts)}).")
+                    f"their gradient is exactly zero. Of them, {' and '.join(parts)}.")
     else:
         sentence = f"No dead splats: each of the {n_view} splats in view has a fragment with alpha >= 1/255."
     idx = lambda m: torch.nonzero(m).squeeze(1).cpu()  # noqa: E731
