@@ -37,14 +37,20 @@ def twins():
     soft = get_renderer("softras")
     register_renderer(replace(get_renderer("edge"), name="edge_twin"))
     register_renderer(replace(soft, name="soft_loss_only", image_derivative=False))
+
+    def refuse(scene, with_pairs=False):
+        raise ValueError("this render would form 9,999,999,999 pairs")
+
+    register_renderer(replace(soft, name="soft_refusing", render=refuse))
     yield
-    unregister_renderer("edge_twin")
-    unregister_renderer("soft_loss_only")
+    for name in ("edge_twin", "soft_loss_only", "soft_refusing"):
+        unregister_renderer(name)
 
 
 def test_methods_against_the_exact_one(scene, twins):
     target = render_target(scene, {"azimuth": 26.0})
-    c = compare_gradient_methods(scene, target, "l2", "azimuth", methods=["edge_twin", "softras", "hard", "soft_loss_only"])
+    c = compare_gradient_methods(scene, target, "l2", "azimuth", methods=["edge_twin", "softras", "hard", "soft_loss_only",
+                                                                     "soft_refusing"])
     by = {m.name: m for m in c.methods}
     assert c.truth.name == "edge" and c.channel == "rgb"
     # the twin is the exact method under another name: every measure says "identical"
@@ -74,9 +80,12 @@ def test_methods_against_the_exact_one(scene, twins):
     assert "no image derivative" in loss_only.note
     assert loss_only.dL_dtheta == pytest.approx(soft.dL_dtheta, rel=1e-12)
     assert loss_only.dL_dV_cosine == pytest.approx(soft.dL_dV_cosine, rel=1e-9)
+    # a method that refuses this scene is reported as such, and the others still are compared
+    refusing = by["soft_refusing"]
+    assert refusing.note == "failed: this render would form 9,999,999,999 pairs" and refusing.d_image is None
     # the table has a row per method, and the npz arrays are named by method
     table = c.table()
-    assert len(table) == 1 + 5 and table[1].startswith("edge")
+    assert len(table) == 1 + 6 and table[1].startswith("edge") and "failed" in table[-1]
     assert "soft_loss_only_dI" not in c.arrays() and c.arrays()["softras_dI"].shape == (24, 24, 4)
     # the figure: one panel per method, each titled with its name; agreement numbers in the titles
     fig = comparison_figure(c, title="test")

@@ -26,6 +26,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from ..errors import UserError
 from ..registry import get_renderer
 from ..registry import renderers as registered_renderers
 from ..scene import Scene
@@ -228,8 +229,13 @@ def compare_gradient_methods(scene: Scene, target: Target, loss: str, param: Uni
         progress(1, total, EXACT_RENDERER)
     results = []
     for i, name in enumerate(names):
-        m = _run_method(scene, name, target, loss, spec)
-        _measure(m, truth, scene, channel)
+        try:
+            m = _run_method(scene, name, target, loss, spec)
+            _measure(m, truth, scene, channel)
+        except (UserError, ValueError, RuntimeError) as exc:
+            # one method that cannot do this scene (a budget, a setting) must not hide the others
+            m = MethodResult(name=name, label=name, image_derivative=get_renderer(name).image_derivative,
+                             dL_dtheta=float("nan"), dL_dV=np.zeros((0, 3)), note=f"failed: {exc}")
         results.append(m)
         if progress:
             progress(i + 2, total, name)

@@ -203,10 +203,11 @@ def comparison_figure(comparison, curve=None, title: str = "") -> Figure:
         if m.d_viewed is None:
             ax.axis("off")
             ax.set_title(head, fontsize=8)
-            ax.text(0.5, 0.5, _wrapped(f"{m.name} has no image derivative dI/d{comparison.param}: its backward "
-                                       "is hand-made for the loss; only dL/dtheta and dL/dV are compared"
-                                       + (f" (dL/dV cosine with exact {m.dL_dV_cosine:.2f})"
-                                          if np.isfinite(m.dL_dV_cosine) else ""), 34),
+            why = m.note if m.note.startswith("failed") else (
+                f"{m.name} has no image derivative dI/d{comparison.param}: its backward is hand-made for the "
+                "loss; only dL/dtheta and dL/dV are compared"
+                + (f" (dL/dV cosine with exact {m.dL_dV_cosine:.2f})" if np.isfinite(m.dL_dV_cosine) else ""))
+            ax.text(0.5, 0.5, _wrapped(why, 34),
                     ha="center", va="center", fontsize=8, transform=ax.transAxes)
             continue
         if m.per_pixel is not None:
