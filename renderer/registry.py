@@ -62,7 +62,9 @@ class RendererSpec:
     faces and background that share them (analytic antialiasing, supersampling), so a pixel is
     not one face's colour: the pixel inspector lists the face at its centre and says so.
     reference_supersample: the GL reference's supersampling its forward image corresponds to
-    (NMR averages 2x2 samples: 2), for comparing images like with like.
+    (NMR averages 2x2 samples: 2), for comparing images like with like. rgb_composited: its rgb
+    is already the colour a viewer sees, blended over the background at partly covered pixels
+    (box filtering, antialiasing), so analyses must not composite it with alpha again.
     """
 
     name: str
@@ -84,6 +86,7 @@ class RendererSpec:
     image_derivative: bool = True
     antialiased: bool = False
     reference_supersample: int = 1
+    rgb_composited: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.wrt) - set(WRT_GROUPS)

@@ -66,7 +66,7 @@ def test_landscape_sweep_and_scan(tmp_path):
     assert "sigma=0.0001: lowest loss at azimuth" in proc.stdout and "2-D scan" in proc.stdout
     assert png.exists() and (tmp_path / "land-scan.png").exists()
     data = np.load(npz)
-    assert data["loss"].shape == (2, 5) and np.allclose(data["values"], [20, 30, 40, 50, 60])
+    assert data["loss"].shape == (3, 5) and np.allclose(data["values"], [20, 30, 40, 50, 60])
     assert data["loss2d"].shape == (3, 5) and data["figure"].dtype == np.uint8
 
 

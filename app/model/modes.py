@@ -116,7 +116,9 @@ for _mode in (
                  "How the differentiable render changes per unit of the chosen parameter "
                  "(forward-mode derivative, composited over the background)", f"{_BUILTIN}:di_soft"),
     AnalysisMode("di_ref", "dI/dtheta reference",
-                 "The honest derivative: central differences of the 4x supersampled OpenGL render",
+                 "The honest derivative: for a mesh the exact derivative of the box-filtered image (edge "
+                 "integrals); for the other representations central differences of the 4x "
+                 "supersampled OpenGL reference",
                  f"{_BUILTIN}:di_ref"),
     AnalysisMode("agreement", "dI/dtheta agreement",
                  "Where the soft and reference derivatives agree (red) or disagree (blue), at the "

@@ -116,12 +116,13 @@ class AnalysisEngine:
 
     def soft_derivative(self, scene: Scene, param: str, times: dict) -> tuple[np.ndarray, np.ndarray, str, str]:
         """(image (S, S, 4), composited dI/dtheta (S, S, 4), method, unit)."""
-        from renderer.analysis import composite_derivative, derivative_image
+        from renderer.analysis import derivative_image, rgb_composited, viewed_colour_derivative
 
         def make():
             d = derivative_image(scene, param)
             img, dd = d.image.double().cpu().numpy(), d.d_image.double().cpu().numpy()
-            comp = composite_derivative(img, dd, scene.settings.background)
+            comp = viewed_colour_derivative(img, dd, scene.settings.background,
+                                            rgb_composited(scene.settings.renderer))
             return img, np.concatenate([comp, dd[..., 3:]], -1), d.method, d.unit
 
         return self._soft_d.get_or((scene_key(scene), param), make, times, "jvp_ms")

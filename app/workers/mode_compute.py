@@ -74,7 +74,17 @@ def di_ref(ctx: ModeContext) -> None:
     values = _reduce(ref, channel)
     ctx.result.heatmap = Heatmap(values, "diverging", levels_for("diverging", values),
                                  f"reference dI/d{param} per {unit} ({_channel_words(channel)})")
-    ctx.result.lines.append("central differences of the 4x supersampled OpenGL render")
+    ctx.result.lines.append(reference_words(ctx.scene))
+
+
+def reference_words(scene: Scene) -> str:
+    """What the reference derivative is, for the scene's representation."""
+    from renderer.analysis import reference_method
+
+    if reference_method("auto", scene) == "edge":
+        return ("the exact derivative of the box-filtered image: edge integrals along the silhouette "
+                "and occlusion edges plus the interior term (renderer 'edge')")
+    return "central differences of the 4x supersampled OpenGL reference render"
 
 
 def agreement(ctx: ModeContext) -> None:

@@ -12,6 +12,6 @@ register_renderer(RendererSpec(
                     "diagnostics"),
     cost=lambda scene: planned_elements(scene, 0.0),
     edge_width_px=lambda settings: 1.0,
-    antialiased=True,
+    antialiased=True, rgb_composited=True,
     description="hard z-buffer with nvdiffrast's analytic antialias of silhouette edges (Laine et "
                 "al. 2020): edge gradients from a 1-pixel blend between pixel centres"))

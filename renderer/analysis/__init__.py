@@ -9,9 +9,12 @@ derivative, the pixel inspector, diagnostics and loss landscapes.
         print(finding)
 """
 from .agreement import (Agreement, AgreementReport, agreement_table, band_scale_px,
-                        compare_derivatives, cosine_similarity, derivative_agreement, sign_agreement)
+                        compare_derivatives, cosine_similarity, derivative_agreement, rgb_composited,
+                        sign_agreement, viewed_colour_derivative)
+from .compare import GradientComparison, SigmaCurve, compare_gradient_methods, sigma_agreement_curve
 from .derivatives import (DerivativeImage, composite_derivative, derivative_double_backward,
-                          derivative_fd, derivative_image, derivative_jvp, reference_derivative)
+                          derivative_fd, derivative_image, derivative_jvp, exact_derivative,
+                          gl_fd_derivative, reference_derivative, reference_method)
 from .diagnostics import Finding, diagnose
 from .gradients import GradientBuffers, loss_and_param_grads, loss_gradients, loss_value, render_rgba
 from .element_inspector import ElementTable, register_pixel_inspector
@@ -27,7 +30,9 @@ from .targets import load_target_image, render_target, target_from_image
 
 __all__ = [
     "Agreement", "AgreementReport", "agreement_table", "band_scale_px", "compare_derivatives",
-    "cosine_similarity", "derivative_agreement", "sign_agreement", "DerivativeImage",
+    "cosine_similarity", "derivative_agreement", "sign_agreement", "rgb_composited",
+    "viewed_colour_derivative", "GradientComparison", "SigmaCurve", "compare_gradient_methods",
+    "sigma_agreement_curve", "exact_derivative", "gl_fd_derivative", "reference_method", "DerivativeImage",
     "composite_derivative", "derivative_double_backward", "derivative_fd", "derivative_image",
     "derivative_jvp", "reference_derivative", "Finding", "diagnose", "GradientBuffers",
     "loss_and_param_grads", "loss_gradients", "loss_value", "render_rgba", "FaceInfluence",

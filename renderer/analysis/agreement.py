@@ -93,8 +93,7 @@ class Agreement:
 def rgb_composited(renderer: str) -> bool:
     """Whether ``renderer``'s rgb is already the colour a viewer sees (box-filtered over the
     background at partly covered pixels), so that it must not be composited with alpha again."""
-    spec = get_renderer(renderer)
-    return bool(getattr(spec, "rgb_composited", False))
+    return get_renderer(renderer).rgb_composited
 
 
 def viewed_colour_derivative(image: np.ndarray, d_image: np.ndarray, background: tuple[float, float, float],

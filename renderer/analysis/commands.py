@@ -98,6 +98,8 @@ def add_commands(subparsers, add_scene_arguments: Callable[[argparse.ArgumentPar
     land.add_argument("--param2", help="a second parameter: also write a 2-D scan")
     land.add_argument("--range2", type=_float, nargs=2, default=[-30.0, 30.0], metavar=("LO", "HI"))
     land.add_argument("--steps2", type=int, default=13, help="points along the second parameter")
+    land.add_argument("--no-exact", action="store_true",
+                      help="skip the exact curve (the box-filtered image's loss and exact derivative)")
     land.add_argument("--out", help="PNG file to write (the 1-D plot; the 2-D scan goes to OUT-scan.png)")
     land.set_defaults(renderer=None, want_differentiable=True)
 
@@ -139,11 +141,11 @@ def _reduce(maps: np.ndarray, channel: str) -> np.ndarray:
 
 
 def cmd_grad(args, scene_from_args) -> int:
-    from .agreement import band_scale_px, compare_derivatives
-    from .derivatives import composite_derivative, derivative_image, reference_derivative
+    from .agreement import band_scale_px, compare_derivatives, rgb_composited, viewed_colour_derivative
+    from .derivatives import derivative_image, gl_fd_derivative, reference_derivative, reference_method
     from .diagnostics import diagnose
     from .figures import figure_rgba, gradient_panel, save_figure
-    from .gradients import loss_gradients
+    from .gradients import loss_gradients, render_rgba
     from .losses import get_loss
     from .params import hardest_scalar, param_value, parse_param, reference_step
 
@@ -153,7 +155,7 @@ def cmd_grad(args, scene_from_args) -> int:
     size = scene.settings.image_size
     if args.pixel and not all(0 <= v < size for v in args.pixel):
         raise ValueError(f"--pixel {args.pixel[0]} {args.pixel[1]} is outside the {size}x{size} image")
-    stages = ProgressBar(3 if args.no_reference else 4, "grad stages")
+    stages = ProgressBar(3 if args.no_reference else 5, "grad stages")
     stages.update(0, "target and loss gradients")
     target, true_values = _make_target(args, scene)
     loss = get_loss(args.loss)
@@ -164,15 +166,24 @@ def cmd_grad(args, scene_from_args) -> int:
     stages.update(1, "diagnostics")
     findings = diagnose(scene, target, args.loss, true_values=true_values, grads=grads)
     stages.update(2, f"dI/d{spec.name} ({args.method})")
-    d = derivative_image(scene, spec, method=args.method)
-    image, soft_d = d.image.double().cpu().numpy(), d.d_image.double().cpu().numpy()
     bg = scene.settings.background
-    soft_comp = composite_derivative(image, soft_d, bg)
+    composited = rgb_composited(scene.settings.renderer)
+    # NMR's backward is made for a loss: it has dL/dtheta but no dI/dtheta, which is said, not zeroed
+    d = derivative_image(scene, spec, method=args.method) if get_renderer(scene.settings.renderer).image_derivative else None
+    if d is not None:
+        image, soft_d = d.image.double().cpu().numpy(), d.d_image.double().cpu().numpy()
+        soft_comp = viewed_colour_derivative(image, soft_d, bg, composited)
+    else:
+        image, soft_d, soft_comp = render_rgba(scene).detach().double().cpu().numpy(), None, None
     step = args.step if args.step is not None else reference_step(spec, scene.settings.image_size)
+    ref_name = reference_method("auto", scene)       # "edge" (exact) for meshes, else "gl_fd"
+    ref = gl_ref = None
     if not args.no_reference:
-        stages.update(3, "reference dI/dtheta (GL central differences)")
-    ref = None if args.no_reference else reference_derivative(scene, spec, step=step,
-                                                               supersample=args.reference_supersample)
+        stages.update(3, f"reference dI/dtheta ({ref_name})")
+        ref = reference_derivative(scene, spec, step=step, supersample=args.reference_supersample)
+        stages.update(4, "second check: GL central differences")
+        gl_ref = ref if ref_name == "gl_fd" else gl_fd_derivative(scene, spec, step=step,
+                                                                   supersample=args.reference_supersample)
     stages.update(stages.total)
     stages.close()
     st = scene.settings
@@ -180,37 +191,49 @@ def cmd_grad(args, scene_from_args) -> int:
     theta = f"theta = {spec.name} = {param_value(scene, spec):.4g} {spec.unit}"
     g_theta = grads.dL_dtheta[spec.name] if spec.name in grads.dL_dtheta else grads.group_grads[spec.group][spec.index]
     summary = [f"loss {loss.name} = {loss.formula}: L = {grads.loss:.5g}",
-               f"{theta}; dL/dtheta = {float(g_theta):+.4g} per {spec.unit}", f"dI/dtheta by {d.method}"]
+               f"{theta}; dL/dtheta = {float(g_theta):+.4g} per {spec.unit}",
+               f"dI/dtheta by {d.method}" if d is not None else
+               f"dI/dtheta: none, {st.renderer}'s backward is hand-made for the loss (dL/dtheta and dL/dV only)"]
     agreement = {}
-    if ref is not None:
+    if ref is not None and soft_d is not None:
         for key, scale in (("pixel", 0.0), ("band", band_scale_px(st))):
-            agreement[key] = compare_derivatives(image, soft_d, ref, bg, scale)
+            agreement[key] = compare_derivatives(image, soft_d, ref, bg, scale, composited)
+        agreement["gl_pixel"] = compare_derivatives(image, soft_d, gl_ref, bg, 0.0, composited)
         pa, ba = agreement["pixel"], agreement["band"]
-        summary += [f"reference: GL x{args.reference_supersample} supersampled, step +-{step:g} {spec.unit}",
+        summary += [("reference: the exact derivative of the box-filtered image (edge integrals)" if ref_name == "edge"
+                     else f"reference: GL x{args.reference_supersample} supersampled, step +-{step:g} {spec.unit}"),
                     f"cosine (composited colour): {pa.cosine:.3f} per pixel, {ba.cosine:.3f} at band scale "
                     f"({ba.scale_px:.2g} px)",
                     f"cosine (alpha): {pa.cosine_alpha:.3f} per pixel, {ba.cosine_alpha:.3f} at band scale",
-                    f"sign agreement (colour): {pa.sign_agreement:.3f} per pixel"]
+                    f"sign agreement (colour): {pa.sign_agreement:.3f} per pixel",
+                    f"second check, GL x{args.reference_supersample} central differences +-{step:g} {spec.unit}: "
+                    f"cosine {agreement['gl_pixel'].cosine:.3f} per pixel (colour)"]
     if findings:
         summary += ["diagnostics:"] + [f"- {f}" for f in findings]
     else:
         summary.append("diagnostics: no problems found")
-    comp4 = np.concatenate([soft_comp, soft_d[..., 3:]], -1)
-    panel_soft = _reduce(comp4, loss.channel)
+    panel_soft = None if soft_d is None else _reduce(np.concatenate([soft_comp, soft_d[..., 3:]], -1), loss.channel)
     panel_ref = None if ref is None else _reduce(ref, loss.channel)
     dl_di = grads.dL_dI.double().cpu().numpy()
-    contribution = (dl_di * soft_d).sum(-1)              # the loss's own channel(s), raw render
-    what = "alpha" if loss.channel == "alpha" else "composited colour, sum of R,G,B"
+    # the loss's own channel(s), raw render
+    contribution = None if soft_d is None else (dl_di * soft_d).sum(-1)
+    method = d.method if d is not None else "none"
+    what = "alpha" if loss.channel == "alpha" else "viewed colour, sum of R,G,B"
     titles = {"render": f"render: {label}\n{spec.name} = {param_value(scene, spec):g} {spec.unit}",
               "target": "target: " + (Path(args.target_image).name if args.target_image else
                                       f"{args.target_renderer}" + (" x4" if get_renderer(args.target_renderer).is_reference else "")
                                       + "".join(f", {k}={v:g}" for k, v in true_values.items())),
               "dl_di": f"dL/dI, L = {loss.formula}\n({'alpha' if loss.channel == 'alpha' else 'sum over R,G,B'})",
-              "soft": f"dI/d{spec.name}: {st.renderer} ({d.method})\n{what}",
-              "reference": f"dI/d{spec.name}: OpenGL x{args.reference_supersample}, central diff. "
-                           f"+-{step:g} {spec.unit}\n{what}",
-              "contribution": f"per-pixel dL/dI . dI/d{spec.name} ({d.method})\n"
-                              f"sums to dL/d{spec.name} = {float(contribution.sum()):+.4g}"}
+              "soft": (f"dI/d{spec.name}: {st.renderer} ({method})\n{what}" if d is not None else
+                       f"{st.renderer} has no image derivative dI/d{spec.name}: its backward pass is "
+                       "hand-made for the loss (see compare-gradients for its dL/dtheta and dL/dV)"),
+              "reference": (f"dI/d{spec.name}: exact (edge integrals, box-filtered image)\n{what}" if ref_name == "edge"
+                            else f"dI/d{spec.name}: OpenGL x{args.reference_supersample}, central diff. "
+                                 f"+-{step:g} {spec.unit}\n{what}"),
+              "contribution": f"per-pixel dL/dI . dI/d{spec.name} ({method})\n" + (
+                  f"sums to dL/d{spec.name} = {float(contribution.sum()):+.4g}" if contribution is not None else
+                  f"{st.renderer} has no image derivative: dL/d{spec.name} = {float(g_theta):+.4g} comes "
+                  "from its hand-made backward")}
     fig = gradient_panel(image[..., :3], target.rgb.double().cpu().numpy(), _reduce(dl_di, loss.channel),
                          panel_soft, panel_ref, contribution, titles=titles, param=spec.name, unit=spec.unit,
                          summary=[_wrap(line) for line in summary])
@@ -220,7 +243,7 @@ def cmd_grad(args, scene_from_args) -> int:
     if args.pixel:
         from .inspector import inspect_pixel
 
-        pixel = inspect_pixel(scene, *args.pixel)
+        pixel = inspect_pixel(scene, *args.pixel)     # a PixelReport, or another kind's ElementTable
         for line in pixel.lines():
             print(line)
     if args.out:
@@ -228,15 +251,15 @@ def cmd_grad(args, scene_from_args) -> int:
     if args.npz:
         arrays = {**{f"grad_{k}": v for k, v in grads.arrays().items()},
                   "target_rgb": target.rgb.double().cpu().numpy(), "target_alpha": target.alpha.double().cpu().numpy(),
-                  "soft_image": image, "soft_dI": soft_d, "soft_dI_composite": soft_comp,
-                  "panel_dL_dI": _reduce(dl_di, loss.channel), "panel_soft_dI": panel_soft,
-                  "panel_contribution": contribution,
-                  "figure": figure_rgba(fig)}
+                  "soft_image": image, "panel_dL_dI": _reduce(dl_di, loss.channel), "figure": figure_rgba(fig)}
+        if soft_d is not None:
+            arrays.update(soft_dI=soft_d, soft_dI_composite=soft_comp, panel_soft_dI=panel_soft,
+                          panel_contribution=contribution)
         if ref is not None:
-            arrays.update(reference_dI=ref, panel_reference_dI=panel_ref,
+            arrays.update(reference_dI=ref, panel_reference_dI=panel_ref, gl_fd_dI=gl_ref,
                           **{f"{k}_{name}": np.float64(v) for k, a in agreement.items()
                              for name, v in vars(a).items()})
-        if pixel is not None:
+        if pixel is not None and hasattr(pixel, "faces"):
             arrays.update(pixel_faces=np.array([f.face for f in pixel.faces], dtype=np.int64),
                           pixel_weights=np.array([f.weight for f in pixel.faces]),
                           pixel_coverage=np.array([f.coverage for f in pixel.faces]),
@@ -244,7 +267,7 @@ def cmd_grad(args, scene_from_args) -> int:
                           pixel_bg_weight=np.float64(pixel.bg_weight),
                           pixel_grad_rgb=pixel.grad_rgb, pixel_grad_alpha=pixel.grad_alpha)
         meta = {"param": spec.name, "unit": spec.unit, "loss": args.loss, "renderer": st.renderer,
-                "sigma": st.sigma, "gamma": st.gamma, "method": d.method, "reference_step": step,
+                "sigma": st.sigma, "gamma": st.gamma, "method": method, "reference_step": step, "reference": ref_name,
                 "findings": [vars(f) for f in findings], "true_values": true_values}
         np.savez_compressed(args.npz, meta=np.array(json.dumps(meta)), **arrays)
     return 0
@@ -272,14 +295,17 @@ def cmd_landscape(args, scene_from_args) -> int:
     centre = true_values.get(spec.name, param_value(scene, spec))
     known = spec.name in true_values or not args.target_image
     values = centre + np.linspace(args.range[0], args.range[1], args.steps)
-    curves = len(args.sigmas or [None]) if "sigma" in get_renderer(scene.settings.renderer).uses else 1
+    from .derivatives import EXACT_RENDERER, exact_available
+
+    exact = not args.no_exact and exact_available(scene) and scene.settings.renderer != EXACT_RENDERER
+    curves = (len(args.sigmas or [None]) if "sigma" in get_renderer(scene.settings.renderer).uses else 1) + exact
     spec2 = parse_param(args.param2, scene) if args.param2 else None
     if spec2 is not None and args.steps2 < 2:
         raise ValueError(f"--steps2 must be at least 2, got {args.steps2}")
     scan_points = max(2, min(args.steps, 25)) * args.steps2 if spec2 is not None else 0
     bar = ProgressBar(curves * args.steps + scan_points, "landscape points")
     try:
-        sweep = loss_sweep(scene, target, args.loss, spec.name, values, args.sigmas,
+        sweep = loss_sweep(scene, target, args.loss, spec.name, values, args.sigmas, exact=exact,
                            target_value=centre if known else None,
                            progress=lambda done, total: bar.update(done, "sweep"))
     finally:

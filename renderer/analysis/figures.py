@@ -67,12 +67,14 @@ def signed_heatmap(fig: Figure, ax, values: np.ndarray, title: str, unit_label: 
 
 
 def gradient_panel(render_rgb: np.ndarray, target_rgb: np.ndarray, dl_di: np.ndarray,
-                   soft_d: np.ndarray, reference_d: Optional[np.ndarray], contribution: np.ndarray, *,
+                   soft_d: Optional[np.ndarray], reference_d: Optional[np.ndarray],
+                   contribution: Optional[np.ndarray], *,
                    titles: dict[str, str], param: str, unit: str, summary: Sequence[str]) -> Figure:
     """The ``grad`` figure: render, target, dL/dI (top row), dI/dtheta soft, dI/dtheta reference,
     the per-pixel contribution dL/dI . dI/dtheta (second row) and a text block (loss, cosines,
     diagnostics). dl_di, soft_d, reference_d, contribution: (S, S) maps already reduced to the
-    channel the loss reads. titles: "render", "target", "dl_di", "soft", "reference",
+    channel the loss reads (soft_d and contribution None for a renderer without an image
+    derivative: their titles say so). titles: "render", "target", "dl_di", "soft", "reference",
     "contribution" -> panel titles."""
     fig = new_figure(13.0, 10.0)
     grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.48])
@@ -83,18 +85,28 @@ def gradient_panel(render_rgb: np.ndarray, target_rgb: np.ndarray, dl_di: np.nda
     show_image(ax["render"], render_rgb, titles["render"])
     show_image(ax["target"], target_rgb, titles["target"])
     signed_heatmap(fig, ax["dl_di"], dl_di, titles["dl_di"], "dL/dI (per unit of I)")
-    signed_heatmap(fig, ax["soft"], soft_d, titles["soft"], f"dI/d{param}, {per}")
+    _heatmap_or_words(fig, ax["soft"], soft_d, titles["soft"], f"dI/d{param}, {per}")
     if reference_d is not None:
         signed_heatmap(fig, ax["reference"], reference_d, titles["reference"], f"dI/d{param}, {per}")
     else:
         ax["reference"].axis("off")
         ax["reference"].text(0.5, 0.5, "no OpenGL reference", ha="center", va="center")
-    signed_heatmap(fig, ax["contribution"], contribution, titles["contribution"], f"dL/d{param}, {per}")
+    _heatmap_or_words(fig, ax["contribution"], contribution, titles["contribution"], f"dL/d{param}, {per}")
     text = fig.add_subplot(grid[2, :])
     text.axis("off")
     text.text(0.0, 1.0, "\n".join(summary), ha="left", va="top", fontsize=9, family="monospace",
               transform=text.transAxes)
     return fig
+
+
+def _heatmap_or_words(fig: Figure, ax, values: Optional[np.ndarray], title: str, unit_label: str) -> None:
+    """A signed heatmap, or where there is none (a renderer without an image derivative) the
+    title's words in its place."""
+    if values is not None:
+        signed_heatmap(fig, ax, values, title, unit_label)
+        return
+    ax.axis("off")
+    ax.text(0.5, 0.5, _wrapped(title, 40), ha="center", va="center", fontsize=9, transform=ax.transAxes)
 
 
 def landscape_figure(sweep, title: str) -> Figure:

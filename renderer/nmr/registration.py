@@ -12,6 +12,6 @@ register_renderer(RendererSpec(
     cost=lambda scene: planned_elements(
         scene.with_settings(image_size=SUPERSAMPLE * scene.settings.image_size), 0.0),
     image_derivative=False,
-    antialiased=True, reference_supersample=SUPERSAMPLE,
+    antialiased=True, rgb_composited=True, reference_supersample=SUPERSAMPLE,
     description="hard z-buffer at 2x, averaged; hand-made edge-sweep backward gated by the loss's "
                 "sign (NMR, Kato et al. 2018): dL/dtheta only, no dI/dtheta"))
