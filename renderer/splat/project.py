@@ -77,6 +77,8 @@ def camera_jacobian(points_cam: torch.Tensor, proj: torch.Tensor, image_size: in
     homo = torch.cat([points_cam, torch.ones_like(points_cam[:, :1])], dim=1)
     clip = homo @ proj.T
     w = clip[:, 3:4]
+    # a point on the camera plane (w = 0) is culled; keep its J finite so no NaN reaches a gradient
+    w = torch.where(w.abs() > 1e-12, w, torch.ones_like(w))
     ndc = (clip[:, :2] / w).clamp(-FRUSTUM_CLAMP, FRUSTUM_CLAMP)
     rows = (proj[None, :2, :3] - ndc[:, :, None] * proj[None, 3:4, :3]) / w[:, :, None]
     scale = torch.tensor([image_size / 2, -image_size / 2], dtype=rows.dtype, device=rows.device)
