@@ -109,8 +109,12 @@ def test_grid_from_a_watertight_mesh_is_its_sdf(tmp_path):
     lo, hi = sdf.bounds
     axes = [torch.linspace(float(lo[i]), float(hi[i]), 12) for i in range(3)]
     pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1)
-    # a unit icosphere (320 faces): its SDF is |p| - 1 to the tessellation's error (< 0.02)
+    # a unit icosphere (320 faces): its SDF is |p| - 1 to the tessellation's error (< 0.02);
+    # |values| are trimesh's brute-force closest-point distances
     assert (sdf.grid - (pts.norm(dim=-1) - 1)).abs().max() < 0.02
+    tm = trimesh.Trimesh(mesh.verts.numpy(), mesh.faces.numpy(), process=False)
+    _, naive, _ = trimesh.proximity.closest_point_naive(tm, pts.reshape(-1, 3)[::7].double().numpy())
+    assert np.abs(np.abs(sdf.grid.reshape(-1)[::7].numpy()) - naive).max() < 1e-6
     open_mesh = replace(mesh, faces=mesh.faces[1:])
     with pytest.raises(MeshNotWatertightError, match="not watertight"):
         sdf_from_mesh(open_mesh, resolution=8)

@@ -2,8 +2,8 @@
 
 Distance: the exact point-to-triangle distance, minimised over the faces; sign: the generalised
 winding number (van Oosterom and Strackee's solid angle summed over the faces, / 4 pi), inside
-where it exceeds 1/2. Both run in torch in chunks (no spatial index: meant for small grids,
-32^3 nodes against a few thousand faces take a few seconds).
+where it exceeds 1/2. Both run in torch in chunks, as matrix products (no spatial index: meant
+for small grids; 32^3 nodes against 5,120 faces take about 18 s on one thread).
 """
 from __future__ import annotations
 
@@ -15,50 +15,66 @@ from ..errors import UserError
 from ..mesh import Mesh
 from .shapes import SDF
 
-PAIRS_PER_CHUNK = 2_000_000
+PAIRS_PER_CHUNK = 1_000_000
 
 
 class MeshNotWatertightError(UserError, ValueError):
     """The mesh has boundary edges: inside and outside are not defined."""
 
 
-def _segment_distance2(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Squared distance from points p (N, 1, 3) to segments ab (1, F, 3) -> (N, F)."""
-    ab = b - a
-    t = ((p - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-30)
-    closest = a + t.clamp(0, 1)[..., None] * ab
-    return ((p - closest) ** 2).sum(-1)
+def _corners(tris: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return tris[:, 0], tris[:, 1], tris[:, 2]
+
+
+def _rowdot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return (u * v).sum(-1)
 
 
 def point_triangle_distance(points: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
     """Unsigned distance from each point to the nearest triangle.
 
-    points: (N, 3); tris: (F, 3, 3) corners -> (N,)."""
-    v0, v1, v2 = tris[:, 0][None], tris[:, 1][None], tris[:, 2][None]
-    p = points[:, None]
-    n = torch.cross(v1 - v0, v2 - v0, dim=-1)
+    points: (N, 3); tris: (F, 3, 3) corners -> (N,). Every (point, face) quantity is an affine
+    function of the point, so each is one (N, 3) @ (3, F) product plus a per-face constant
+    (no (N, F, 3) temporaries)."""
+    a, b, c = _corners(tris)
+    n = torch.cross(b - a, c - a, dim=-1)
     n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-30)
-    plane = ((p - v0) * n).sum(-1)                                       # (N, F)
-    q = p - plane[..., None] * n
-    # the projection is inside when it lies on the inner side of all three edges
+    pp = _rowdot(points, points)[:, None]                                 # (N, 1)
+    plane = points @ n.T - _rowdot(a, n)                                  # signed, (N, F)
     inside = torch.ones_like(plane, dtype=torch.bool)
-    for a, b in ((v0, v1), (v1, v2), (v2, v0)):
-        inside &= (torch.cross(b - a, q - a, dim=-1) * n).sum(-1) >= 0
-    edge2 = torch.minimum(torch.minimum(_segment_distance2(p, v0, v1), _segment_distance2(p, v1, v2)),
-                          _segment_distance2(p, v2, v0))
-    d2 = torch.where(inside, plane ** 2, edge2)
-    return d2.min(dim=1).values.sqrt()
+    edge2 = None
+    for u, v in ((a, b), (b, c), (c, a)):
+        e = v - u
+        # the projection lies on the inner side of edge uv: (p - u) . (n x e) >= 0
+        inside &= points @ torch.cross(n, e, dim=-1).T >= _rowdot(u, torch.cross(n, e, dim=-1))
+        ee = _rowdot(e, e).clamp_min(1e-30)
+        pe = points @ e.T - _rowdot(u, e)                                 # (p - u) . e
+        t = (pe / ee).clamp(0, 1)
+        pu2 = pp - 2 * points @ u.T + _rowdot(u, u)                       # |p - u|^2
+        d2 = pu2 - 2 * t * pe + t * t * ee
+        edge2 = d2 if edge2 is None else torch.minimum(edge2, d2)
+    d2 = torch.where(inside, plane * plane, edge2)
+    return d2.min(dim=1).values.clamp_min(0).sqrt()
 
 
 def winding_number(points: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
     """Generalised winding number of a closed, outward-oriented mesh at each point (1 inside,
-    0 outside). points: (N, 3); tris: (F, 3, 3) -> (N,)."""
-    a = tris[:, 0][None] - points[:, None]
-    b = tris[:, 1][None] - points[:, None]
-    c = tris[:, 2][None] - points[:, None]
-    la, lb, lc = a.norm(dim=-1), b.norm(dim=-1), c.norm(dim=-1)
-    det = (a * torch.cross(b, c, dim=-1)).sum(-1)
-    den = la * lb * lc + (a * b).sum(-1) * lc + (b * c).sum(-1) * la + (c * a).sum(-1) * lb
+    0 outside): van Oosterom and Strackee's solid angle, summed, / 4 pi. points: (N, 3);
+    tris: (F, 3, 3) -> (N,). det(a - p, b - p, c - p) = det(a, b, c) - p . (a x b + b x c + c x a)
+    and the dot products expand the same way, so every term is a matrix product."""
+    a, b, c = _corners(tris)
+    pp = _rowdot(points, points)[:, None]
+
+    def dist(u: torch.Tensor) -> torch.Tensor:
+        return (pp - 2 * points @ u.T + _rowdot(u, u)).clamp_min(0).sqrt()
+
+    def dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:               # (u - p) . (v - p)
+        return pp - points @ (u + v).T + _rowdot(u, v)
+
+    la, lb, lc = dist(a), dist(b), dist(c)
+    crosses = torch.cross(a, b, dim=-1) + torch.cross(b, c, dim=-1) + torch.cross(c, a, dim=-1)
+    det = _rowdot(a, torch.cross(b, c, dim=-1)) - points @ crosses.T
+    den = la * lb * lc + dot(a, b) * lc + dot(b, c) * la + dot(c, a) * lb
     return (2 * torch.atan2(det, den)).sum(-1) / (4 * math.pi)
 
 
