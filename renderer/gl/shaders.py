@@ -85,30 +85,7 @@ layout(location = 0) out vec4 out_color;          // rgb, face id + 1 (0 = backg
 layout(location = 1) out vec4 out_normal_depth;   // world unit normal, view-space depth
 layout(location = 2) out vec4 out_position;       // world position, 1
 
-// max(0, x)^s, 0 wherever x <= 0 (GLSL leaves pow(0, s) undefined for s <= 0); the torch
-// shading (renderer/shading.py) masks the highlight the same way, so the two agree even at s = 0.
-float highlight(float x, float s) {{
-    return x > 0.0 ? pow(x, s) : 0.0;
-}}
-
-vec3 shade(vec3 albedo, vec3 n, vec3 p) {{
-    if (u_lighting == 0) return albedo;
-    if (u_lighting == 3) return albedo * sh_irradiance(n);
-    vec3 v = normalize(u_eye - p);
-    vec3 diffuse = u_ka * u_ambient;
-    vec3 specular = vec3(0.0);
-    for (int i = 0; i < u_num_lights; ++i) {{
-        vec3 l = normalize(u_light_dir[i]);
-        float n_dot_l = dot(n, l);
-        diffuse += u_kd * max(n_dot_l, 0.0) * u_light_color[i];
-        if (u_lighting == 2 && n_dot_l > 0.0) {{
-            vec3 r = 2.0 * n_dot_l * n - l;
-            specular += u_ks * highlight(dot(r, v), u_shininess) * u_light_color[i];
-        }}
-    }}
-    return albedo * diffuse + specular;
-}}
-
+{shading}
 void main() {{
     vec3 n = normalize(u_flat ? v_fnormal : v_vnormal);
     if (u_double_sided && !gl_FrontFacing) n = -n;
@@ -123,9 +100,41 @@ void main() {{
 """
 
 
+# DESIGN.md §4's shading in GLSL, the same formulas as ``renderer.shading.shade``: every GL
+# reference (meshes, voxels, SDFs) includes these functions, after declaring u_lighting, u_eye,
+# u_ambient, u_num_lights, u_light_dir, u_light_color, u_ka, u_kd, u_ks, u_shininess and the SH
+# function (``sh_glsl``).
+SHADING_FUNCTIONS = """// max(0, x)^s, 0 wherever x <= 0 (GLSL leaves pow(0, s) undefined for s <= 0); the torch
+// shading (renderer/shading.py) masks the highlight the same way, so the two agree even at s = 0.
+float highlight(float x, float s) {
+    return x > 0.0 ? pow(x, s) : 0.0;
+}
+
+vec3 shade(vec3 albedo, vec3 n, vec3 p) {
+    if (u_lighting == 0) return albedo;
+    if (u_lighting == 3) return albedo * sh_irradiance(n);
+    vec3 v = normalize(u_eye - p);
+    vec3 diffuse = u_ka * u_ambient;
+    vec3 specular = vec3(0.0);
+    for (int i = 0; i < u_num_lights; ++i) {
+        vec3 l = normalize(u_light_dir[i]);
+        float n_dot_l = dot(n, l);
+        diffuse += u_kd * max(n_dot_l, 0.0) * u_light_color[i];
+        if (u_lighting == 2 && n_dot_l > 0.0) {
+            vec3 r = 2.0 * n_dot_l * n - l;
+            specular += u_ks * highlight(dot(r, v), u_shininess) * u_light_color[i];
+        }
+    }
+    return albedo * diffuse + specular;
+}
+
+"""
+
+
 def shade_fragment_source() -> str:
     """The shading fragment shader, with the SH function generated from ``renderer.lighting``."""
-    return _SHADE_FRAGMENT_TEMPLATE.format(max_lights=MAX_LIGHTS, sh_function=sh_glsl())
+    return _SHADE_FRAGMENT_TEMPLATE.format(max_lights=MAX_LIGHTS, sh_function=sh_glsl(),
+                                           shading=SHADING_FUNCTIONS)
 
 
 COVERAGE_VERTEX = """

@@ -4,7 +4,7 @@ cell with occupancy >= 0.5). Shading is DESIGN.md §4 with the entry face's norm
 formulas as ``renderer.shading.shade`` (the SH function comes from ``renderer.lighting``)."""
 from __future__ import annotations
 
-from ..gl.shaders import MAX_LIGHTS
+from ..gl.shaders import MAX_LIGHTS, SHADING_FUNCTIONS
 from ..lighting import sh_glsl
 
 FULLSCREEN_VERTEX = """
@@ -51,28 +51,7 @@ layout(location = 1) out vec4 out_depth;      // expected view depth, hard depth
 layout(location = 2) out vec4 out_normal;     // hard surface normal
 layout(location = 3) out vec4 out_position;   // hard surface position
 
-float highlight(float x, float s) {{
-    return x > 0.0 ? pow(x, s) : 0.0;
-}}
-
-vec3 shade(vec3 albedo, vec3 n, vec3 p) {{
-    if (u_lighting == 0) return albedo;
-    if (u_lighting == 3) return albedo * sh_irradiance(n);
-    vec3 v = normalize(u_eye - p);
-    vec3 diffuse = u_ka * u_ambient;
-    vec3 specular = vec3(0.0);
-    for (int i = 0; i < u_num_lights; ++i) {{
-        vec3 l = normalize(u_light_dir[i]);
-        float n_dot_l = dot(n, l);
-        diffuse += u_kd * max(n_dot_l, 0.0) * u_light_color[i];
-        if (u_lighting == 2 && n_dot_l > 0.0) {{
-            vec3 r = 2.0 * n_dot_l * n - l;
-            specular += u_ks * highlight(dot(r, v), u_shininess) * u_light_color[i];
-        }}
-    }}
-    return albedo * diffuse + specular;
-}}
-
+{shading}
 float plane_t(int axis, int index, vec3 dir) {{
     float plane = u_lo[axis] + (u_hi[axis] - u_lo[axis]) * float(index) / float(u_dims[axis]);
     return (plane - u_eye[axis]) / dir[axis];
@@ -163,4 +142,4 @@ void main() {{
 
 
 def march_fragment_source() -> str:
-    return _MARCH_TEMPLATE.format(max_lights=MAX_LIGHTS, sh_function=sh_glsl())
+    return _MARCH_TEMPLATE.format(max_lights=MAX_LIGHTS, sh_function=sh_glsl(), shading=SHADING_FUNCTIONS)
