@@ -49,8 +49,8 @@ def main() -> int:
     def report(rec) -> None:
         if rec.step % 20 == 0:
             err = rec.scalars.get("error/max_rel")
-            print(f"step {rec.step:4d} loss {rec.loss:.3e}" + (f" max rel error {err:.3f} %" if err is not None else ""),
-                  flush=True)
+            shown = "" if err is None else f" max rel error {err:.3f} %"
+            print(f"step {rec.step:4d} loss {rec.loss:.3e}{shown}", flush=True)
 
     run = Run(task, config, on_step=report).run()
     cpu, wall = time.process_time() - t0, time.perf_counter() - w0

@@ -21,7 +21,7 @@ import torch
 
 import renderer as dr
 from renderer.assets import ASSETS_DIR
-from renderer.errors import UserError, describe_error
+from renderer.errors import describe_error
 from renderer.sdf import (SDF, MeshNotWatertightError, Primitive, SDFFileError, TraceOptions, make_sdf,
                           module_sdf, save_sdf_json, sdf_from_mesh)
 from renderer.sdf.inspect import convergence_map, parameter_gradients, trace_steps
@@ -194,7 +194,8 @@ def test_the_fit_task_records_and_lowers_its_loss():
     run = Run(task, config).run()
     losses = run.timeline.scalar("loss")
     assert len(losses) == 6 and losses[-1] < 0.7 * losses[0]
-    assert "error/max_rel" in run.timeline.scalar_names and run.timeline.meta["task"]["sdf"]["primitives"][1]["type"] == "box"
+    assert "error/max_rel" in run.timeline.scalar_names
+    assert run.timeline.meta["task"]["sdf"]["primitives"][1]["type"] == "box"
     recorded = type(task).recorded_scene(run.timeline, 5, mesh_named=None)
     assert recorded.scene.settings.renderer == "gl_sdf"
     at_step_5 = [float(run.timeline.scalar(f"param/{n}")[5]) for n in task.start.param_names()]

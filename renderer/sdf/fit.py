@@ -20,7 +20,6 @@ relative error of its own). error/max_rel is the largest, in percent.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 import numpy as np
