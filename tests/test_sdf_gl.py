@@ -86,3 +86,16 @@ def test_soft_alpha_is_the_hard_mask_spread_by_sigma(gl_sdf):
     far = torch.cdist(torch.tensor(np.argwhere(differs), dtype=torch.float32),
                       torch.tensor(np.argwhere(edge), dtype=torch.float32)).min(1).values
     assert differs.any() and float(far.max()) <= band + 2
+
+
+@pytest.mark.parametrize("param,floor", [("sdf:0:radius", 0.9), ("sdf:1:cx", 0.9), ("azimuth", 0.8)])
+def test_silhouette_derivative_agrees_with_gl_central_differences(param, floor):
+    """d alpha / d theta of the soft silhouette against the gl_sdf reference's central difference
+    (4x supersampled), at the band scale (measured at 96 px: radius 0.971, box cx 0.953, azimuth
+    0.850), and in sign wherever both are large."""
+    from renderer.analysis import derivative_agreement
+
+    scene = dr.Scene.default(dr.load(ASSETS_DIR / "sphere_box.sdf.json"), image_size=SIZE)
+    report = derivative_agreement(scene.with_camera(azimuth=30.0, elevation=20.0, distance=2.2), param)
+    assert report.band.cosine_alpha >= floor
+    assert report.per_pixel.sign_agreement_alpha >= 0.98

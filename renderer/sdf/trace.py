@@ -11,7 +11,8 @@ Options (``TraceOptions``):
 - coarse-to-fine (DIST's pyramid): 3 steps on the image at 1/4 resolution, 3 at 1/2, then the
   rest at full resolution; each level starts from the coarser level's t, taken as the minimum
   over the 3 x 3 coarse neighbours (DIST repeats the nearest; the minimum keeps a ray from
-  starting beyond a silhouette it should hit);
+  starting beyond a silhouette it should hit); only for image sizes divisible by 4 (others
+  start every ray at the bounding sphere);
 - convergence test: a ray stops as a hit when |f| < threshold, as a miss past the exit; a ray
   still marching after ``max_steps`` did not converge (a miss, flagged in ``converged``).
 """
