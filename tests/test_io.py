@@ -305,7 +305,14 @@ def test_face_budget(tmp_path: Path) -> None:
 def test_bundled_assets_load_cleanly() -> None:
     infos = assets.list_assets()
     assert len(infos) >= 3 and infos[0].name == assets.DEFAULT_ASSET
+    others = [info for info in infos if info.kind != "mesh"]
+    assert {info.kind for info in others} == {"splats", "voxels", "sdf"}
+    for info in others:                           # the scenes load as their representation
+        shape = assets.load_asset(info.name)
+        assert shape.kind == info.kind and shape.num_elements == info.faces, info.name
     for info in infos:
+        if info.kind != "mesh":
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("error", MeshLoadWarning)
             mesh = assets.load_asset(info.name)

@@ -40,7 +40,7 @@ from renderer.paths import shared_dir
 
 SHARED_MESHES = shared_dir() / "meshes"
 SHARED_FILES = {"spot": SHARED_MESHES / "spot" / "cow.obj", "teapot": SHARED_MESHES / "teapot.obj"}
-ASSETS = {a.name: a.path for a in list_assets()}
+ASSETS = {a.name: a.path for a in list_assets() if a.kind == "mesh"}
 MESH_NAMES = list(SHARED_FILES) + list(ASSETS)
 
 SIZE = 256
