@@ -48,7 +48,7 @@ def grid_scene() -> SDF:
 SCENES = {"sphere_box": lambda: dr.load(ASSETS_DIR / "sphere_box.sdf.json"), "csg": csg_scene, "grid": grid_scene}
 
 
-@pytest.mark.parametrize("name,lighting", [("sphere_box", "phong"), ("csg", "lambertian"), ("grid", "phong")])
+@pytest.mark.parametrize("name,lighting", [("sphere_box", "phong"), ("csg", "lambertian"), ("csg", "sh"), ("grid", "phong")])
 def test_torch_matches_gl(name, lighting, gl_sdf):
     sdf = SCENES[name]()
     for cam in CAMERAS:
