@@ -183,6 +183,9 @@ def test_param_group_and_gradient_table():
     assert [r.name for r in rows] == scene.shape.param_names()
     assert np.allclose([r.grad for r in rows], grad.numpy(), rtol=1e-5, atol=1e-6)
     assert rows[3].grad > 0          # a bigger sphere covers more
+    from renderer.rendering import render_for_loss     # the silhouette losses' alpha-only path
+
+    assert torch.equal(render_for_loss(scene, "alpha").alpha.detach(), dr.render(scene).alpha.detach())
 
 
 def test_the_fit_task_records_and_lowers_its_loss():
