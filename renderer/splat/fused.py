@@ -55,22 +55,22 @@ class GaussianComposite(torch.autograd.Function):
             log_keep = torch.log1p(-alpha).to(torch.float64)
             inclusive = torch.cumsum(log_keep, 0)
             exclusive = inclusive - log_keep
-            start, segment, _ = _segments(pix)
+            start, segment, last = _segments(pix)
             trans = torch.exp(exclusive - exclusive[start][segment]).to(alpha.dtype)
         else:
-            trans = alpha
+            trans, segment, last = alpha, pix, pix
         w = alpha * trans
         table = torch.cat([color, torch.ones_like(depth)[:, None], depth[:, None]], dim=1)    # (N, 5)
         feats = table[splat]
         out = torch.zeros(image_size * image_size, 5, dtype=mean2d.dtype, device=mean2d.device).index_add_(
             0, pix, w[:, None] * feats)
-        ctx.save_for_backward(mean2d, conic, opacity, splat, pix, alpha, trans, feats)
+        ctx.save_for_backward(mean2d, conic, opacity, splat, pix, alpha, trans, feats, segment, last)
         ctx.image_size = image_size
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        mean2d, conic, opacity, splat, pix, alpha, trans, feats = ctx.saved_tensors
+        mean2d, conic, opacity, splat, pix, alpha, trans, feats, segment, last = ctx.saved_tensors
         n = mean2d.shape[0]
         # the Gaussians are evaluated again here rather than kept from the forward pass: a
         # render that is only displayed (the GUI's preview) never pays for them twice
@@ -84,20 +84,26 @@ class GaussianComposite(torch.autograd.Function):
         h = (u * feats).sum(1)
         wh = (w * h).to(torch.float64)
         inclusive = torch.cumsum(wh, 0)
-        _, segment, last = _segments(pix)
         behind = (inclusive[last][segment] - inclusive).to(dtype)   # sum_{j > i} w_j h_j
         d_alpha = trans * h - behind / (1 - alpha)
         d_raw = torch.where(raw < MAX_ALPHA, d_alpha, torch.zeros_like(d_alpha))
         d_sigma = -d_raw * raw
-        d_feats = w[:, None] * u
-        g_mean = torch.stack([-d_sigma * (q[:, 0] * dx + q[:, 1] * dy),
-                              -d_sigma * (q[:, 1] * dx + q[:, 2] * dy)], dim=1)
-        g_conic = torch.stack([0.5 * d_sigma * dx * dx, d_sigma * dx * dy, 0.5 * d_sigma * dy * dy], dim=1)
-        per_pair = torch.cat([g_mean, g_conic, (d_raw * gauss)[:, None], d_feats[:, :3], d_feats[:, 4:5]], dim=1)
-        per_splat = zeros(n, 10).index_add_(0, splat, per_pair)
+        # per-pair gradients written straight into the rows of one (10, P) buffer, then one
+        # index_add onto the splats: (mu_x, mu_y, a, b, c, o, r, g, b, z)
+        rows = torch.empty(10, alpha.numel(), dtype=dtype, device=device)
+        neg = -d_sigma
+        torch.mul(neg, q[:, 0] * dx + q[:, 1] * dy, out=rows[0])
+        torch.mul(neg, q[:, 1] * dx + q[:, 2] * dy, out=rows[1])
+        half = 0.5 * d_sigma
+        torch.mul(half * dx, dx, out=rows[2])
+        torch.mul(d_sigma * dx, dy, out=rows[3])
+        torch.mul(half * dy, dy, out=rows[4])
+        torch.mul(d_raw, gauss, out=rows[5])
+        torch.mul(u[:, :3].T, w[None], out=rows[6:9])
+        torch.mul(u[:, 4], w, out=rows[9])
+        per_splat = zeros(10, n).index_add_(1, splat, rows).T
         return (per_splat[:, 0:2], per_splat[:, 2:5], per_splat[:, 5], per_splat[:, 6:9], per_splat[:, 9],
                 None, None, None, None)
-
 
 def fused_composite(mean2d, conic, opacity, color, depth, splat, pix, image_size: int,
                     alpha=None) -> torch.Tensor:
