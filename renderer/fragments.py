@@ -44,7 +44,9 @@ class RenderOutput(Mapping[str, Any]):
     (S, S) the colour weight of pairs left unshaded under ``settings.weight_floor`` (SoftRas: the
     colour is exact to dropped_weight * max|C - I|); normal, position: (S, S, 3) world-space (GL
     reference); pairs: ``SoftPairs`` when asked for; num_pairs, num_shaded and tile_elements: 0-d
-    int64 tensors, the (pixel, element) pairs kept, shaded and formed (cost figures).
+    int64 tensors, the (pixel, element) pairs kept, shaded and formed (cost figures); steps:
+    (S, S) int64 SDF evaluations per pixel and converged: (S, S) bool, False where the march ran
+    out of steps (sphere tracing).
     Torch renderers keep the autograd graph on rgb and alpha. A silhouette-only path fills
     alpha alone.
     """
@@ -60,6 +62,8 @@ class RenderOutput(Mapping[str, Any]):
     num_pairs: Optional[torch.Tensor] = None
     num_shaded: Optional[torch.Tensor] = None
     tile_elements: Optional[torch.Tensor] = None
+    steps: Optional[torch.Tensor] = None
+    converged: Optional[torch.Tensor] = None
     pairs: Optional[SoftPairs] = None
 
     # --- the mapping view: tensor buffers only, absent ones skipped -------------------------

@@ -4,6 +4,7 @@ every representation."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Optional
 
 from .camera import OrbitCamera
 from .lighting import LIGHTING_MODELS, Lights, Material
@@ -22,7 +23,9 @@ class RenderSettings:
     aggregation temperature; dibr_delta: DIB-R's background falloff (squared NDC distance);
     weight_floor: SoftRas shades only pairs whose normalised colour weight is at least this
     (0: every pair, exact; the render's dropped_weight buffer bounds the difference);
-    background: RGB; supersample: the GL reference's k (render at k*S, box-filter down)."""
+    background: RGB; supersample: the GL reference's k (render at k*S, box-filter down);
+    sdf_*: DIST's sphere-tracing options (max steps, convergence threshold, over-stepping factor,
+    step clamp, coarse-to-fine), None for the renderer's defaults."""
 
     image_size: int = 256
     renderer: str = DEFAULT_RENDERER
@@ -36,6 +39,12 @@ class RenderSettings:
     double_sided: bool = False
     supersample: int = 1
     device: str = "cpu"
+    # sphere tracing (renderer/sdf, docs/sdf.md); None: the renderer's own default
+    sdf_max_steps: Optional[int] = None
+    sdf_threshold: Optional[float] = None
+    sdf_overstep: Optional[float] = None
+    sdf_step_clamp: Optional[float] = None
+    sdf_coarse_to_fine: Optional[bool] = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -55,6 +64,12 @@ class RenderSettings:
             raise ValueError(f"weight_floor must be a number in [0, 1), got {self.weight_floor!r}")
         if not isinstance(self.supersample, int) or not 1 <= self.supersample <= 8:
             raise ValueError(f"supersample must be an integer from 1 to 8, got {self.supersample!r}")
+        if self.sdf_max_steps is not None and not (isinstance(self.sdf_max_steps, int) and self.sdf_max_steps >= 1):
+            raise ValueError(f"sdf_max_steps must be a positive whole number, got {self.sdf_max_steps!r}")
+        for name in ("sdf_threshold", "sdf_overstep", "sdf_step_clamp"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and 0 < v < float("inf")):
+                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
         if len(self.background) != 3:
             raise ValueError(f"background must be an RGB triple, got {self.background!r}")
 

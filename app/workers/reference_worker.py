@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from renderer.errors import describe_error
 
 from ..runs.timeline_frames import ReferenceRequest
+from .render_worker import reference_render
 from .scheduler import LatestWinsScheduler
 
 
@@ -62,7 +63,8 @@ class ReferenceWorker(QObject):
             path = request.timeline.meta.get("mesh_path")
             recorded = task.recorded_scene(request.timeline, request.step,
                                            lambda name: self._mesh_named(name, request.mesh, path))
-            self.rendered.emit(request_id, request, list(recorded.notes), self._gl.render(recorded.scene)["rgb"])
+            rgb = reference_render(self._gl, recorded.scene)["rgb"]      # the kind's own reference
+            self.rendered.emit(request_id, request, list(recorded.notes), rgb)
         except Exception as exc:  # noqa: BLE001 - shown in the reference pane's caption
             self.failed.emit(request_id, request, describe_error(exc))
         finally:

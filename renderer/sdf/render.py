@@ -26,7 +26,6 @@ position does not move the minimum to first order).
 """
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Optional
 
 import torch
@@ -39,18 +38,17 @@ from .shapes import SDF, evaluate, evaluate_with_albedo
 from .trace import DEFAULT_OPTIONS, DIST_OPTIONS, Rays, TraceOptions, TraceResult, trace
 
 MIN_COSINE = 1e-3          # DVR's clamp of |grad f . d|
-# The search's per-pixel results, returned as buffers where RenderOutput has such fields
+# The search's per-pixel results, returned as RenderOutput buffers
 # (steps: (S, S) int64 SDF queries; converged: (S, S) bool); ``convergence_map`` has them always.
-SEARCH_BUFFERS = tuple(name for name in ("steps", "converged")
-                       if name in {f.name for f in fields(RenderOutput)})
+SEARCH_BUFFERS = ("steps", "converged")
 
 
 def options_for(scene: Scene, base: TraceOptions) -> TraceOptions:
-    """``base`` with any sdf_* RenderSettings the scene carries (sdf_max_steps, sdf_threshold,
-    sdf_overstep, sdf_step_clamp, sdf_coarse_to_fine), when the settings have such fields."""
+    """``base`` with the sdf_* RenderSettings the scene sets (sdf_max_steps, sdf_threshold,
+    sdf_overstep, sdf_step_clamp, sdf_coarse_to_fine; None keeps the base's)."""
     changes = {}
     for field in ("max_steps", "threshold", "overstep", "step_clamp", "coarse_to_fine"):
-        value = getattr(scene.settings, f"sdf_{field}", None)
+        value = getattr(scene.settings, f"sdf_{field}")
         if value is not None:
             changes[field] = value
     return base.replace(**changes) if changes else base

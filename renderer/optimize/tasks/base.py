@@ -100,7 +100,7 @@ class Task:
         st = self.base.settings
         return {"task": self.name, "loss": self.image_loss.name, "loss_formula": self.image_loss.formula,
                 "renderer": st.renderer, "image_size": st.image_size, "lighting": st.lighting,
-                "mesh": self.base.mesh.name, "num_views": len(self.views),
+                "mesh": self.base.shape.name, "representation": self.base.kind, "num_views": len(self.views),
                 "view_cameras": [[float(v.camera.distance), float(v.camera.elevation),
                                   float(v.camera.azimuth), float(v.camera.fov)] for v in self.views]}
 
@@ -148,7 +148,9 @@ class Task:
         cannot be rebuilt. Reads only what the run file holds (its format is unchanged)."""
         from ...camera import OrbitCamera
         from ...lighting import Lights, Material
+        from ...registry import reference_renderer
         from ...scene import RenderSettings
+        from ...shapes import shape_kind
 
         meta = timeline.meta
         task = meta.get("task") or {}
@@ -158,7 +160,10 @@ class Task:
         values = recorded_scalars(timeline, step)
         if not values:
             raise ValueError(f"step {step} was not recorded")
-        settings = RenderSettings(image_size=int(stamp["image_size"]), renderer="gl",
+        notes: list[str] = []
+        shape = cls._recorded_shape(timeline, step, mesh_named, notes)
+        settings = RenderSettings(image_size=int(stamp["image_size"]),
+                                  renderer=reference_renderer(shape_kind(shape)).name,
                                   lighting=stamp.get("lighting", "phong"),
                                   background=tuple(stamp.get("background", (0.0, 0.0, 0.0))),
                                   double_sided=bool(stamp.get("double_sided", False)),
@@ -168,8 +173,6 @@ class Task:
         lights = Lights.from_angles(float(light.get("light_azimuth", DEFAULT_LIGHT_ANGLES[0])),
                                     float(light.get("light_elevation", DEFAULT_LIGHT_ANGLES[1])),
                                     tuple(light.get("light_color", (1.0, 1.0, 1.0))))
-        notes: list[str] = []
-        shape = cls._recorded_shape(timeline, step, mesh_named, notes)
         scene = Scene(shape=shape, camera=OrbitCamera(), lights=lights,
                       material=Material.for_lighting(settings.lighting), settings=settings)
         return RecordedScene(cls._recorded_view(scene, timeline, values, notes), step, tuple(notes))
@@ -197,7 +200,7 @@ DEFAULT_LIGHT_ANGLES = (30.0, 40.0)     # build_run's and the optimize verb's de
 
 @dataclass(frozen=True)
 class RecordedScene:
-    """One recorded step rebuilt: ``scene`` (drawn with the "gl" renderer), the ``step`` it
+    """One recorded step rebuilt: ``scene`` (drawn with its kind's reference renderer), the ``step`` it
     shows, and ``notes`` a caption should carry (e.g. vertices from the nearest recorded frame)."""
 
     scene: Scene
