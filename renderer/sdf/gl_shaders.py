@@ -5,7 +5,7 @@ fixed-point weights some GPUs filter with), shaded by the mesh reference's own G
 function (copied out of ``renderer.gl.shaders``, so the formulas have one definition)."""
 from __future__ import annotations
 
-from ..gl.shaders import MAX_LIGHTS, shade_fragment_source
+from ..gl.shaders import MAX_LIGHTS, SHADING_FUNCTIONS
 from ..lighting import sh_glsl
 
 MAX_PRIMITIVES = 32
@@ -18,13 +18,6 @@ void main() {
     gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
 }
 """
-
-
-def _shade_function() -> str:
-    """``highlight`` and ``shade`` from the mesh reference's fragment shader."""
-    src = shade_fragment_source()
-    start, end = src.index("float highlight("), src.index("void main()")
-    return src[start:end]
 
 
 _FRAGMENT = """
@@ -182,4 +175,4 @@ void main() {{
 
 def fragment_source() -> str:
     return _FRAGMENT.format(max_lights=MAX_LIGHTS, max_prims=MAX_PRIMITIVES, sh_function=sh_glsl(),
-                            shade_function=_shade_function())
+                            shade_function=SHADING_FUNCTIONS)
