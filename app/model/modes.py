@@ -140,6 +140,10 @@ for _mode in (
                  "against sigma: which gradient is right, and what sigma to choose (slow: a few "
                  "seconds per method)", "app.workers.compare_mode:compare_methods", needs_target=True,
                  kinds=("mesh",)),
+    AnalysisMode("sdf_convergence", "sphere tracing: did not converge",
+                 "SDF evaluations per pixel of the sphere tracer; the pixels whose march ran out of "
+                 "steps are outlined (grazing rays near the silhouette, or an SDF that is not a true "
+                 "distance)", "app.workers.representation_modes:sdf_convergence", kinds=("sdf",)),
     AnalysisMode("diagnostics", "diagnostics",
                  "Why the gradient may be zero, NaN or misleading, in plain words, each finding with "
                  "its severity (dL/dI itself is mode 3)",

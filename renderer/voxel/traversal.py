@@ -181,8 +181,12 @@ _CACHE: OrderedDict = OrderedDict()
 
 
 def camera_key(camera: OrbitCamera) -> tuple:
-    return (float(camera.azimuth), float(camera.elevation), float(camera.distance),
-            float(camera.fov), tuple(float(v) for v in camera.target))
+    """The camera's values (detached: the traversal has no camera gradient, as in DRC)."""
+    def value(x) -> float:
+        return float(x.detach()) if hasattr(x, "detach") else float(x)
+
+    return (value(camera.azimuth), value(camera.elevation), value(camera.distance),
+            value(camera.fov), tuple(value(v) for v in camera.target))
 
 
 def grid_segments(grid, camera: OrbitCamera, image_size: int) -> CellSegments:

@@ -1,0 +1,52 @@
+"""The window on every representation: a splat PLY, a binvox and an SDF scene open by drop, the
+renderer and the reference follow the kind, every analysis mode that applies draws without an
+error, the pixel inspector explains a pixel with the representation's own table, and the modes
+and renderers that do not apply are greyed out."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.model.modes import get_mode, mode_applies, mode_names
+from renderer.assets import asset_path
+from renderer.registry import default_renderer, get_renderer, reference_renderer
+from tests.gui_support import drop_files, isolated_settings, make_window, wait_idle  # noqa: F401
+
+
+def spec_name(model) -> str:
+    return model.scene.settings.renderer
+
+
+@pytest.mark.parametrize("asset, kind", [("spot_splats", "splats"), ("torus", "voxels"), ("sphere_box", "sdf")])
+def test_each_representation_opens_analyses_and_inspects(qtbot, make_window, asset, kind):
+    window = make_window()
+    drop_files(window, asset_path(asset))
+    wait_idle(qtbot, window)
+    model = window.model
+    assert model.scene.kind == kind and model.scene.settings.renderer == default_renderer(kind).name
+    assert window.banner.isHidden(), window.banner.text()
+    assert reference_renderer(kind).name in window.gl_pane.title.text()
+    assert spec_name(model) in window.soft_pane.title.text()
+    # the two views agree where they should: the differentiable render against the reference
+    soft, ref = window.soft_pane.image, window.gl_pane.image
+    assert soft.shape == ref.shape and float(np.abs(soft - ref).mean()) < 0.05, kind
+    spec = get_renderer(model.scene.settings.renderer)
+    applicable = [m for m in mode_names() if mode_applies(m, spec, kind)]
+    assert "compare" not in applicable and "influence" not in applicable
+    assert ("sdf_convergence" in applicable) == (kind == "sdf")
+    for mode in applicable:
+        model.mode = mode
+        wait_idle(qtbot, window)
+        result = window.analysis_pane.last_result
+        assert result is not None and result.request.mode == mode, (kind, mode)
+        assert window.banner.isHidden(), (kind, mode, window.banner.text())
+        assert np.isfinite(result.heatmap.levels).all(), (kind, mode)
+        assert window.analysis_pane.notes.toPlainText().strip(), (kind, mode)
+    model.pick = (0.5, 0.5)
+    wait_idle(qtbot, window)
+    table = window.inspector.report
+    assert table is not None and hasattr(table, "columns") and table.rows, kind
+    assert window.inspector.table.columnCount() == len(table.columns)
+    # the mesh renderers are greyed in the Scene menu, this kind's are not
+    actions = window.menus.renderer_actions
+    assert not actions["softras"].isEnabled() and actions[spec.name].isEnabled()
