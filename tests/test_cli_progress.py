@@ -74,5 +74,6 @@ def test_landscape_reports_progress(monkeypatch, tmp_path, capsys):
             "--steps", "5", "--sigmas", "1e-4,1e-3", "--param2", "elevation", "--steps2", "2",
             "--npz", str(tmp_path / "l.npz")]
     assert main(args) == 0
-    assert seen[-1][0] == seen[-1][1] == 2 * 5 + 5 * 2      # every point of the sweep and the scan
+    # every point of the sweep (two sigmas and the exact curve) and of the scan
+    assert seen[-1][0] == seen[-1][1] == 3 * 5 + 5 * 2
     assert {note for _, _, note in seen} == {"sweep", "2-D scan"}

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from app.model.modes import get_mode, mode_names
+from app.model.modes import get_mode, mode_applies, mode_names
 from tests.gui_support import isolated_settings, make_window, wait_idle  # noqa: F401
 
 
@@ -15,7 +15,10 @@ def test_every_analysis_mode_draws_with_its_colour_bar(qtbot, make_window):
     window = make_window()
     window.model.pick = (0.5, 0.5)                # the influence mode needs a picked pixel
     pane = window.analysis_pane
-    for mode in mode_names():
+    spec, kind = window.model.renderer_spec, window.model.scene.kind
+    modes = [m for m in mode_names() if mode_applies(m, spec, kind)]
+    assert "compare" in modes and "sdf_convergence" not in modes      # a mesh's modes
+    for mode in modes:
         window.model.mode = mode
         wait_idle(qtbot, window)
         result = pane.last_result

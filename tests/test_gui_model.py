@@ -130,20 +130,21 @@ def compute_toy_mode(ctx) -> None:
 
 
 @pytest.fixture
-def tenth_mode():
-    assert len(mode_names()) == 9
-    mode = register_mode(AnalysisMode(TOY_MODE, "toy mode", "a test's tenth mode", compute_toy_mode, cheap=True))
+def extra_mode():
+    assert len(mode_names()) == 11             # the first wave's nine, compare, the SDF map
+    mode = register_mode(AnalysisMode(TOY_MODE, "toy mode", "a test's extra mode", compute_toy_mode, cheap=True))
     yield mode
     unregister_mode(TOY_MODE)
 
 
-def test_a_tenth_mode_gets_ctrl_0_which_switches_the_model(qtbot, tenth_mode, make_window):
+def test_later_modes_get_the_next_shortcuts_which_switch_the_model(qtbot, extra_mode, make_window):
     window = make_window()
     act = window.menus.mode_actions[TOY_MODE]
-    assert act.shortcut() == QKeySequence("Ctrl+0")
+    assert act.shortcut() == QKeySequence("Ctrl+Alt+2")            # the 12th
     assert window.menus.mode_actions["diagnostics"].shortcut() == QKeySequence("Ctrl+9")
+    assert window.menus.mode_actions["compare"].shortcut() == QKeySequence("Ctrl+0")
     window.activateWindow()
-    QTest.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
     assert window.model.mode == TOY_MODE and act.isChecked()
     assert window.analysis_pane.mode_combo.currentData() == TOY_MODE
     wait_idle(qtbot, window)

@@ -133,6 +133,11 @@ for _mode in (
                  "hardest), per splat on the splats, a slice of dL/dx through a voxel grid, per "
                  "parameter for an SDF",
                  f"{_BUILTIN}:vertex_grad", needs_target=True, magnitude_scales=True),
+    AnalysisMode("diagnostics", "diagnostics",
+                 "Why the gradient may be zero, NaN or misleading, in plain words, each finding with "
+                 "its severity (dL/dI itself is mode 3)",
+                 f"{_BUILTIN}:diagnostics", needs_target=True, shows_text=True),
+    # after the first wave's nine, so that their shortcuts stay Ctrl+1 .. Ctrl+9
     AnalysisMode("compare", "gradient methods vs exact",
                  "Every gradient method (SoftRas at the current sigma and gamma, DIB-R, NMR, AA, hard) "
                  "beside the exact derivative of the box-filtered image on one colour scale, each "
@@ -144,10 +149,6 @@ for _mode in (
                  "SDF evaluations per pixel of the sphere tracer; the pixels whose march ran out of "
                  "steps are outlined (grazing rays near the silhouette, or an SDF that is not a true "
                  "distance)", "app.workers.representation_modes:sdf_convergence", kinds=("sdf",)),
-    AnalysisMode("diagnostics", "diagnostics",
-                 "Why the gradient may be zero, NaN or misleading, in plain words, each finding with "
-                 "its severity (dL/dI itself is mode 3)",
-                 f"{_BUILTIN}:diagnostics", needs_target=True, shows_text=True),
 ):
     register_mode(_mode)
 
