@@ -22,7 +22,7 @@ def render_reference_splat(scene) -> RenderOutput:
 
 register_loader((".ply",), load_splat_ply, accepts=is_splat_ply)
 
-SPLAT_MODES = ("difference", "alpha", "dl_di", "di_soft", "di_ref", "agreement", "vertex_grad")
+SPLAT_MODES = ("difference", "alpha", "dl_di", "di_soft", "di_ref", "agreement", "vertex_grad", "diagnostics")
 
 register_renderer(RendererSpec(
     name="splat", render=render_splat, representations=("splats",),
