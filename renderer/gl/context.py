@@ -1,9 +1,11 @@
-"""Standalone OpenGL contexts for the reference renderer (headless, no window, no Qt)."""
+"""Standalone OpenGL contexts for the reference renderers (headless, no window, no Qt), the one
+readback that flips GL's bottom-up rows, and the per-context renderer cache they share."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import moderngl
+import numpy as np
 
 # gl_PrimitiveID in fragment shaders, float colour attachments and multiple render targets.
 MIN_GL_VERSION = 330
@@ -30,3 +32,30 @@ def create_context(backend: Optional[str] = "egl") -> moderngl.Context:
                            f"{MIN_GL_VERSION // 10 % 10} context (backend={backend!r}): {exc}; "
                            f"{hint}") from exc
     return ctx
+
+
+def read_attachment(fbo: moderngl.Framebuffer, attachment: int, components: int, size: int) -> np.ndarray:
+    """One float attachment as (size, size, components), row 0 at the TOP.
+
+    GL's row 0 is the bottom of the window; every GL reference reads through here, so this is the
+    one place images are flipped.
+    """
+    raw = fbo.read(attachment=attachment, components=components, dtype="f4")
+    plane = np.frombuffer(raw, dtype=np.float32).reshape(size, size, components)
+    return np.ascontiguousarray(plane[::-1])
+
+
+class PerContext:
+    """One renderer per GL context, made on first use by ``factory(ctx)`` (ctx None: the
+    renderer makes and owns one standalone EGL context); a released one is made again."""
+
+    def __init__(self, factory: Callable[[Optional[moderngl.Context]], Any]) -> None:
+        self._factory = factory
+        self._renderers: dict[Optional[int], Any] = {}
+
+    def get(self, ctx: Optional[moderngl.Context] = None):
+        key = None if ctx is None else id(ctx)
+        renderer = self._renderers.get(key)
+        if renderer is None or getattr(renderer, "_released", False):
+            renderer = self._renderers[key] = self._factory(ctx)
+        return renderer

@@ -19,7 +19,7 @@ from ..scene import Scene
 from . import shaders
 from .arrays import (box_filter, corner_vertex_data, mat4_bytes, tensor_key, to_numpy,
                      with_background)
-from .context import MIN_GL_VERSION, create_context
+from .context import MIN_GL_VERSION, PerContext, create_context, read_attachment
 
 # How many meshes / textures / image sizes stay uploaded; older ones are released (an optimisation
 # uploads a new vertex buffer per step, so the caches must be bounded).
@@ -313,7 +313,7 @@ class GLRenderer:
         # in after readback, which also keeps it out of the normal and position planes.
         targets.shade.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         gpu_mesh.shade_vao.render(moderngl.TRIANGLES)
-        planes = [_read(targets.shade, i, 4, size) for i in range(3 if full else 1)]
+        planes = [read_attachment(targets.shade, i, 4, size) for i in range(3 if full else 1)]
         coverage = None
         if cover:
             # Silhouette coverage counts every face, back faces included (DESIGN.md §3).
@@ -321,28 +321,14 @@ class GLRenderer:
             targets.cover.use()
             targets.cover.clear(0.0, 0.0, 0.0, 0.0)
             gpu_mesh.cover_vao.render(moderngl.TRIANGLES)
-            coverage = _read(targets.cover, 0, 1, size)[..., 0]
+            coverage = read_attachment(targets.cover, 0, 1, size)[..., 0]
         return {"planes": planes, "coverage": coverage}
 
 
-def _read(fbo: moderngl.Framebuffer, attachment: int, components: int, size: int) -> np.ndarray:
-    """Read one float attachment as (size, size, components), row 0 at the TOP.
-
-    GL's row 0 is the bottom of the window; this is the one place the image is flipped.
-    """
-    raw = fbo.read(attachment=attachment, components=components, dtype="f4")
-    plane = np.frombuffer(raw, dtype=np.float32).reshape(size, size, components)
-    return np.ascontiguousarray(plane[::-1])
-
-
-_SHARED: dict = {}
+_RENDERERS = PerContext(lambda ctx: GLRenderer(ctx))
 
 
 def render_gl(scene: Scene, ctx: Optional[moderngl.Context] = None) -> dict[str, np.ndarray]:
     """Render with a renderer cached per context (None: one shared standalone EGL context).
     Returns the buffers of ``GLRenderer.render``."""
-    key = None if ctx is None else id(ctx)
-    renderer = _SHARED.get(key)
-    if renderer is None or renderer._released:
-        renderer = _SHARED[key] = GLRenderer(ctx)
-    return renderer.render(scene)
+    return _RENDERERS.get(ctx).render(scene)

@@ -66,20 +66,10 @@ in float v_depth;
 uniform int u_albedo_mode;      // 0 material, 1 vertex colour, 2 texture
 uniform vec3 u_albedo;
 uniform sampler2D u_texture;
-uniform int u_lighting;         // 0 none, 1 lambertian, 2 phong, 3 sh
 uniform bool u_flat;
 uniform bool u_double_sided;
 uniform vec3 u_eye;
-uniform vec3 u_ambient;
-uniform int u_num_lights;
-uniform vec3 u_light_dir[MAX_LIGHTS];    // toward the light, not necessarily unit
-uniform vec3 u_light_color[MAX_LIGHTS];
-uniform float u_ka;
-uniform float u_kd;
-uniform float u_ks;
-uniform float u_shininess;
 
-{sh_function}
 
 layout(location = 0) out vec4 out_color;          // rgb, face id + 1 (0 = background)
 layout(location = 1) out vec4 out_normal_depth;   // world unit normal, view-space depth
@@ -101,9 +91,18 @@ void main() {{
 
 
 # DESIGN.md §4's shading in GLSL, the same formulas as ``renderer.shading.shade``: every GL
-# reference (meshes, voxels, SDFs) includes these functions, after declaring u_lighting, u_eye,
-# u_ambient, u_num_lights, u_light_dir, u_light_color, u_ka, u_kd, u_ks, u_shininess and the SH
-# function (``sh_glsl``).
+# reference (meshes, voxels, SDFs) includes ``shading_glsl()`` (these uniforms, the SH function
+# and ``shade``), declaring u_eye and #define MAX_LIGHTS itself.
+SHADING_UNIFORMS = """uniform int u_lighting;         // 0 none, 1 lambertian, 2 phong, 3 sh
+uniform vec3 u_ambient;
+uniform int u_num_lights;
+uniform vec3 u_light_dir[MAX_LIGHTS];    // toward the light, not necessarily unit
+uniform vec3 u_light_color[MAX_LIGHTS];
+uniform float u_ka;
+uniform float u_kd;
+uniform float u_ks;
+uniform float u_shininess;
+"""
 SHADING_FUNCTIONS = """// max(0, x)^s, 0 wherever x <= 0 (GLSL leaves pow(0, s) undefined for s <= 0); the torch
 // shading (renderer/shading.py) masks the highlight the same way, so the two agree even at s = 0.
 float highlight(float x, float s) {
@@ -131,10 +130,14 @@ vec3 shade(vec3 albedo, vec3 n, vec3 p) {
 """
 
 
+def shading_glsl() -> str:
+    """The lighting uniforms, the SH function generated from ``renderer.lighting`` and ``shade``."""
+    return "\n".join([SHADING_UNIFORMS, sh_glsl(), SHADING_FUNCTIONS])
+
+
 def shade_fragment_source() -> str:
-    """The shading fragment shader, with the SH function generated from ``renderer.lighting``."""
-    return _SHADE_FRAGMENT_TEMPLATE.format(max_lights=MAX_LIGHTS, sh_function=sh_glsl(),
-                                           shading=SHADING_FUNCTIONS)
+    """The mesh reference's shading fragment shader."""
+    return _SHADE_FRAGMENT_TEMPLATE.format(max_lights=MAX_LIGHTS, shading=shading_glsl())
 
 
 COVERAGE_VERTEX = """

@@ -17,7 +17,7 @@ import torch
 from ..errors import UserError
 from ..fragments import RenderOutput
 from ..gl.arrays import box_filter, to_numpy
-from ..gl.context import create_context
+from ..gl.context import PerContext, create_context, read_attachment
 from ..gl.shaders import LIGHTING_CODES, MAX_LIGHTS
 from ..scene import Scene
 from . import gl_shaders
@@ -103,11 +103,7 @@ class GLSDFRenderer:
         self.ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
         self.prog["u_size"].value = float(size)
         self.vao.render(moderngl.TRIANGLES, vertices=3)
-        planes = []
-        for i in range(3):
-            raw = fbo.read(attachment=i, components=4, dtype="f4")
-            planes.append(np.ascontiguousarray(np.frombuffer(raw, np.float32).reshape(size, size, 4)[::-1]))
-        return planes
+        return [read_attachment(fbo, i, 4, size) for i in range(3)]
 
     def _uniform(self, name: str, value) -> None:
         if name in self.prog:          # the compiler drops uniforms it proves unused
@@ -195,15 +191,12 @@ class GLSDFRenderer:
         self._uniform("u_dims", tuple(int(d) for d in values.shape))
 
 
-_SHARED: dict = {}
+_RENDERERS = PerContext(lambda ctx: GLSDFRenderer(ctx))
 
 
 def render_gl_sdf(scene: Scene, ctx: Optional[moderngl.Context] = None) -> dict[str, np.ndarray]:
     """``GLSDFRenderer.render`` with a renderer cached per context (None: a shared standalone one)."""
-    key = None if ctx is None else id(ctx)
-    if key not in _SHARED:
-        _SHARED[key] = GLSDFRenderer(ctx)
-    return _SHARED[key].render(scene)
+    return _RENDERERS.get(ctx).render(scene)
 
 
 def render_reference_sdf(scene: Scene) -> RenderOutput:

@@ -5,8 +5,7 @@ fixed-point weights some GPUs filter with), shaded by the mesh reference's own G
 function (copied out of ``renderer.gl.shaders``, so the formulas have one definition)."""
 from __future__ import annotations
 
-from ..gl.shaders import MAX_LIGHTS, SHADING_FUNCTIONS
-from ..lighting import sh_glsl
+from ..gl.shaders import MAX_LIGHTS, shading_glsl
 
 MAX_PRIMITIVES = 32
 
@@ -50,17 +49,7 @@ uniform vec3 u_hi;
 uniform ivec3 u_dims;
 
 uniform vec3 u_albedo;
-uniform int u_lighting;
-uniform vec3 u_ambient;
-uniform int u_num_lights;
-uniform vec3 u_light_dir[MAX_LIGHTS];
-uniform vec3 u_light_color[MAX_LIGHTS];
-uniform float u_ka;
-uniform float u_kd;
-uniform float u_ks;
-uniform float u_shininess;
 
-{sh_function}
 
 layout(location = 0) out vec4 out_color;          // rgb, hit (1) or not (0)
 layout(location = 1) out vec4 out_normal_depth;   // world unit normal, view depth
@@ -128,7 +117,7 @@ vec3 sdf_gradient(vec3 p) {{
                 sdf(p + vec3(0, 0, h)) - sdf(p - vec3(0, 0, h))) / (2.0 * h);
 }}
 
-{shade_function}
+{shading}
 
 void main() {{
     // pixel centre in NDC (gl_FragCoord is at the centre, row 0 at the bottom)
@@ -174,5 +163,4 @@ void main() {{
 
 
 def fragment_source() -> str:
-    return _FRAGMENT.format(max_lights=MAX_LIGHTS, max_prims=MAX_PRIMITIVES, sh_function=sh_glsl(),
-                            shade_function=SHADING_FUNCTIONS)
+    return _FRAGMENT.format(max_lights=MAX_LIGHTS, max_prims=MAX_PRIMITIVES, shading=shading_glsl())

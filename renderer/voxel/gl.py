@@ -17,7 +17,7 @@ import moderngl
 import numpy as np
 
 from ..gl.arrays import tensor_key, to_numpy
-from ..gl.context import MIN_GL_VERSION, create_context
+from ..gl.context import MIN_GL_VERSION, PerContext, create_context, read_attachment
 from ..gl.shaders import LIGHTING_CODES, MAX_LIGHTS
 from ..scene import Scene
 from .drc import scene_grid
@@ -62,7 +62,7 @@ class VoxelGLRenderer:
         fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
         self._vao.render(moderngl.TRIANGLES, vertices=3)
-        color, depth, normal, position = (_read(fbo, i, size) for i in range(4))
+        color, depth, normal, position = (read_attachment(fbo, i, 4, size) for i in range(4))
         return {
             "rgb": np.ascontiguousarray(color[..., :3]),
             "alpha": np.ascontiguousarray(color[..., 3]),
@@ -151,20 +151,10 @@ class VoxelGLRenderer:
         self._released = True
 
 
-def _read(fbo: moderngl.Framebuffer, attachment: int, size: int) -> np.ndarray:
-    """One (size, size, 4) float attachment, row 0 at the TOP (the one flip)."""
-    raw = fbo.read(attachment=attachment, components=4, dtype="f4")
-    return np.ascontiguousarray(np.frombuffer(raw, dtype=np.float32).reshape(size, size, 4)[::-1])
-
-
-_SHARED: dict = {}
+_RENDERERS = PerContext(lambda ctx: VoxelGLRenderer(ctx))
 
 
 def render_gl_voxels(scene: Scene, ctx: Optional[moderngl.Context] = None) -> dict[str, np.ndarray]:
     """Render with a VoxelGLRenderer cached per context (None: one shared standalone EGL
     context). Returns the buffers of ``VoxelGLRenderer.render``."""
-    key = None if ctx is None else id(ctx)
-    renderer = _SHARED.get(key)
-    if renderer is None or renderer._released:
-        renderer = _SHARED[key] = VoxelGLRenderer(ctx)
-    return renderer.render(scene)
+    return _RENDERERS.get(ctx).render(scene)

@@ -4,8 +4,7 @@ cell with occupancy >= 0.5). Shading is DESIGN.md §4 with the entry face's norm
 formulas as ``renderer.shading.shade`` (the SH function comes from ``renderer.lighting``)."""
 from __future__ import annotations
 
-from ..gl.shaders import MAX_LIGHTS, SHADING_FUNCTIONS
-from ..lighting import sh_glsl
+from ..gl.shaders import MAX_LIGHTS, shading_glsl
 
 FULLSCREEN_VERTEX = """
 #version 330
@@ -34,17 +33,7 @@ uniform float u_tan_half_fov;
 uniform float u_size;
 uniform vec3 u_background;
 uniform float u_threshold;
-uniform int u_lighting;
-uniform vec3 u_ambient;
-uniform int u_num_lights;
-uniform vec3 u_light_dir[MAX_LIGHTS];
-uniform vec3 u_light_color[MAX_LIGHTS];
-uniform float u_ka;
-uniform float u_kd;
-uniform float u_ks;
-uniform float u_shininess;
 
-{sh_function}
 
 layout(location = 0) out vec4 out_color;      // expected rgb (background composited), alpha
 layout(location = 1) out vec4 out_depth;      // expected view depth, hard depth, hard cell + 1, 0
@@ -142,4 +131,4 @@ void main() {{
 
 
 def march_fragment_source() -> str:
-    return _MARCH_TEMPLATE.format(max_lights=MAX_LIGHTS, sh_function=sh_glsl(), shading=SHADING_FUNCTIONS)
+    return _MARCH_TEMPLATE.format(max_lights=MAX_LIGHTS, shading=shading_glsl())
