@@ -10,7 +10,7 @@ the true parameter values are known, gradients that pull the wrong way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 import numpy as np
 import torch
@@ -260,6 +260,17 @@ def check_direction(scene: Scene, grads: GradientBuffers, true_values: Mapping[s
     return out
 
 
+# Checks a representation adds (e.g. the splats' dead-splat finding): kind -> check(scene,
+# target, loss, grads) -> findings. Its package registers them with ``register_check``.
+RepresentationCheck = Callable[[Scene, Target, str, GradientBuffers], list[Finding]]
+REPRESENTATION_CHECKS: dict[str, list[RepresentationCheck]] = {}
+
+
+def register_check(kind: str, check: RepresentationCheck) -> None:
+    """Run ``check`` in ``diagnose`` for scenes of representation ``kind``."""
+    REPRESENTATION_CHECKS.setdefault(kind, []).append(check)
+
+
 def diagnose(scene: Scene, target: Target, loss: str = "silhouette",
              true_values: Optional[Mapping[str, float]] = None,
              grads: Optional[GradientBuffers] = None) -> list[Finding]:
@@ -283,5 +294,7 @@ def diagnose(scene: Scene, target: Target, loss: str = "silhouette",
     findings += check_zero_gradient(scene, grads, findings)
     if true_values:
         findings += check_direction(scene, grads, true_values)
+    for check in REPRESENTATION_CHECKS.get(scene.kind, ()):
+        findings += check(scene, target, loss, grads)
     findings.sort(key=lambda f: SEVERITY_ORDER[f.severity])
     return findings
