@@ -34,6 +34,7 @@ def test_each_representation_opens_analyses_and_inspects(qtbot, make_window, ass
     applicable = [m for m in mode_names() if mode_applies(m, spec, kind)]
     assert "compare" not in applicable and "influence" not in applicable
     assert ("sdf_convergence" in applicable) == (kind == "sdf")
+    notes = {}
     for mode in applicable:
         model.mode = mode
         wait_idle(qtbot, window)
@@ -41,12 +42,18 @@ def test_each_representation_opens_analyses_and_inspects(qtbot, make_window, ass
         assert result is not None and result.request.mode == mode, (kind, mode)
         assert window.banner.isHidden(), (kind, mode, window.banner.text())
         assert np.isfinite(result.heatmap.levels).all(), (kind, mode)
-        assert window.analysis_pane.notes.toPlainText().strip(), (kind, mode)
+        notes[mode] = window.analysis_pane.notes.toPlainText()
+        assert notes[mode].strip(), (kind, mode)
+    if kind == "splats":                      # the dead-splat finding is one of the diagnostics
+        assert "splats in view" in notes["diagnostics"]
     model.pick = (0.5, 0.5)
     wait_idle(qtbot, window)
     table = window.inspector.report
     assert table is not None and hasattr(table, "columns") and table.rows, kind
     assert window.inspector.table.columnCount() == len(table.columns)
+    if kind == "splats":                      # each listed splat's footprint ellipse, on the reference
+        outlines = window.analysis_pane.last_result.face_outlines
+        assert outlines is not None and outlines.shape[0] == min(len(table.rows), 40) and outlines.shape[2] == 2
     # the mesh renderers are greyed in the Scene menu, this kind's are not
     actions = window.menus.renderer_actions
     assert not actions["softras"].isEnabled() and actions[spec.name].isEnabled()

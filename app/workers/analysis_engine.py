@@ -159,9 +159,11 @@ class AnalysisEngine:
         if pixel is not None:
             report = self.inspect(scene, pixel, result.times)
             result.inspector = report
-            if scene.kind == "mesh":        # other representations' reports are tables
+            if scene.kind == "mesh":
                 faces = [f.face for f in report.significant()][:MAX_OUTLINED_FACES]
                 result.face_outlines = self._outlines(scene, faces)
+            else:                           # a table: its own outlines (splat footprints), if any
+                result.face_outlines = report.outlines
             check()
         mode.compute_function()(ModeContext(self, scene, request, soft, gl, result, check))
         return result

@@ -9,7 +9,7 @@ inspector dock and the ``grad --pixel`` verb show any of them the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -21,7 +21,10 @@ class ElementTable:
     """One pixel's report as a table. header: summary lines (the pixel's value, totals);
     columns: the table's column names; rows: one tuple of cell texts per element (at most a
     few hundred, most important first); elements: the element index of each row (-1: none),
-    for highlighting; notes: findings in words (e.g. "3 fragments dropped below 1/255")."""
+    for highlighting; notes: findings in words (e.g. "3 fragments dropped below 1/255");
+    outlines: (len(rows), K, 2) closed polygons in pixel coordinates (x = column, y = row, the
+    image's corner at 0), one per row, drawn on the reference view (a splat's footprint ellipse),
+    or None."""
 
     row: int
     col: int
@@ -31,6 +34,7 @@ class ElementTable:
     rows: list[tuple[str, ...]]
     elements: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    outlines: Optional[np.ndarray] = None
 
     def lines(self, max_rows: int = 12) -> list[str]:
         """A plain-text report: the header, the first ``max_rows`` rows, the notes."""

@@ -15,7 +15,7 @@ import moderngl
 import numpy as np
 import torch
 
-from ..gl.context import MIN_GL_VERSION, create_context
+from ..gl.context import MIN_GL_VERSION, PerContext, create_context, read_attachment
 from ..scene import Scene
 from .project import ALPHA_CUTOFF, MAX_ALPHA, project_splats
 from .render import scene_cloud
@@ -143,7 +143,7 @@ class GLSplatRenderer:
             vao.release()
             inst.release()
         ctx.disable(moderngl.BLEND)
-        color, zplane = (_read(fbo, i, size) for i in range(2))
+        color, zplane = (read_attachment(fbo, i, 4, size) for i in range(2))
         alpha = color[..., 3]
         bg = np.asarray(scene.settings.background, dtype=np.float32)
         rgb = color[..., :3] + (1.0 - alpha)[..., None] * bg
@@ -166,18 +166,9 @@ class GLSplatRenderer:
         self._released = True
 
 
-def _read(fbo: moderngl.Framebuffer, attachment: int, size: int) -> np.ndarray:
-    raw = fbo.read(attachment=attachment, components=4, dtype="f4")
-    return np.ascontiguousarray(np.frombuffer(raw, dtype=np.float32).reshape(size, size, 4)[::-1])
-
-
-_SHARED: dict = {}
+_RENDERERS = PerContext(lambda ctx: GLSplatRenderer(ctx))
 
 
 def render_gl_splat(scene: Scene, ctx: Optional[moderngl.Context] = None) -> dict[str, np.ndarray]:
     """Render with a GLSplatRenderer cached per context (None: one shared standalone EGL context)."""
-    key = None if ctx is None else id(ctx)
-    renderer = _SHARED.get(key)
-    if renderer is None or renderer._released:
-        renderer = _SHARED[key] = GLSplatRenderer(ctx)
-    return renderer.render(scene)
+    return _RENDERERS.get(ctx).render(scene)

@@ -21,14 +21,16 @@ import numpy as np
 import torch
 
 from ..analysis.element_inspector import ElementTable, fmt, register_pixel_inspector
+from ..analysis.diagnostics import Finding, register_check
 from ..analysis.element_view import ElementView, register_element_painter
 from ..analysis.params import ParamGroup, register_param_group
 from ..scene import Scene
-from .inspect import footprint_ellipses, inspect_splat_pixel, paint_splats, splat_gradients
+from .inspect import dead_splats, footprint_ellipses, inspect_splat_pixel, paint_splats, splat_gradients
 from .project import project_splats
 from .render import scene_cloud
 
 _NAME = re.compile(r"^splat:(\d+):([a-z_0-9]+)$")
+MAX_OUTLINED = 40          # footprints drawn for a picked pixel (the rows list more)
 FIELDS = {
     "splat_means": ("means", ("x", "y", "z"), "world", True),
     "splat_scales": ("scales", ("scale_x", "scale_y", "scale_z"), "world", True),
@@ -102,9 +104,18 @@ def splat_pixel_table(scene: Scene, row: int, col: int) -> ElementTable:
         rows.append((str(frag.splat), fmt(frag.alpha), fmt(frag.transmittance), "0",
                      fmt(frag.depth), fmt(frag.color, 3), fmt(frag.mahalanobis, 3), "dropped < 1/255"))
         elements.append(frag.splat)
+    # each listed splat's 3-sigma footprint, drawn on the reference (pixel centres at +0.5)
+    ellipses = [f.outlines[3.0] + 0.5 for f in footprint_ellipses(scene, elements[:MAX_OUTLINED], points=32)]
     return ElementTable(row, col, scene.settings.renderer, report.lines[:2],
                         ("splat", "alpha", "T", "w = alpha T", "depth", "colour", "sigmas", "fate"),
-                        rows, elements, report.lines[2:])
+                        rows, elements, report.lines[2:],
+                        outlines=np.stack(ellipses) if ellipses else None)
+
+
+def dead_splat_finding(scene: Scene, target, loss: str, grads) -> list[Finding]:
+    """The diagnostics' dead-splat finding: splats whose every fragment is below 1/255."""
+    report = dead_splats(scene)
+    return [Finding("dead-splats", "warning" if len(report.dead) else "info", report.sentence)]
 
 
 def paint_splat_gradients(scene: Scene, grad: np.ndarray, magnitude: np.ndarray, top: int = 20) -> ElementView:
@@ -137,6 +148,7 @@ def paint_splat_gradients(scene: Scene, grad: np.ndarray, magnitude: np.ndarray,
 
 
 register_pixel_inspector("splats", splat_pixel_table)
+register_check("splats", dead_splat_finding)
 register_element_painter("splats", paint_splat_gradients)
 
 __all__ = ["splat_pixel_table", "paint_splat_gradients", "parse_sh", "splat_gradients", "footprint_ellipses"]
