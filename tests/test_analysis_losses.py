@@ -113,3 +113,20 @@ def test_param_registry_roundtrip():
     for bad in ("azimut", "vertex:99:x", "vertex:1:w"):
         with pytest.raises(ValueError):
             parse_param(bad, scene)
+
+
+def test_l1_ssim_is_3dgs_loss():
+    from renderer.analysis.losses import Target, get_loss, ssim
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(24, 24, 3, generator=gen, dtype=torch.float64)
+    y = (x + 0.2 * torch.rand(24, 24, 3, generator=gen, dtype=torch.float64)).clamp(0, 1)
+    assert float(ssim(x, x)) == pytest.approx(1.0, abs=1e-12)          # identical images
+    assert float(ssim(x, y)) == pytest.approx(float(ssim(y, x)), abs=1e-12) and float(ssim(x, y)) < 0.99
+    # away from the zero-padded border, two constant images have SSIM (2ab + C1) / (a^2 + b^2 + C1)
+    a, b, c1 = 0.3, 0.7, 0.01 ** 2
+    big_a, big_b = torch.full((200, 200, 3), a, dtype=torch.float64), torch.full((200, 200, 3), b, dtype=torch.float64)
+    assert float(ssim(big_a, big_b)) == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), rel=0.03)
+    alpha = torch.ones(24, 24, dtype=torch.float64)
+    value = float(get_loss("l1-ssim")(x, alpha, Target(y, alpha)))
+    assert value == pytest.approx(0.8 * float((x - y).abs().mean()) + 0.2 * (1 - float(ssim(x, y))), rel=1e-12)

@@ -156,4 +156,4 @@ DEFAULT_MODE = "difference"
 # Parameters offered for dI/dtheta (any name renderer.analysis.parse_param accepts can be typed).
 PARAM_CHOICES = ("azimuth", "elevation", "distance", "fov", "light_azimuth", "light_elevation",
                  "ka", "kd", "ks", "shininess", "vertex:0:y")
-LOSS_CHOICES = ("silhouette", "silhouette-mse", "l1", "l2")
+LOSS_CHOICES = ("silhouette", "silhouette-mse", "l1", "l2", "l1-ssim")

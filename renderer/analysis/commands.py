@@ -21,7 +21,7 @@ from .progress import ProgressBar
 
 VERBS = ("grad", "landscape")
 TARGET_FLAGS = ("azimuth", "elevation", "distance", "fov", "light_azimuth", "light_elevation")
-LOSS_NAMES = ("silhouette", "silhouette-mse", "l1", "l2")
+LOSS_NAMES = ("silhouette", "silhouette-mse", "l1", "l2", "l1-ssim")
 
 
 def _float(text: str) -> float:

@@ -66,6 +66,35 @@ def photometric_l2_loss(rgb: torch.Tensor, target_rgb: torch.Tensor,
     return diff.mean() if mask is None else diff[mask].mean()
 
 
+def _gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32, device=None) -> torch.Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-x * x / (2 * sigma * sigma))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None].expand(3, 1, size, size).contiguous()
+
+
+def ssim(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM (Wang et al. 2004; 11 x 11 Gaussian window, sigma 1.5, C1 = 0.01^2,
+    C2 = 0.03^2, as 3DGS). image, target: (S, S, 3) -> 0-d."""
+    import torch.nn.functional as F
+
+    x, y = image.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None].to(image.dtype)
+    win = _gaussian_window(dtype=image.dtype, device=image.device)
+    conv = lambda t: F.conv2d(t, win, padding=5, groups=3)  # noqa: E731
+    mx, my = conv(x), conv(y)
+    sxx, syy, sxy = conv(x * x) - mx * mx, conv(y * y) - my * my, conv(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    return s.mean()
+
+
+def l1_ssim_loss(rgb: torch.Tensor, target_rgb: torch.Tensor, ssim_weight: float = 0.2) -> torch.Tensor:
+    """3D Gaussian splatting's photometric loss: (1 - w) mean |I - T| + w (1 - SSIM(I, T)),
+    w = 0.2. rgb, target_rgb: (S, S, 3)."""
+    l1 = (rgb - target_rgb).abs().mean()
+    return (1 - ssim_weight) * l1 + ssim_weight * (1 - ssim(rgb, target_rgb))
+
+
 @dataclass(frozen=True)
 class ImageLoss:
     """A named image loss: ``channel`` is the buffer it reads ("alpha" or "rgb")."""
@@ -86,6 +115,7 @@ IMAGE_LOSSES = {
     "silhouette-mse": ImageLoss("silhouette-mse", "alpha", "mean (A - T)^2", silhouette_mse_loss),
     "l1": ImageLoss("l1", "rgb", "mean |I - T|", photometric_l1_loss),
     "l2": ImageLoss("l2", "rgb", "mean (I - T)^2", photometric_l2_loss),
+    "l1-ssim": ImageLoss("l1-ssim", "rgb", "0.8 mean |I - T| + 0.2 (1 - SSIM)", l1_ssim_loss),
 }
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 
+from ..analysis.losses import ssim
 from ..camera import OrbitCamera
 from ..mesh import Mesh
 from ..scene import Scene
@@ -118,26 +118,6 @@ def with_sh_degree(cloud: GaussianCloud, degree: int) -> GaussianCloud:
 
 
 # ----------------------------------------------------------------------------- losses
-def _gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32, device=None) -> torch.Tensor:
-    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    g = torch.exp(-x * x / (2 * sigma * sigma))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None].expand(3, 1, size, size).contiguous()
-
-
-def ssim(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM (Wang et al. 2004; 11 x 11 Gaussian window, sigma 1.5, C1 = 0.01^2,
-    C2 = 0.03^2, as 3DGS). image, target: (S, S, 3) -> 0-d."""
-    x, y = image.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None].to(image.dtype)
-    win = _gaussian_window(dtype=image.dtype, device=image.device)
-    conv = lambda t: F.conv2d(t, win, padding=5, groups=3)  # noqa: E731
-    mx, my = conv(x), conv(y)
-    sxx, syy, sxy = conv(x * x) - mx * mx, conv(y * y) - my * my, conv(x * y) - mx * my
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return s.mean()
-
-
 def photometric_loss(image: torch.Tensor, target: torch.Tensor, ssim_weight: float = 0.2,
                      kind: str = "l1") -> torch.Tensor:
     """(1 - w) L1 (or L2) + w (1 - SSIM), 3DGS's loss with w = 0.2; w = 0: plain L1/L2."""

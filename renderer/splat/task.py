@@ -10,8 +10,7 @@ default   5000 splats sampled on the mesh surface with its colours (3DGS size ru
 gsplat    gsplat's examples/image_fitting.py: 2000 random splats in [-1, 1]^3 (random quaternions,
           scales U(0, 1) x 0.05, opacity sigmoid(1), random colours), ONE view, MSE, Adam lr 0.01
           for every group, 1000 steps; 128 px here (the example's 256 px on a CPU is 4x slower).
-The SSIM term of 3DGS's loss (0.2 (1 - SSIM)) is in ``fit.fit_cloud`` and scripts/fit_splats.py;
-the runner's image losses are L1 and L2.
+The default preset's loss is 3DGS's own, "l1-ssim" (0.8 L1 + 0.2 (1 - SSIM)).
 """
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ from .fit import LR_3DGS, SplatParams, random_cloud, surface_cloud, training_cam
 
 BASE_LR = 0.01
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": dict(size=128, loss="l1", lighting="lambertian", num_views=20, splats=5000, init="surface",
+    "default": dict(size=128, loss="l1-ssim", lighting="lambertian", num_views=20, splats=5000, init="surface",
                     sh_degree=0, group_rates=LR_3DGS,
                     config=dict(steps=2000, optimizer="adam", lr=BASE_LR, views_per_step=1, frame_every=20)),
     "gsplat": dict(size=128, loss="l2", lighting="lambertian", num_views=1, splats=2000, init="random",
