@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.model.modes import get_mode, mode_applies, mode_names
-from renderer.assets import asset_path
+from renderer.assets import asset_path, load_asset
 from renderer.registry import default_renderer, get_renderer, reference_renderer
 from tests.gui_support import drop_files, isolated_settings, make_window, wait_idle  # noqa: F401
 
@@ -57,3 +57,25 @@ def test_each_representation_opens_analyses_and_inspects(qtbot, make_window, ass
     # the mesh renderers are greyed in the Scene menu, this kind's are not
     actions = window.menus.renderer_actions
     assert not actions["softras"].isEnabled() and actions[spec.name].isEnabled()
+
+
+@pytest.mark.parametrize("asset, task, steps", [("sphere_box", "sdf_fit", 12), ("torus", "carve", 8),
+                                                ("spot_splats", "splats", 6)])
+def test_a_representation_fit_runs_from_the_panel_and_its_steps_show_their_reference(
+        qtbot, make_window, asset, task, steps):
+    """The run panel offers the representation's task; its run fills the timeline, lowers the
+    loss, and a scrubbed step is redrawn by the representation's own GL reference (drawn in
+    the reference worker's thread: each thread has its own GL context)."""
+    window = make_window(mesh=load_asset(asset))
+    runs, panel = window.runs, window.runs.panel
+    assert task in [panel.task.itemText(i) for i in range(panel.task.count())]
+    panel.set_values(task=task, steps=steps, size=32)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: not runs.runs.active, timeout=300_000)
+    tl = runs.timeline
+    assert len(tl) == steps and tl.meta["status"] == "finished", panel.history.toPlainText()
+    losses = tl.scalar("loss")
+    assert losses[-1] < losses[0], losses
+    qtbot.waitUntil(lambda: f"OpenGL reference, step {steps - 1}<" in window.gl_pane.title.text(), timeout=60_000)
+    reference = window.gl_pane.image
+    assert reference is not None and float(reference.max()) > 0.1        # drawn, not a black frame

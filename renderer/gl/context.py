@@ -2,6 +2,7 @@
 readback that flips GL's bottom-up rows, and the per-context renderer cache they share."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Optional
 
 import moderngl
@@ -47,14 +48,16 @@ def read_attachment(fbo: moderngl.Framebuffer, attachment: int, components: int,
 
 class PerContext:
     """One renderer per GL context, made on first use by ``factory(ctx)`` (ctx None: the
-    renderer makes and owns one standalone EGL context); a released one is made again."""
+    renderer makes and owns a standalone EGL context, one per thread: a context can be current
+    in one thread only, and the GUI renders references from several worker threads); a released
+    one is made again."""
 
     def __init__(self, factory: Callable[[Optional[moderngl.Context]], Any]) -> None:
         self._factory = factory
-        self._renderers: dict[Optional[int], Any] = {}
+        self._renderers: dict[tuple, Any] = {}
 
     def get(self, ctx: Optional[moderngl.Context] = None):
-        key = None if ctx is None else id(ctx)
+        key = ("thread", threading.get_ident()) if ctx is None else ("context", id(ctx))
         renderer = self._renderers.get(key)
         if renderer is None or getattr(renderer, "_released", False):
             renderer = self._renderers[key] = self._factory(ctx)

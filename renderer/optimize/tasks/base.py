@@ -126,7 +126,10 @@ class Task:
     @staticmethod
     def class_for_run(meta: dict) -> type["Task"]:
         """The Task subclass that recorded a run with metadata ``meta``; ValueError if unknown."""
+        from ...registry import load_plugins
         from . import appearance, pose, shape  # noqa: F401 - every subclass, to look them up by name
+
+        load_plugins()                      # the tasks the representation packages registered
 
         task = meta.get("task")
         if not isinstance(task, dict) or "task" not in task:
