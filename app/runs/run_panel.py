@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QLabel, QLin
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from renderer import RenderSettings
-from renderer.optimize.preset_table import DEFAULT_PRESETS, PRESETS, task_names
+from renderer.optimize.preset_table import DEFAULT_PRESETS, PRESETS, TASK_DESCRIPTIONS, task_names
 from renderer.registry import renderer_names
 
 from ..controls.widgets import compact_combo
@@ -177,7 +177,7 @@ class RunPanel(QWidget):
         self.preset.addItems(list(PRESETS[task]))
         self.preset.setCurrentText(DEFAULT_PRESETS[task])
         self.preset.blockSignals(False)
-        self.task_help.setText(TASK_HELP.get(task) or PRESETS[task][DEFAULT_PRESETS[task]].get("help", ""))
+        self.task_help.setText(TASK_HELP.get(task) or TASK_DESCRIPTIONS.get(task, ""))
         multi = _multi_view(task)
         self.num_views.setEnabled(multi)
         self.views_per_step.setEnabled(multi)

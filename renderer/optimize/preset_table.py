@@ -9,6 +9,8 @@ TASKS = ("pose", "shape", "color", "light")        # the mesh tasks; task_names(
 # The representations each task optimizes; other representations' packages add theirs with
 # ``presets.register_task``.
 TASK_KINDS: dict[str, tuple[str, ...]] = {task: ("mesh",) for task in TASKS}
+# One line on what a registered task does, for the run panel and --help.
+TASK_DESCRIPTIONS: dict[str, str] = {}
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "pose": {

@@ -27,7 +27,7 @@ from ..lighting import Lights, Material
 from ..mesh import Mesh
 from ..scene import RenderSettings, Scene
 from .config import RunConfig
-from .preset_table import DEFAULT_PRESETS, PRESETS, TASK_KINDS, TASKS, task_names
+from .preset_table import DEFAULT_PRESETS, PRESETS, TASK_DESCRIPTIONS, TASK_KINDS, TASKS, task_names
 from .schedules import Schedule
 from .tasks.appearance import ColorTask, LightTask
 from .tasks.base import Task
@@ -45,12 +45,13 @@ TASK_BUILDERS: dict[str, TaskBuilder] = {}
 
 
 def register_task(name: str, presets: dict[str, dict[str, Any]], default: str, build: TaskBuilder,
-                  kinds: tuple[str, ...]) -> None:
+                  kinds: tuple[str, ...], description: str = "") -> None:
     """Add an optimization task (a representation package's registration does this).
 
     presets: preset name -> dict with at least ``size``, ``loss``, ``lighting`` and ``config``
     (RunConfig fields); default: the preset used when none is named; kinds: the representations
-    whose scenes it starts from. build(preset, scene, **overrides) -> (Task, RunConfig) gets the
+    whose scenes it starts from; description: one line on what it fits, for the run panel.
+    build(preset, scene, **overrides) -> (Task, RunConfig) gets the
     preset with the non-RunConfig overrides merged in, the scene the user has open (its shape
     is the object, or the target the task fits), and the overrides as ``build_run`` takes them
     (size, renderer, lighting, loss, steps, lr, num_views, ...; None where not given);
@@ -62,6 +63,7 @@ def register_task(name: str, presets: dict[str, dict[str, Any]], default: str, b
     PRESETS[name] = presets
     DEFAULT_PRESETS[name] = default
     TASK_KINDS[name] = tuple(kinds)
+    TASK_DESCRIPTIONS[name] = description
     TASK_BUILDERS[name] = build
 
 

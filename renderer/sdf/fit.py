@@ -211,4 +211,5 @@ def sphere_grid(like: SDF, resolution: int) -> SDF:
     return SDF(grid=grid, bounds=torch.stack([lo, hi]), name=f"{like.name}_grid").to(like.device)
 
 
-register_task("sdf_fit", PRESETS, "primitives", build_sdf_fit, kinds=("sdf",))
+register_task("sdf_fit", PRESETS, "primitives", build_sdf_fit, kinds=("sdf",),
+              description="Fit the SDF's primitive parameters (or a small grid) to multi-view silhouettes of the open SDF")

@@ -131,4 +131,5 @@ def build_splat_fit(p: dict[str, Any], scene: Scene, **overrides) -> tuple[Splat
     return SplatFitTask(base, views, start, p["loss"], p.get("group_rates")), config
 
 
-register_task("splats", PRESETS, "default", build_splat_fit, kinds=("mesh", "splats"))
+register_task("splats", PRESETS, "default", build_splat_fit, kinds=("mesh", "splats"),
+              description="Fit Gaussian splats to multi-view OpenGL images of the open mesh or splat file")

@@ -164,4 +164,5 @@ def build_carve(preset: dict[str, Any], scene: Scene, **overrides) -> tuple[Carv
     return task, run_config(preset, {k: v for k, v in overrides.items() if v is not None})
 
 
-register_task("carve", CARVE_PRESETS, "drc", build_carve, kinds=("mesh", "voxels"))
+register_task("carve", CARVE_PRESETS, "drc", build_carve, kinds=("mesh", "voxels"),
+              description="Carve a voxel grid from multi-view silhouettes (DRC event costs) of the open mesh or grid")
