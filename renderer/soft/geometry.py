@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.autograd.forward_ad as fwad
 
+from ..camera import pixel_centre_ndc
+
 # Triangles whose doubled signed screen area is below this (in NDC^2) are treated as edge-on:
 # they never count as covering a pixel, but their edges still give a distance.
 MIN_AREA2 = 1e-12
@@ -184,6 +186,19 @@ def tile_pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor):
     if not torch.is_grad_enabled() and fwad.unpack_dual(g).tangent is None:
         return pair_geometry(px, py, g)       # no derivative wanted: skip the bookkeeping
     return _TileGeometry.apply(px, py, g[:6], g[6:TABLE_ROWS])
+
+
+def shaded_barycentrics(pix: torch.Tensor, rows: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Screen barycentrics (3, M) of pairs given by their flat pixel index ``pix`` (M,) and their
+    face's ``face_table`` rows ``rows`` (>= 12, M), differentiable by autograd: the same values,
+    from the same operations, as ``pair_geometry``'s, for a few pairs picked out of a tile."""
+    col = torch.remainder(pix, image_size).to(rows.dtype)
+    row = torch.div(pix, image_size, rounding_mode="floor").to(rows.dtype)
+    px, py = pixel_centre_ndc(col, row, image_size)
+    ax, ay, bx, by, cx, cy, e0x, e0y, e1x, e1y, e2x, e2y = rows[:12]
+    cross = [ex * (py - vy) - ey * (px - vx)
+             for vx, vy, ex, ey in ((ax, ay, e0x, e0y), (bx, by, e1x, e1y), (cx, cy, e2x, e2y))]
+    return _inside_and_bary(cross)[1]
 
 
 def perspective_weights(bary: torch.Tensor, z: torch.Tensor, clip: bool) -> tuple[torch.Tensor, torch.Tensor]:

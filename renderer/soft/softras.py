@@ -24,7 +24,7 @@ from torch.utils.checkpoint import checkpoint
 from ..fragments import RenderOutput
 from ..scene import Scene
 from .common import background, color_table, plan, prepare, shade_at
-from .geometry import perspective_weights
+from .geometry import TABLE_ROWS, perspective_weights, shaded_barycentrics
 from .soft_pairs import soft_tile, softras_cutoff
 from .tiles import TileChunk
 
@@ -53,10 +53,16 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     cam = scene.camera
     z_scale = (cam.far, cam.far - cam.near)
 
-    def colour_geometry(tile):
-        """Perspective-correct weights (3, Fg, T, T), view depth z and normalised depth zbar."""
-        weights, z = perspective_weights(tile.bary, tile.zc, clip=True)
+    def colour_geometry(bary, zc):
+        """Perspective-correct weights (3, *B), view depth z and normalised depth zbar (*B)."""
+        weights, z = perspective_weights(bary, zc, clip=True)
         return weights, z, (z_scale[0] - z) / z_scale[1]
+
+    @torch.no_grad()
+    def pair_depths(tile):
+        """View depth z and normalised depth zbar of every pair (Fg, T, T), without gradients:
+        pass 1's softmax statistics and pass 2's shading mask need their values only."""
+        return colour_geometry(tile.bary.detach(), tile.zc.detach())[1:]
 
     @torch.no_grad()
     def softmax_stats(tile, z, zbar):
@@ -76,8 +82,8 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
         tile = soft_tile(chunk, geo, s, sigma)
         if not is_color:
             return tile.log_uncovered(n), tile.keep.sum(), None, None
-        weights, z, zbar = colour_geometry(tile)
-        return tile.log_uncovered(n), tile.keep.sum(), softmax_stats(tile, z, zbar), (tile, weights, zbar)
+        z, zbar = pair_depths(tile)
+        return tile.log_uncovered(n), tile.keep.sum(), softmax_stats(tile, z, zbar), (tile, zbar)
 
     def shading_pass(chunk: TileChunk, geo: torch.Tensor, table: torch.Tensor, eye: torch.Tensor,
                      shift: torch.Tensor, total: torch.Tensor, kept=None):
@@ -88,10 +94,10 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
         coverage = None
         if kept is None:
             tile = soft_tile(chunk, geo, s, sigma)
-            weights, _, zbar = colour_geometry(tile)
+            zbar = pair_depths(tile)[1]
             coverage = (tile.log_uncovered(n), tile.keep.sum())
         else:
-            tile, weights, zbar = kept
+            tile, zbar = kept
         with torch.no_grad():
             # the mask on all pairs without a graph; the differentiable weights on shaded ones only
             w = (torch.sigmoid(tile.x) * torch.exp((zbar - shift[tile.pix]) / gamma)) / total[tile.pix]
@@ -101,9 +107,15 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             idx = torch.nonzero(shade.reshape(-1), as_tuple=True)[0]
             pix = tile.pix.reshape(-1)[idx]
             local_face = torch.div(idx, chunk.size * chunk.size, rounding_mode="floor")
-        e_s = torch.sigmoid(tile.x.reshape(-1)[idx]) * torch.exp((zbar.reshape(-1)[idx] - shift[pix]) / gamma)
+        # colour geometry with gradients on the shaded pairs only: their barycentrics again from
+        # the face rows (as the tile computed them), gathered per pair as rows (one memcpy each)
+        rows = geo.T.contiguous().index_select(0, local_face).T          # (21, M)
+        bary = shaded_barycentrics(pix, rows, s)
+        weights, _, zbar_s = colour_geometry(bary, rows[TABLE_ROWS:TABLE_ROWS + 3])
+        e_s = torch.sigmoid(tile.x.reshape(-1)[idx]) * torch.exp((zbar_s - shift[pix]) / gamma)
         back = ~prep.screen.front[chunk.faces[local_face]] if st.double_sided else None
-        color = shade_at(scene, ct, table.index_select(2, local_face), weights.reshape(3, -1)[:, idx], eye, back)
+        corner_table = table.index_select(0, local_face).T.reshape(3, -1, idx.numel())      # (3, C, M)
+        color = shade_at(scene, ct, corner_table, weights, eye, back)
         numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e_s * color)
         denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e_s)
         return numer, denom, dropped, idx.numel(), coverage
@@ -121,7 +133,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             # statistics only (no graph); coverage and colour are recomputed in pass 2's checkpoint
             with torch.no_grad():
                 tile = soft_tile(chunk, geo, s, sigma)
-                stats, saved = softmax_stats(tile, *colour_geometry(tile)[1:]), None
+                stats, saved = softmax_stats(tile, *pair_depths(tile)), None
         else:
             out = checkpoint(coverage_pass, chunk, is_color, geo, use_reentrant=False) if use_ckpt \
                 else coverage_pass(chunk, is_color, geo)
@@ -146,9 +158,10 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     dropped = torch.zeros(n, dtype=dtype, device=device)
     num_shaded = 0
     colour_chunks = [c for c, is_color in chunks if is_color]
+    face_major = ct.table.permute(2, 0, 1).reshape(ct.table.shape[2], -1)  # (F, 3 C): gathers copy rows
     for chunk, saved in zip(colour_chunks, kept):
         geo = prep.geo.index_select(1, chunk.faces)
-        args = (chunk, geo, ct.table.index_select(2, chunk.faces), prep.eye, shift, total, saved)
+        args = (chunk, geo, face_major.index_select(0, chunk.faces), prep.eye, shift, total, saved)
         out = checkpoint(shading_pass, *args, use_reentrant=False) if use_ckpt else shading_pass(*args)
         numer, denom, dropped = numer + out[0], denom + out[1], dropped + out[2]
         num_shaded += out[3]
