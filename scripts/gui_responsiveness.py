@@ -1,6 +1,6 @@
 """How long does the GUI thread stall while a slider is dragged? (A diagnostic, not a test.)
 
-Opens the real main window on a mesh, then drags a slider the way a hand does: press, a value
+Opens the real main window on a file (a mesh, splats, voxels, an SDF), then drags a slider the way a hand does: press, a value
 change every 1/30 s for a few seconds, release. Meanwhile a 5 ms QTimer notes every event-loop
 tick; the gap between consecutive ticks is how long the GUI thread was busy or blocked. Prints the
 largest gap per phase (drag, and release until the full render and analysis are back) and writes
@@ -47,10 +47,10 @@ def main() -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, config)
 
     from app.window.main_window import MainWindow
-    from renderer.io import load_mesh
+    from renderer.io import load
 
     store = QSettings(str(Path(config) / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(load_mesh(args.mesh), settings=store, image_size=args.size)
+    window = MainWindow(load(args.mesh), settings=store, image_size=args.size)
     handler_ms: dict[str, float] = {}
     _time_handlers(window, handler_ms)
     window.model.mode = args.mode
@@ -109,7 +109,7 @@ def main() -> int:
     app.exec()
     tick.stop()
 
-    report = {"mesh": Path(args.mesh).name, "faces": window.model.scene.mesh.num_faces, "size": args.size,
+    report = {"mesh": Path(args.mesh).name, "elements": window.model.scene.shape.num_elements, "size": args.size,
               "slider": args.slider, "mode": args.mode, "changes": changes, "rate_hz": args.rate,
               "renders_during_drag": state.get("renders_drag"), "settle_after_release_s": state.get("settle_s"),
               "final_value": control.value(), "shown_value": _shown(window, args.slider),

@@ -9,6 +9,7 @@ front-to-back T products. Readback is flipped once, here, so row 0 is the top.
 """
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import moderngl
@@ -89,6 +90,9 @@ def instance_table(scene: Scene) -> np.ndarray:
     return np.ascontiguousarray(table.numpy(), dtype=np.float32)
 
 
+DRAW_BATCH = 8192          # splats drawn per GL call (see GLSplatRenderer.render)
+
+
 class GLSplatRenderer:
     """Draws a splat Scene with OpenGL. ctx: a moderngl context (current when ``render`` is
     called), or None for a standalone EGL one owned by this renderer."""
@@ -136,12 +140,20 @@ class GLSplatRenderer:
         ctx.blend_equation = moderngl.FUNC_ADD
         if len(table):
             self.prog["u_size"].value = float(size)
-            inst = ctx.buffer(table.tobytes())
-            vao = ctx.vertex_array(self.prog, [(self.corner_vbo, "2f", "in_corner"),
-                                               (inst, INSTANCE_FORMAT, *INSTANCE_ATTRIBUTES)])
-            vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=len(table))
-            vao.release()
-            inst.release()
+            # In batches, each finished before the next: a GL call holds the interpreter lock
+            # while it waits for the (software) rasterizer, so one draw of 100k splats would
+            # freeze the GUI thread for a few hundred ms; a batch's wait is a few tens.
+            for start in range(0, len(table), DRAW_BATCH):
+                batch = table[start:start + DRAW_BATCH]
+                inst = ctx.buffer(batch.tobytes())
+                vao = ctx.vertex_array(self.prog, [(self.corner_vbo, "2f", "in_corner"),
+                                                   (inst, INSTANCE_FORMAT, *INSTANCE_ATTRIBUTES)])
+                vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=len(batch))
+                vao.release()
+                inst.release()
+                if len(table) > DRAW_BATCH:
+                    ctx.finish()
+                    time.sleep(0)               # let the other threads run between batches
         ctx.disable(moderngl.BLEND)
         color, zplane = (read_attachment(fbo, i, 4, size) for i in range(2))
         alpha = color[..., 3]

@@ -10,7 +10,7 @@ from ..io import register_loader
 from ..registry import RendererSpec, register_renderer
 from .cloud import GaussianCloud  # noqa: F401 - registers the shape
 from .ply import is_splat_ply, load_splat_ply
-from .render import planned_pairs, render_splat, render_splat_disk
+from .render import estimated_pairs, render_splat, render_splat_disk
 
 
 def render_reference_splat(scene) -> RenderOutput:
@@ -27,7 +27,7 @@ SPLAT_MODES = ("difference", "alpha", "dl_di", "di_soft", "di_ref", "agreement",
 register_renderer(RendererSpec(
     name="splat", render=render_splat, representations=("splats",),
     wrt=("geometry", "appearance"), buffers=("rgb", "alpha", "depth", "num_pairs", "tile_elements"),
-    reference="gl_splat", cost=planned_pairs, bench_lightings=("none",), analysis_modes=SPLAT_MODES,
+    reference="gl_splat", cost=estimated_pairs, bench_lightings=("none",), analysis_modes=SPLAT_MODES,
     description="3D Gaussian splatting (gsplat semantics: EWA + 0.3 px^2, alpha cap 0.99, 1/255 cut-off)"))
 register_renderer(RendererSpec(
     name="splat_disk", render=render_splat_disk, representations=("splats",),
