@@ -34,6 +34,7 @@ SILHOUETTE_EPS = 1e-4      # NMR's DEFAULT_EPS (rasterize_silhouettes)
 COLOR_EPS = 1e-3           # NMR's Renderer.rasterizer_eps (render, RGB)
 SPARSE_GAIN = 4            # visit live pixels one by one when they are 4x fewer
 CHUNK_ELEMENTS = 1 << 18   # pixels of runs processed at once (small: temporaries stay in cache)
+RUN_PAD = 16               # zero pixels at both ends of a line: how far a padded run may overshoot
 
 
 def to_raster(tri: torch.Tensor, image_size: int) -> torch.Tensor:
@@ -229,8 +230,9 @@ def _chunks(lengths: torch.Tensor, chunk: int) -> list[tuple[int, int]]:
 
 
 def _out_runs(seg, idx, ref_img, lever0, lever1, dot2, grad3, img3, eps, chunk):
-    """The out runs (to the border, no face test), as dense slices of their lines: sorted so that
-    a chunk's runs start (end) near each other, a chunk reads the columns of its union.
+    """The out runs (to the border, no face test), clipped to the pixels that can count: one by
+    one when those are few (``_live_pixel_runs``), else as padded slices of their lines
+    (``_run_sums``).
     dot2: (2S, S) A_P per line; grad3, img3: (2S, S, C). -> the two lever sums per run."""
     s = dot2.shape[1]
     device, dtype = dot2.device, dot2.dtype
@@ -266,24 +268,71 @@ def _out_runs(seg, idx, ref_img, lever0, lever1, dot2, grad3, img3, eps, chunk):
                                 dot2.reshape(-1), grad3.reshape(s * dot2.shape[0], -1), eps, s, chunk)
         a0[keep], a1[keep] = sums
         return a0 * sign0, a1 * sign1
-    key = torch.where(direction[keep] > 0, lo[keep], 2 * s - hi[keep])
-    keep = keep[torch.argsort(key)]
-    channels = [(grad3[..., c].contiguous(), c) for c in range(grad3.shape[-1])]
-    for k0, k1 in _chunks((hi - lo + 1)[keep], chunk):
-        part = keep[k0:k1]
-        left, right = int(lo[part].min()), int(hi[part].max()) + 1
-        rows = line[part]
-        diff = dot2[:, left:right].index_select(0, rows)               # (K, W)
-        for g, c in channels:
-            diff.sub_(g[:, left:right].index_select(0, rows) * ref[part, c, None])
-        p = pos[left:right].to(dtype)
-        diff.clamp_(min=0).mul_((p >= lo[part, None]) & (p <= hi[part, None]))
-        u = (p - cross[part, None]).abs_()
-        r0 = (u * m0[part, None]).add_(eps).reciprocal_()
-        r1 = u.mul_(m1[part, None]).add_(eps).reciprocal_()
-        a0[part] = torch.bmm(diff[:, None, :], r0[:, :, None]).reshape(-1)
-        a1[part] = torch.bmm(diff[:, None, :], r1[:, :, None]).reshape(-1)
+    sums = _run_sums(lo[keep], hi[keep], line[keep], direction[keep], cross[keep], ref[keep], m0[keep],
+                     m1[keep], torch.where(live, dot2, -torch.inf), grad3, eps, chunk)
+    a0[keep], a1[keep] = sums
     return a0 * sign0, a1 * sign1
+
+
+def _bucket_width(length: torch.Tensor) -> torch.Tensor:
+    """The padded length a run of ``length`` pixels is summed at: a multiple of 4 up to 16, of 8 up
+    to 64, of 16 beyond, so that a run never reads more than RUN_PAD pixels past its end."""
+    step = torch.where(length <= 16, 4, torch.where(length <= 64, 8, 16))
+    return torch.div(length + step - 1, step, rounding_mode="floor") * step
+
+
+def _run_sums(lo, hi, line, direction, cross, ref, m0, m1, dot2, grad3, eps, chunk):
+    """Dense sums of out runs over pixels lo..hi of their line: sum_P max(0, A_P - g_P . ref) /
+    (m (distance from the crossing) + eps) for m = m0, m1. -> (sum0, sum1), unsigned.
+    dot2: (L, S) A_P, -inf where no run can count (past a line's last such pixel, runs are cut);
+    grad3: (L, S, C).
+
+    Each run is read as one contiguous slice of a padded copy of the line planes (A, then each
+    channel of g), starting at the pixel next to the crossing: forward for runs going up the
+    line, backward (right-aligned) for runs going down. Runs are bucketed by length so a slice
+    overshoots its run by less than RUN_PAD pixels; what it overshoots is either the pad (zero)
+    or a pixel that cannot count (A_P = -inf: weight 0)."""
+    lines, s = dot2.shape
+    device, dtype = dot2.device, dot2.dtype
+    pad, width = RUN_PAD, s + 2 * RUN_PAD
+    planes = torch.zeros(1 + grad3.shape[-1], lines, width, dtype=dtype, device=device)
+    planes[0] = -torch.inf
+    planes[0, :, pad:pad + s] = dot2
+    planes[1:, :, pad:pad + s] = grad3.permute(2, 0, 1)
+    planes = planes.reshape(planes.shape[0], -1)
+    length = hi - lo + 1
+    span = _bucket_width(length)
+    up = direction > 0
+    origin = line * width + pad + torch.where(up, lo, hi - span + 1)          # first pixel read
+    # distance from the crossing to the slice's nearest-to-crossing pixel (exact small numbers)
+    near = torch.where(up, lo.to(dtype) - cross, cross - hi.to(dtype))
+    base0, base1 = m0 * near + eps, m1 * near + eps
+    order = torch.argsort(span)
+    span_sorted = span[order]
+    widths, counts = torch.unique_consecutive(span_sorted, return_counts=True)
+    a0 = torch.zeros(lo.numel(), dtype=dtype, device=device)
+    a1 = torch.zeros_like(a0)
+    at = 0
+    for j, n in zip(widths.tolist(), counts.tolist()):
+        steps = torch.arange(j, dtype=dtype, device=device)
+        offsets = torch.stack([steps, steps.flip(0)])                          # up, down
+        views = [pl.as_strided((pl.numel() - j + 1, j), (1, 1)) for pl in planes]
+        per = max(1, chunk // j)
+        for k0 in range(at, at + n, per):
+            part = order[k0:min(k0 + per, at + n)]
+            rows = origin[part]
+            w = views[0].index_select(0, rows)
+            for c, view in enumerate(views[1:]):
+                w.addcmul_(view.index_select(0, rows), ref[part, c, None], value=-1.0)
+            w.clamp_(min=0)
+            dist = offsets.index_select(0, (~up[part]).long())                 # pixels from the nearest
+            r = torch.empty(part.numel(), 2, j, dtype=dtype, device=device)
+            torch.addcmul(base0[part, None], dist, m0[part, None], out=r[:, 0])
+            torch.addcmul(base1[part, None], dist, m1[part, None], out=r[:, 1])
+            both = torch.bmm(r.reciprocal_(), w[:, :, None])
+            a0[part], a1[part] = both[:, 0, 0], both[:, 1, 0]
+        at += n
+    return a0, a1
 
 
 def _live_pixel_runs(live_pix, first, count, cross, ref, m0, m1, dot, grad, eps, s, chunk):
