@@ -28,9 +28,28 @@ GL_BUFFERS = ("rgb", "alpha", "depth", "face_id", "normal", "position")
 
 
 def _segments_cost(scene) -> int:
-    from .traversal import grid_segments
+    """About how many (pixel, cell) segments a traversal forms, without traversing (the registry
+    asks this on the GUI thread before every render; a new camera's traversal takes 50 ms at
+    256 px): the pixels inside the screen box of the grid's projected corners, 3/4 of it for the
+    box's hexagonal outline, times the mean side D (a chord through a cube averages 2D/3 cells of
+    length, about D cells crossed)."""
+    from ..camera import project_points
 
-    return grid_segments(scene.shape, scene.camera, scene.settings.image_size).num_segments
+    grid = scene.shape
+    size = scene.settings.image_size
+    lo, hi = grid.lo, grid.hi
+    corners = torch.stack([torch.where(torch.tensor([(c >> a) & 1 for a in range(3)], dtype=torch.bool), hi, lo)
+                           for c in range(8)])
+    camera = scene.camera.detached()
+    view = camera.view_matrix().to(torch.float64)
+    depth = -(corners @ view[:3, :3].T + view[:3, 3])[:, 2]
+    if bool((depth <= float(camera.near)).any()):
+        box_px = float(size * size)                     # the camera is inside or beside the box
+    else:
+        px = project_points(corners.to(torch.float32), camera, size).clamp(0, size)
+        extent = px.max(dim=0).values - px.min(dim=0).values
+        box_px = 0.75 * float(extent[0] * extent[1])
+    return int(box_px * sum(grid.shape) / 3)
 
 
 register_loader((".binvox",), read_binvox)
