@@ -13,19 +13,10 @@ from typing import Optional
 import torch
 
 from ..scene import Scene
+from .runs import image_index
 from .sweep import COLOR_EPS, SILHOUETTE_EPS, ragged_runs, sweep_setup
 
 SUPERSAMPLE = 2
-
-
-def line_to_image(pix: torch.Tensor, s: int) -> torch.Tensor:
-    """Line-layout pixel indices (``sweep.SweepSetup``) -> flat image indices r * S + c (row 0 at
-    the top)."""
-    axis, rest = torch.div(pix, s * s, rounding_mode="floor"), pix % (s * s)
-    d0, d1 = torch.div(rest, s, rounding_mode="floor"), rest % s
-    raster_x = torch.where(axis == 0, d0, d1)
-    raster_y = torch.where(axis == 0, d1, d0)
-    return (s - 1 - raster_y) * s + raster_x
 
 
 def face_contributions(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,
@@ -39,7 +30,7 @@ def face_contributions(tri: torch.Tensor, face_map: torch.Tensor, image: torch.T
         slots = [(sw.slot0 - face * 6, sw.has0), (sw.slot1 - face * 6, sw.has1)]
 
         def sink(pix, k, term0, term1):
-            at = line_to_image(pix, s) * 6
+            at = image_index(pix, s) * 6
             for (slot, has), term in zip(slots, (term0, term1)):
                 out.index_add_(0, at + slot[k], torch.where(has[k], term, torch.zeros_like(term)))
 
