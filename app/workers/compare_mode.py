@@ -28,7 +28,7 @@ def compare_methods(ctx: ModeContext) -> None:
                                   progress=lambda *_: ctx.check())
     title = (f"{request.loss} loss, theta = {spec.name} = {param_value(scene, spec):.4g} {spec.unit}, "
              f"{scene.settings.image_size} px; target: {request.target.describe()}")
-    rgba = figure_rgba(comparison_figure(comparison, curve, title))
+    rgba = figure_rgba(comparison_figure(comparison, curve, title, table=False, columns=3))
     rgb = rgba[..., :3].astype(np.float32) / 255.0
     # the panels share the exact derivative's +-max: the pane's colour bar shows that scale
     vmax = float(np.abs(reduce_channel(comparison.truth.d_viewed, comparison.channel)).max()) or 1.0

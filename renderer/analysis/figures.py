@@ -186,21 +186,24 @@ def shared_heatmap(fig: Figure, ax, values: np.ndarray, vmax: float, title: str,
     ax.set_yticks([])
 
 
-def comparison_figure(comparison, curve=None, title: str = "") -> Figure:
+def comparison_figure(comparison, curve=None, title: str = "", table: bool = True, columns: int = 4) -> Figure:
     """The gradient-methods comparison: one panel per method (the exact one first) with its
     dI/dtheta on the loss's channel (the colour a viewer sees summed over R, G, B, or alpha) on ONE
     colour scale shared by every panel (+- the exact derivative's max), each titled with the
     method, its agreement numbers and dL/dtheta; a method without an image derivative says so.
     Below: SoftRas's agreement with the exact derivative against sigma (``curve``, a SigmaCurve)
-    and the table."""
+    and, with ``table``, the table (the GUI shows it as text instead, and draws ``columns`` = 3
+    panels a row so that the figure stays legible in a small pane)."""
     from .compare import reduce_channel
 
     methods = comparison.all()
-    cols = min(4, len(methods))
+    cols = min(columns, len(methods))
     rows = -(-len(methods) // cols)
     extra = 1 if curve is not None else 0
-    fig = new_figure(3.6 * cols, 3.3 * rows + 3.4 * extra + 1.6)
-    grid = fig.add_gridspec(rows + extra + 1, cols, height_ratios=[1.0] * rows + [1.05] * extra + [0.5])
+    text_rows = 1 if table else 0
+    fig = new_figure(3.6 * cols, 3.3 * rows + 3.4 * extra + 1.6 * text_rows + 0.4)
+    grid = fig.add_gridspec(rows + extra + text_rows, cols,
+                            height_ratios=[1.0] * rows + [1.05] * extra + [0.5] * text_rows)
     per = UNIT_WORDS.get(comparison.unit, f"per {comparison.unit}")
     what = "alpha" if comparison.channel == "alpha" else "viewed colour, R+G+B"
     truth_map = reduce_channel(comparison.truth.d_viewed, comparison.channel)
@@ -245,10 +248,11 @@ def comparison_figure(comparison, curve=None, title: str = "") -> Figure:
         # inside the plot: a legend beside it would widen the last column and push the heatmap
         # colour bars of that column away from their panels
         ax.legend(loc="best", fontsize=7, ncol=2, framealpha=0.85)
-    text = fig.add_subplot(grid[rows + extra, :])
-    text.axis("off")
-    text.text(0.0, 1.0, "\n".join(comparison.table()), ha="left", va="top", fontsize=6.5, family="monospace",
-              transform=text.transAxes)
+    if table:
+        text = fig.add_subplot(grid[rows + extra, :])
+        text.axis("off")
+        text.text(0.0, 1.0, "\n".join(comparison.table()), ha="left", va="top", fontsize=6.5,
+                  family="monospace", transform=text.transAxes)
     fig.suptitle(_wrapped(title or f"dI/d{comparison.param}: every method against the exact derivative "
                           f"(shared scale +-{vmax:.3g}, the exact one's max)", 140), fontsize=10)
     return fig
