@@ -49,31 +49,59 @@ def _bucket_width(length: torch.Tensor) -> torch.Tensor:
     return torch.div(length + step - 1, step, rounding_mode="floor") * step
 
 
-def _planes(dot_live: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Padded line planes (1 + C, 2 S (S + 2 RUN_PAD)) flattened: A (-inf on the pads and where
-    ``dot_live`` is), then each channel of g (0 on the pads). dot_live: (S, S); grad: (S, S, C)."""
-    s = dot_live.shape[0]
-    pad = RUN_PAD
-    planes = torch.zeros(1 + grad.shape[-1], 2 * s, s + 2 * pad, dtype=grad.dtype, device=grad.device)
-    planes[0] = -torch.inf
-    planes[0, :, pad:pad + s] = to_lines(dot_live)
-    planes[1:, :, pad:pad + s] = to_lines(grad).permute(2, 0, 1)
-    return planes.reshape(planes.shape[0], -1)
+def line_planes(image: torch.Tensor, fill: float) -> torch.Tensor:
+    """(S, S) or (S, S, C) image -> its line layout with RUN_PAD pixels of ``fill`` at both ends of
+    every line, flattened: (2 S (S + 2 RUN_PAD),) or (C, 2 S (S + 2 RUN_PAD))."""
+    s, pad = image.shape[0], RUN_PAD
+    up = torch.flip(image, dims=[0])                                  # raster rows, y up
+    channels = up[..., None] if up.dim() == 2 else up
+    planes = image.new_empty(channels.shape[-1], 2, s, s + 2 * pad)
+    planes[..., :pad] = fill
+    planes[..., pad + s:] = fill
+    planes[:, 0, :, pad:pad + s] = channels.permute(2, 1, 0)          # columns
+    planes[:, 1, :, pad:pad + s] = channels.permute(2, 0, 1)          # rows
+    planes = planes.reshape(planes.shape[0], -1)
+    return planes[0] if image.dim() == 2 else planes
 
 
-def run_sums(lo, hi, line, direction, cross, ref, m0, m1, dot_live, grad, eps, chunk):
+def _buckets(span: torch.Tensor, chunk: int):
+    """Groups of runs sharing a padded length: yields (length, run positions), about ``chunk``
+    pixels per group."""
+    order = torch.argsort(span)
+    widths, counts = torch.unique_consecutive(span[order], return_counts=True)
+    at = 0
+    for j, n in zip(widths.tolist(), counts.tolist()):
+        per = max(1, chunk // j)
+        for k0 in range(at, at + n, per):
+            yield j, order[k0:min(k0 + per, at + n)]
+        at += n
+
+
+def _weights(views, rows, ref):
+    """A_P - g_P . ref for the slices starting at ``rows``: (K, J)."""
+    w = views[0].index_select(0, rows)
+    for c, view in enumerate(views[1:]):
+        w.addcmul_(view.index_select(0, rows), ref[:, c, None], value=-1.0)
+    return w
+
+
+def _slices(planes: torch.Tensor, j: int) -> list[torch.Tensor]:
+    """Overlapping (N - j + 1, j) views of each plane: row i is pixels i..i + j - 1."""
+    return [plane.as_strided((plane.numel() - j + 1, j), (1, 1)) for plane in planes]
+
+
+def run_sums(lo, hi, line, direction, cross, ref, m0, m1, planes, s, eps, chunk):
     """Dense out-run sums. lo, hi, line, direction: (K,) long; cross, m0, m1: (K,); ref: (K, C);
-    dot_live: (S, S) A_P in the image layout, -inf where no run can count (runs are cut at their
-    line's first and last pixel that can); grad: (S, S, C). -> (sum0, sum1), (K,) each, unsigned.
+    planes: 1 + C ``line_planes`` (N,) of A_P (-inf on the pads and where no run can count: runs
+    are cut at their line's first and last pixel that can) and of g_P's channels (0 on the pads);
+    s: image size. -> (sum0, sum1), (K,) each, unsigned.
 
-    Each run is read as one contiguous slice of the padded line planes (``_planes``), starting at
-    the pixel next to its crossing: forward for runs going up the line, right-aligned for runs
-    going down. Runs are bucketed by length, so a slice overshoots its run by less than RUN_PAD
-    pixels; what it overshoots is the pad or a pixel that cannot count (A = -inf: weight 0)."""
-    s = dot_live.shape[0]
-    device, dtype = grad.device, grad.dtype
+    Each run is read as one contiguous slice of the planes, starting at the pixel next to its
+    crossing: forward for runs going up the line, right-aligned for runs going down. Runs are
+    bucketed by length, so a slice overshoots its run by less than RUN_PAD pixels; what it
+    overshoots is the pad or a pixel that cannot count (A = -inf: weight 0)."""
+    device, dtype = ref.device, ref.dtype
     width = s + 2 * RUN_PAD
-    planes = _planes(dot_live, grad)
     span = _bucket_width(hi - lo + 1)
     up = direction > 0
     origin = line * width + RUN_PAD + torch.where(up, lo, hi - span + 1)     # first pixel read
@@ -81,30 +109,49 @@ def run_sums(lo, hi, line, direction, cross, ref, m0, m1, dot_live, grad, eps, c
     near = torch.where(up, lo.to(dtype) - cross, cross - hi.to(dtype))
     base0, base1 = m0 * near + eps, m1 * near + eps
     down = (~up).long()
-    order = torch.argsort(span)
-    widths, counts = torch.unique_consecutive(span[order], return_counts=True)
     a0 = torch.zeros(lo.numel(), dtype=dtype, device=device)
     a1 = torch.zeros_like(a0)
-    at = 0
-    for j, n in zip(widths.tolist(), counts.tolist()):
-        steps = torch.arange(j, dtype=dtype, device=device)
-        offsets = torch.stack([steps, steps.flip(0)])                         # pixels from the nearest
-        views = [plane.as_strided((plane.numel() - j + 1, j), (1, 1)) for plane in planes]
-        per = max(1, chunk // j)
-        for k0 in range(at, at + n, per):
-            part = order[k0:min(k0 + per, at + n)]
-            rows = origin[part]
-            w = views[0].index_select(0, rows)
-            for c, view in enumerate(views[1:]):
-                w.addcmul_(view.index_select(0, rows), ref[part, c, None], value=-1.0)
-            w.clamp_(min=0)
-            dist = offsets.index_select(0, down[part])
-            r = torch.empty(part.numel(), 2, j, dtype=dtype, device=device)
-            torch.addcmul(base0[part, None], dist, m0[part, None], out=r[:, 0])
-            torch.addcmul(base1[part, None], dist, m1[part, None], out=r[:, 1])
-            both = torch.bmm(r.reciprocal_(), w[:, :, None])
-            a0[part], a1[part] = both[:, 0, 0], both[:, 1, 0]
-        at += n
+    cache = {}
+    for j, part in _buckets(span, chunk):
+        if j not in cache:
+            steps = torch.arange(j, dtype=dtype, device=device)
+            cache[j] = (torch.stack([steps, steps.flip(0)]), _slices(planes, j))
+        offsets, views = cache[j]
+        w = _weights(views, origin[part], ref[part]).clamp_(min=0)
+        dist = offsets.index_select(0, down[part])                            # pixels from the nearest
+        r = torch.empty(part.numel(), 2, j, dtype=dtype, device=device)
+        torch.addcmul(base0[part, None], dist, m0[part, None], out=r[:, 0])
+        torch.addcmul(base1[part, None], dist, m1[part, None], out=r[:, 1])
+        both = torch.bmm(r.reciprocal_(), w[:, :, None])
+        a0[part], a1[part] = both[:, 0, 0], both[:, 1, 0]
+    return a0, a1
+
+
+def in_run_sums(start, length, line, face, cross, ref, lever0, lever1, planes, fmap_planes, s, eps, chunk):
+    """The in runs' lever sums (NMR's formula verbatim, as ``sweep.ragged_runs``), densely: run k
+    is pixels start..start + length - 1 of its line, those of face ``face`` only. start, length,
+    line, face: (K,) long; cross, lever0, lever1: (K,); ref: (K, C); planes: 1 + C (N,)
+    ``line_planes`` of A_P and g_P; fmap_planes: (N,) of the face map (-1 on the pads).
+    -> (sum0, sum1), (K,) each."""
+    device, dtype = ref.device, ref.dtype
+    width = s + 2 * RUN_PAD
+    span = _bucket_width(length)
+    origin = line * width + RUN_PAD + start
+    near = start.to(dtype) - cross                                            # offset of the first pixel
+    a0 = torch.zeros(start.numel(), dtype=dtype, device=device)
+    a1 = torch.zeros_like(a0)
+    for j, part in _buckets(span, chunk):
+        steps = torch.arange(j, device=device)
+        rows = origin[part]
+        w = _weights(_slices(planes, j), rows, ref[part])
+        faces = fmap_planes.as_strided((fmap_planes.numel() - j + 1, j), (1, 1)).index_select(0, rows)
+        use = (w > 0) & (faces == face[part, None]) & (steps < length[part, None])
+        w = torch.where(use, w, torch.zeros_like(w))
+        offset = near[part, None] + steps.to(dtype)
+        for lever, acc in ((lever0, a0), (lever1, a1)):
+            dist = lever[part, None] * offset
+            dist = torch.where(dist > 0, dist + eps, dist - eps)              # NMR: away from 0
+            acc[part] = (-w / dist).sum(1)
     return a0, a1
 
 

@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 import torch
 
-from .runs import chunks, image_index, live_pixel_runs, run_sums, to_lines
+from .runs import chunks, image_index, in_run_sums, line_planes, live_pixel_runs, run_sums, to_lines
 
 SILHOUETTE_EPS = 1e-4      # NMR's DEFAULT_EPS (rasterize_silhouettes)
 COLOR_EPS = 1e-3           # NMR's Renderer.rasterizer_eps (render, RGB)
@@ -149,6 +149,14 @@ class SweepSetup:
     has0: torch.Tensor
     has1: torch.Tensor
     outer: int
+    _planes: Optional[torch.Tensor] = None
+
+    def planes(self) -> torch.Tensor:
+        """(1 + C, N) ``runs.line_planes`` of A_P and of g_P's channels (0 on the pads), made once."""
+        if self._planes is None:
+            s = self.s
+            self._planes = line_planes(torch.cat([self.dot_image[..., None], self.grad.reshape(s, s, -1)], -1), 0.0)
+        return self._planes
 
 
 def sweep_setup(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,
@@ -205,8 +213,7 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     if sw.outer:
         acc0[:sw.outer], acc1[:sw.outer] = _out_runs(sw, eps)
     if k > sw.outer:
-        acc0[sw.outer:], acc1[sw.outer:] = ragged_runs(sw, torch.arange(sw.outer, k, device=tri.device), eps,
-                                                       chunk)
+        acc0[sw.outer:], acc1[sw.outer:] = _in_runs(sw, eps)
     out.index_add_(0, sw.slot0[sw.has0], acc0[sw.has0])
     out.index_add_(0, sw.slot1[sw.has1], acc1[sw.has1])
     return out.reshape(-1, 3, 2)
@@ -255,10 +262,21 @@ def _out_runs(sw: SweepSetup, eps: float):
         sums = live_pixel_runs(live_pix, first_live, count, cross, ref, m0, m1, sw.dot, sw.grad, eps, s,
                                CHUNK_ELEMENTS)
     else:
-        dot_live = torch.where(live_image, sw.dot_image, -torch.inf)
-        sums = run_sums(lo, hi, line, direction[keep], cross, ref, m0, m1, dot_live, grad, eps, OUT_CHUNK)
+        planes = [line_planes(torch.where(live_image, sw.dot_image, -torch.inf), -torch.inf), *sw.planes()[1:]]
+        sums = run_sums(lo, hi, line, direction[keep], cross, ref, m0, m1, planes, s, eps, OUT_CHUNK)
     a0[keep], a1[keep] = sums
     return a0 * sign0, a1 * sign1
+
+
+def _in_runs(sw: SweepSetup, eps: float):
+    """The in runs (segments outer..K-1): dense slices of their lines (``runs.in_run_sums``).
+    -> the two lever sums per run."""
+    s, n = sw.s, sw.outer
+    seg = {k: v[n:] for k, v in sw.seg.items()}
+    planes = sw.planes()
+    fmap = line_planes(sw.fmap.reshape(s, s), -1)
+    return in_run_sums(seg["start"], seg["length"], seg["line"], seg["face"], seg["cross"], sw.ref[n:],
+                       sw.lever0[n:], sw.lever1[n:], planes, fmap, s, eps, OUT_CHUNK)
 
 
 def ragged_runs(sw: SweepSetup, idx: torch.Tensor, eps: float, chunk: int = CHUNK_ELEMENTS,
