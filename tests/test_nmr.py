@@ -197,3 +197,25 @@ def test_vertex_contributions_sum_to_the_vertex_gradient():
     terms = vertex_contributions(scene, vertex, grad_alpha=weight)
     torch.testing.assert_close(terms.sum((0, 1)), verts.grad[vertex], rtol=1e-4, atol=1e-4 * float(verts.grad[vertex].abs().max()))
     assert int((terms.abs().sum(-1) > 0).sum()) > 20        # many pixels, not only the edge's own
+
+
+def test_in_run_sums_agree_with_the_pixel_by_pixel_formula():
+    """The dense in-run sums (padded line slices, face test and length mask) are NMR's formula
+    applied pixel by pixel (``ragged_runs``, the path the contributions view uses), on a real
+    render with a dense random loss gradient of both signs."""
+    import renderer.nmr.sweep as sweep
+
+    scene = knot_scene()
+    s2 = 2 * scene.settings.image_size
+    with torch.no_grad():
+        fine = dr.render(scene.with_settings(renderer="hard", image_size=s2))
+        tri = project_mesh(scene.mesh.verts, scene.mesh.faces, scene.camera).tri
+    image = torch.cat([fine["rgb"], fine["alpha"][..., None]], -1)
+    grad = torch.randn(s2, s2, 4, generator=torch.Generator().manual_seed(3))
+    sw = sweep.sweep_setup(tri, fine["face_id"], image, grad)
+    k = sw.seg["length"].numel()
+    assert k > sw.outer > 0
+    dense = torch.stack(sweep._in_runs(sw, COLOR_EPS))
+    ragged = torch.stack(sweep.ragged_runs(sw, torch.arange(sw.outer, k), COLOR_EPS))
+    assert int((ragged != 0).sum()) > 100
+    torch.testing.assert_close(dense, ragged, rtol=1e-4, atol=1e-4 * float(ragged.abs().max()))
