@@ -65,16 +65,16 @@ def line_planes(image: torch.Tensor, fill: float) -> torch.Tensor:
 
 
 def _buckets(span: torch.Tensor, chunk: int):
-    """Groups of runs sharing a padded length: yields (length, run positions), about ``chunk``
-    pixels per group."""
+    """Runs sorted by padded length and cut into groups of about ``chunk`` pixels sharing one:
+    -> (order (K,), [(length, first, stop) of each group, in positions of ``order``])."""
     order = torch.argsort(span)
     widths, counts = torch.unique_consecutive(span[order], return_counts=True)
-    at = 0
+    groups, at = [], 0
     for j, n in zip(widths.tolist(), counts.tolist()):
         per = max(1, chunk // j)
-        for k0 in range(at, at + n, per):
-            yield j, order[k0:min(k0 + per, at + n)]
+        groups += [(j, k0, min(k0 + per, at + n)) for k0 in range(at, at + n, per)]
         at += n
+    return order, groups
 
 
 def _weights(views, rows, ref):
@@ -85,7 +85,7 @@ def _weights(views, rows, ref):
     return w
 
 
-def _slices(planes: torch.Tensor, j: int) -> list[torch.Tensor]:
+def _slices(planes, j: int) -> list[torch.Tensor]:
     """Overlapping (N - j + 1, j) views of each plane: row i is pixels i..i + j - 1."""
     return [plane.as_strided((plane.numel() - j + 1, j), (1, 1)) for plane in planes]
 
@@ -103,28 +103,29 @@ def run_sums(lo, hi, line, direction, cross, ref, m0, m1, planes, s, eps, chunk)
     device, dtype = ref.device, ref.dtype
     width = s + 2 * RUN_PAD
     span = _bucket_width(hi - lo + 1)
-    up = direction > 0
-    origin = line * width + RUN_PAD + torch.where(up, lo, hi - span + 1)     # first pixel read
+    order, groups = _buckets(span, chunk)
+    lo, hi, span, cross, ref = lo[order], hi[order], span[order], cross[order], ref[order]
+    up = direction[order] > 0
+    origin = line[order] * width + RUN_PAD + torch.where(up, lo, hi - span + 1)     # first pixel read
     # distance from the crossing to the run's pixel nearest to it (small: exact in float)
     near = torch.where(up, lo.to(dtype) - cross, cross - hi.to(dtype))
-    base0, base1 = m0 * near + eps, m1 * near + eps
+    lever = torch.stack([m0[order], m1[order]], 1)[:, :, None]                       # (K, 2, 1)
+    base = (lever * near[:, None, None]).add_(eps)
     down = (~up).long()
-    a0 = torch.zeros(lo.numel(), dtype=dtype, device=device)
-    a1 = torch.zeros_like(a0)
+    sums = torch.empty(order.numel(), 2, 1, dtype=dtype, device=device)
     cache = {}
-    for j, part in _buckets(span, chunk):
+    for j, k0, k1 in groups:
         if j not in cache:
             steps = torch.arange(j, dtype=dtype, device=device)
             cache[j] = (torch.stack([steps, steps.flip(0)]), _slices(planes, j))
         offsets, views = cache[j]
-        w = _weights(views, origin[part], ref[part]).clamp_(min=0)
-        dist = offsets.index_select(0, down[part])                            # pixels from the nearest
-        r = torch.empty(part.numel(), 2, j, dtype=dtype, device=device)
-        torch.addcmul(base0[part, None], dist, m0[part, None], out=r[:, 0])
-        torch.addcmul(base1[part, None], dist, m1[part, None], out=r[:, 1])
-        both = torch.bmm(r.reciprocal_(), w[:, :, None])
-        a0[part], a1[part] = both[:, 0, 0], both[:, 1, 0]
-    return a0, a1
+        w = _weights(views, origin[k0:k1], ref[k0:k1]).clamp_(min=0)
+        dist = offsets.index_select(0, down[k0:k1])[:, None, :]               # pixels from the nearest
+        r = torch.addcmul(base[k0:k1], dist, lever[k0:k1]).reciprocal_()      # (K, 2, J)
+        torch.bmm(r, w[:, :, None], out=sums[k0:k1])
+    out = torch.empty_like(sums)
+    out[order] = sums
+    return out[:, 0, 0], out[:, 1, 0]
 
 
 def in_run_sums(start, length, line, face, cross, ref, lever0, lever1, planes, fmap_planes, s, eps, chunk):
@@ -135,24 +136,27 @@ def in_run_sums(start, length, line, face, cross, ref, lever0, lever1, planes, f
     -> (sum0, sum1), (K,) each."""
     device, dtype = ref.device, ref.dtype
     width = s + 2 * RUN_PAD
-    span = _bucket_width(length)
-    origin = line * width + RUN_PAD + start
-    near = start.to(dtype) - cross                                            # offset of the first pixel
-    a0 = torch.zeros(start.numel(), dtype=dtype, device=device)
-    a1 = torch.zeros_like(a0)
-    for j, part in _buckets(span, chunk):
+    order, groups = _buckets(_bucket_width(length), chunk)
+    start, length, face, ref = start[order], length[order], face[order], ref[order]
+    origin = line[order] * width + RUN_PAD + start
+    near = start.to(dtype) - cross[order]                                     # offset of the first pixel
+    levers = (lever0[order], lever1[order])
+    sums = torch.empty(2, order.numel(), dtype=dtype, device=device)
+    for j, k0, k1 in groups:
         steps = torch.arange(j, device=device)
-        rows = origin[part]
-        w = _weights(_slices(planes, j), rows, ref[part])
+        rows = origin[k0:k1]
+        w = _weights(_slices(planes, j), rows, ref[k0:k1])
         faces = fmap_planes.as_strided((fmap_planes.numel() - j + 1, j), (1, 1)).index_select(0, rows)
-        use = (w > 0) & (faces == face[part, None]) & (steps < length[part, None])
+        use = (w > 0) & (faces == face[k0:k1, None]) & (steps < length[k0:k1, None])
         w = torch.where(use, w, torch.zeros_like(w))
-        offset = near[part, None] + steps.to(dtype)
-        for lever, acc in ((lever0, a0), (lever1, a1)):
-            dist = lever[part, None] * offset
+        offset = near[k0:k1, None] + steps.to(dtype)
+        for lever, acc in zip(levers, sums):
+            dist = lever[k0:k1, None] * offset
             dist = torch.where(dist > 0, dist + eps, dist - eps)              # NMR: away from 0
-            acc[part] = (-w / dist).sum(1)
-    return a0, a1
+            acc[k0:k1] = (w / dist).sum(1).neg_()
+    out = torch.empty_like(sums)
+    out[:, order] = sums
+    return out[0], out[1]
 
 
 def live_pixel_runs(live_pix, first, count, cross, ref, m0, m1, dot, grad, eps, s, chunk):
