@@ -130,13 +130,14 @@ def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.T
     """Shaded colour (3, *B) at pixels with perspective-correct barycentrics ``weights`` (3, *B).
 
     table: ``ct.table`` sliced to the faces at hand and shaped to broadcast against weights, e.g.
-    (3, C, Fg, 1, 1) for tiles or (3, C, M) per pixel; back: bool broadcastable to *B, pairs seen
-    from behind (double-sided rendering), whose normal is flipped.
+    (3, C, Fg, 1, 1) for tiles or (3, C, M) per pixel, or the three corners' (C, *) tables as a
+    sequence; back: bool broadcastable to *B, pairs seen from behind (double-sided rendering),
+    whose normal is flipped.
     """
-    shape = (3, *torch.broadcast_shapes(weights.shape[1:], table.shape[2:]))
+    shape = (3, *torch.broadcast_shapes(weights.shape[1:], table[0].shape[1:]))
     device, dtype = weights.device, weights.dtype
     attrs = None
-    if table.shape[1]:
+    if table[0].shape[0]:
         # three fused multiply-adds: much cheaper in backward than a broadcast product and a sum
         attrs = torch.addcmul(torch.addcmul(weights[0] * table[0], weights[1], table[1]), weights[2], table[2])
     position = attrs[ct.rows["position"]] if "position" in ct.rows else None
@@ -160,6 +161,37 @@ def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.T
 
     return shade(scene.settings.lighting, albedo, flat(normal), flat(position), eye,
                  scene.lights, scene.material).reshape(shape)
+
+
+class _GatherRows(torch.autograd.Function):
+    """(F, K) face-major table, (M,) face index -> (K, M) contiguous rows per pair. The backward
+    is one index_add of the contiguous (K, M) gradient along its rows, returned as an (F, K)
+    view (autograd's own would index_add a transposed view, several times slower on the CPU)."""
+
+    @staticmethod
+    def forward(ctx, table, face):
+        ctx.save_for_backward(face)
+        ctx.face = face                     # jvp reads it (no saved tensors in forward mode)
+        ctx.num_faces = table.shape[0]
+        return table.index_select(0, face).T.contiguous()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (face,) = ctx.saved_tensors
+        out = torch.zeros(grad.shape[0], ctx.num_faces, dtype=grad.dtype, device=grad.device)
+        if torch.is_grad_enabled():         # double backward: stay differentiable
+            return out.index_add(1, face, grad).T, None
+        return out.index_add_(1, face, grad.contiguous()).T, None
+
+    @staticmethod
+    def jvp(ctx, d_table, d_face):
+        return d_table.index_select(0, ctx.face).T.contiguous()
+
+
+def gather_face_rows(table: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
+    """table (F, K) face-major per-face rows, face (M,) int64 -> (K, M) contiguous, the rows of
+    each pair's face (differentiable in table)."""
+    return _GatherRows.apply(table, face)
 
 
 def background(scene: Scene, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

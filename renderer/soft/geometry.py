@@ -93,19 +93,7 @@ class _TileGeometry(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, px, py, corners, derived):
-        g = torch.cat([corners, derived])
-        terms = _edge_terms(px, py, g)
-        d01 = terms[1][3] < terms[0][3]
-        best = torch.where(d01, terms[1][3], terms[0][3])
-        d12 = terms[2][3] < best
-        d2 = torch.where(d12, terms[2][3], best)
-
-        def pick(i: int) -> torch.Tensor:
-            return torch.where(d12, terms[2][i], torch.where(d01, terms[1][i], terms[0][i]))
-
-        edge = torch.where(d12, 2, d01.to(torch.uint8))       # index of the closest edge
-        t, dx, dy = pick(0), pick(1), pick(2)
-        inside, bary = _inside_and_bary([term[4] for term in terms])
+        d2, inside, bary, edge, t, dx, dy = _TileGeometry.closest_point_forward(px, py, corners, derived)
         ctx.mark_non_differentiable(inside)
         ctx.save_for_backward(corners, derived, edge, t, dx, dy, bary)
         ctx.save_for_forward(corners, derived, edge, t, dx, dy, bary)
@@ -132,6 +120,33 @@ class _TileGeometry(torch.autograd.Function):
                 for j in range(3)]
 
     @staticmethod
+    def closest_point_forward(px, py, corners, derived):
+        """The forward pass's values: d2, inside, bary and the closest-point data (closest edge,
+        its parameter t, offset dx, dy) that ``d2_corner_grads`` and ``jvp`` read."""
+        g = torch.cat([corners, derived])
+        terms = _edge_terms(px, py, g)
+        d01 = terms[1][3] < terms[0][3]
+        best = torch.where(d01, terms[1][3], terms[0][3])
+        d12 = terms[2][3] < best
+        d2 = torch.where(d12, terms[2][3], best)
+
+        def pick(i: int) -> torch.Tensor:
+            return torch.where(d12, terms[2][i], torch.where(d01, terms[1][i], terms[0][i]))
+
+        edge = torch.where(d12, 2, d01.to(torch.uint8))       # index of the closest edge
+        inside, bary = _inside_and_bary([term[4] for term in terms])
+        return d2, inside, bary, edge, pick(0), pick(1), pick(2)
+
+    @staticmethod
+    def d2_corner_grads(edge, t, dx, dy, g_d2, shape) -> list[torch.Tensor]:
+        """dL/d(ax, ay, bx, by, cx, cy), each summed to ``shape``, for dL/dd2 ``g_d2``."""
+        gx, gy = -2 * g_d2 * dx, -2 * g_d2 * dy
+        grads = []
+        for c in _TileGeometry._corner_weights(edge, t):
+            grads += [(c * gx).sum_to_size(shape), (c * gy).sum_to_size(shape)]
+        return grads
+
+    @staticmethod
     def backward(ctx, g_d2, g_inside, g_bary):
         corners, derived, edge, t, dx, dy, bary = ctx.saved_tensors
         if torch.is_grad_enabled():
@@ -141,10 +156,7 @@ class _TileGeometry(torch.autograd.Function):
         shape = corners.shape[1:]
         grads = [torch.zeros(shape, dtype=t.dtype, device=t.device) for _ in range(6)]
         if g_d2 is not None:
-            gx, gy = -2 * g_d2 * dx, -2 * g_d2 * dy
-            for j, c in enumerate(_TileGeometry._corner_weights(edge, t)):
-                grads[2 * j] = grads[2 * j] + (c * gx).sum_to_size(shape)
-                grads[2 * j + 1] = grads[2 * j + 1] + (c * gy).sum_to_size(shape)
+            grads = _TileGeometry.d2_corner_grads(edge, t, dx, dy, g_d2, shape)
         if g_bary is not None:
             lam = _TileGeometry._lambda_gradients(corners, derived)
             big_x = g_bary[0] * lam[0][0] + g_bary[1] * lam[1][0] + g_bary[2] * lam[2][0]
@@ -188,12 +200,12 @@ def tile_pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor):
     return _TileGeometry.apply(px, py, g[:6], g[6:TABLE_ROWS])
 
 
-def shaded_barycentrics(pix: torch.Tensor, rows: torch.Tensor, image_size: int) -> torch.Tensor:
+def shaded_barycentrics(pix: torch.Tensor, rows, image_size: int) -> torch.Tensor:
     """Screen barycentrics (3, M) of pairs given by their flat pixel index ``pix`` (M,) and their
-    face's ``face_table`` rows ``rows`` (>= 12, M), differentiable by autograd: the same values,
+    face's ``face_table`` rows ``rows`` (>= 12 rows of (M,)), differentiable by autograd: the same values,
     from the same operations, as ``pair_geometry``'s, for a few pairs picked out of a tile."""
-    col = torch.remainder(pix, image_size).to(rows.dtype)
-    row = torch.div(pix, image_size, rounding_mode="floor").to(rows.dtype)
+    col = torch.remainder(pix, image_size).to(rows[0].dtype)
+    row = torch.div(pix, image_size, rounding_mode="floor").to(rows[0].dtype)
     px, py = pixel_centre_ndc(col, row, image_size)
     ax, ay, bx, by, cx, cy, e0x, e0y, e1x, e1y, e2x, e2y = rows[:12]
     cross = [ex * (py - vy) - ey * (px - vx)

@@ -23,7 +23,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..fragments import RenderOutput
 from ..scene import Scene
-from .common import background, color_table, plan, prepare, shade_at
+from .common import background, color_table, gather_face_rows, plan, prepare, shade_at
 from .geometry import TABLE_ROWS, perspective_weights, shaded_barycentrics
 from .soft_pairs import soft_tile, softras_cutoff
 from .tiles import TileChunk
@@ -108,14 +108,18 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             pix = tile.pix.reshape(-1)[idx]
             local_face = torch.div(idx, chunk.size * chunk.size, rounding_mode="floor")
         # colour geometry with gradients on the shaded pairs only: their barycentrics again from
-        # the face rows (as the tile computed them), gathered per pair as rows (one memcpy each)
-        rows = geo.T.contiguous().index_select(0, local_face).T          # (21, M)
-        bary = shaded_barycentrics(pix, rows, s)
-        weights, _, zbar_s = colour_geometry(bary, rows[TABLE_ROWS:TABLE_ROWS + 3])
+        # the face rows (as the tile computed them). All the per-pair face data is one row gather
+        # of the face-major table, split and unbound into views: its backward is one stack and
+        # one row-wise index_add (slicing a gather, or gathering each row, fills or scatters a
+        # gradient per row)
+        face = chunk.faces[local_face]
+        parts = gather_face_rows(table, face).split(row_split)
+        bary = shaded_barycentrics(pix, parts[0].unbind(0), s)
+        weights, _, zbar_s = colour_geometry(bary, parts[1])
         e_s = torch.sigmoid(tile.x.reshape(-1)[idx]) * torch.exp((zbar_s - shift[pix]) / gamma)
-        back = ~prep.screen.front[chunk.faces[local_face]] if st.double_sided else None
-        corner_table = table.index_select(0, local_face).T.reshape(3, -1, idx.numel())      # (3, C, M)
-        color = shade_at(scene, ct, corner_table, weights, eye, back)
+        back = ~prep.screen.front[face] if st.double_sided else None
+        corners = parts[2:]                                            # 3 x (C, M)
+        color = shade_at(scene, ct, corners, weights, eye, back)
         numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e_s * color)
         denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e_s)
         return numer, denom, dropped, idx.numel(), coverage
@@ -158,10 +162,14 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     dropped = torch.zeros(n, dtype=dtype, device=device)
     num_shaded = 0
     colour_chunks = [c for c, is_color in chunks if is_color]
-    face_major = ct.table.permute(2, 0, 1).reshape(ct.table.shape[2], -1)  # (F, 3 C): gathers copy rows
+    # face-major (F, K): corners and edges (12), corner depths (3), the colour table per corner
+    num_attrs = ct.table.shape[1]
+    face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
+                           ct.table.reshape(3 * num_attrs, ct.table.shape[2])]).T.contiguous()
+    row_split = (12, 3, num_attrs, num_attrs, num_attrs)
     for chunk, saved in zip(colour_chunks, kept):
         geo = prep.geo.index_select(1, chunk.faces)
-        args = (chunk, geo, face_major.index_select(0, chunk.faces), prep.eye, shift, total, saved)
+        args = (chunk, geo, face_rows, prep.eye, shift, total, saved)
         out = checkpoint(shading_pass, *args, use_reentrant=False) if use_ckpt else shading_pass(*args)
         numer, denom, dropped = numer + out[0], denom + out[1], dropped + out[2]
         num_shaded += out[3]
