@@ -64,14 +64,15 @@ def line_planes(image: torch.Tensor, fill: float) -> torch.Tensor:
     return planes[0] if image.dim() == 2 else planes
 
 
-def _buckets(span: torch.Tensor, chunk: int):
-    """Runs sorted by padded length and cut into groups of about ``chunk`` pixels sharing one:
-    -> (order (K,), [(length, first, stop) of each group, in positions of ``order``])."""
-    order = torch.argsort(span)
-    widths, counts = torch.unique_consecutive(span[order], return_counts=True)
+def _buckets(key: torch.Tensor, chunk: int, flag_bits: int = 0):
+    """Runs sorted by key (padded length << flag_bits | flags) and cut into groups of about
+    ``chunk`` pixels sharing one: -> (order (K,), [(key, first, stop) of each group, in positions
+    of ``order``])."""
+    order = torch.argsort(key)
+    keys, counts = torch.unique_consecutive(key[order], return_counts=True)
     groups, at = [], 0
-    for j, n in zip(widths.tolist(), counts.tolist()):
-        per = max(1, chunk // j)
+    for j, n in zip(keys.tolist(), counts.tolist()):
+        per = max(1, chunk // (j >> flag_bits))
         groups += [(j, k0, min(k0 + per, at + n)) for k0 in range(at, at + n, per)]
         at += n
     return order, groups
@@ -103,26 +104,28 @@ def run_sums(lo, hi, line, direction, cross, ref, m0, m1, planes, s, eps, chunk)
     device, dtype = ref.device, ref.dtype
     width = s + 2 * RUN_PAD
     span = _bucket_width(hi - lo + 1)
-    order, groups = _buckets(span, chunk)
-    lo, hi, span, cross, ref = lo[order], hi[order], span[order], cross[order], ref[order]
-    up = direction[order] > 0
-    origin = line[order] * width + RUN_PAD + torch.where(up, lo, hi - span + 1)     # first pixel read
+    up = direction > 0
+    # runs going down (read right-aligned) sort after those going up of the same length
+    order, groups = _buckets(2 * span + (~up).long(), chunk, flag_bits=1)
+    pick = lambda t: t.index_select(0, order)                                 # noqa: E731
+    lo, hi, span, cross, ref, up = pick(lo), pick(hi), pick(span), pick(cross), pick(ref), pick(up)
+    origin = pick(line) * width + RUN_PAD + torch.where(up, lo, hi - span + 1)   # first pixel read
     # distance from the crossing to the run's pixel nearest to it (small: exact in float)
     near = torch.where(up, lo.to(dtype) - cross, cross - hi.to(dtype))
-    lever = torch.stack([m0[order], m1[order]], 1)[:, :, None]                       # (K, 2, 1)
-    base = (lever * near[:, None, None]).add_(eps)
-    down = (~up).long()
+    lever = torch.stack([pick(m0), pick(m1)], 1)                              # (K, 2)
+    base = (lever * near[:, None]).add_(eps).reshape(-1, 1)                   # (2K, 1)
+    lever = lever.reshape(-1, 1)
     sums = torch.empty(order.numel(), 2, 1, dtype=dtype, device=device)
     cache = {}
-    for j, k0, k1 in groups:
+    for key, k0, k1 in groups:
+        j, down = key // 2, key % 2
         if j not in cache:
-            steps = torch.arange(j, dtype=dtype, device=device)
-            cache[j] = (torch.stack([steps, steps.flip(0)]), _slices(planes, j))
-        offsets, views = cache[j]
-        w = _weights(views, origin[k0:k1], ref[k0:k1]).clamp_(min=0)
-        dist = offsets.index_select(0, down[k0:k1])[:, None, :]               # pixels from the nearest
-        r = torch.addcmul(base[k0:k1], dist, lever[k0:k1]).reciprocal_()      # (K, 2, J)
-        torch.bmm(r, w[:, :, None], out=sums[k0:k1])
+            cache[j] = _slices(planes, j)
+        dist = torch.arange(j, dtype=dtype, device=device)                    # pixels from the nearest
+        dist = dist.flip(0) if down else dist
+        w = _weights(cache[j], origin[k0:k1], ref[k0:k1]).clamp_(min=0)
+        r = torch.addcmul(base[2 * k0:2 * k1], dist, lever[2 * k0:2 * k1]).reciprocal_()
+        torch.bmm(r.view(k1 - k0, 2, j), w[:, :, None], out=sums[k0:k1])
     out = torch.empty_like(sums)
     out[order] = sums
     return out[:, 0, 0], out[:, 1, 0]
@@ -137,10 +140,11 @@ def in_run_sums(start, length, line, face, cross, ref, lever0, lever1, planes, f
     device, dtype = ref.device, ref.dtype
     width = s + 2 * RUN_PAD
     order, groups = _buckets(_bucket_width(length), chunk)
-    start, length, face, ref = start[order], length[order], face[order], ref[order]
-    origin = line[order] * width + RUN_PAD + start
-    near = start.to(dtype) - cross[order]                                     # offset of the first pixel
-    levers = (lever0[order], lever1[order])
+    pick = lambda t: t.index_select(0, order)                                 # noqa: E731
+    start, length, face, ref = pick(start), pick(length), pick(face), pick(ref)
+    origin = pick(line) * width + RUN_PAD + start
+    near = start.to(dtype) - pick(cross)                                      # offset of the first pixel
+    levers = (pick(lever0), pick(lever1))
     sums = torch.empty(2, order.numel(), dtype=dtype, device=device)
     for j, k0, k1 in groups:
         steps = torch.arange(j, device=device)
