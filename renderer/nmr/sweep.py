@@ -232,15 +232,16 @@ def _out_runs(sw: SweepSetup, eps: float):
     # of the runs' ones (a silhouette loss's zero gradient; the background under a loss that
     # wants it darker). Each run is clipped to its line's first..last pixel that can.
     low, high = ref.amin(0), ref.amax(0)
-    grad = sw.grad.reshape(s, s, -1)
-    best = torch.where(grad > 0, low, high)                                # the r maximising the weight
-    live_image = sw.dot_image > (grad * best).sum(-1)
+    # min over the box of g_P . r, channel by channel: g . mid - |g| . half-width
+    lowest = sw.grad @ ((low + high) / 2) - sw.grad.abs() @ ((high - low) / 2)
+    lowest = lowest.reshape(s, s)
+    live_image = sw.dot_image - lowest > -1e-6 * (sw.dot_image.abs() + lowest.abs())   # rounding: keep
     live = to_lines(live_image)                                            # (2S, S)
-    pos = torch.arange(s, device=device)
+    pos = torch.arange(s, device=device, dtype=torch.int32)
     first = torch.where(live, pos, s).amin(1)
     last = torch.where(live, pos, -1).amax(1)
-    lo = torch.maximum(start, first[line])
-    hi = torch.minimum(start + length - 1, last[line])
+    lo = torch.maximum(start, first.index_select(0, line))
+    hi = torch.minimum(start + length - 1, last.index_select(0, line))
     a0 = torch.zeros(n, dtype=dtype, device=device)
     a1 = torch.zeros_like(a0)
     keep = torch.nonzero(lo <= hi, as_tuple=True)[0]
@@ -248,22 +249,22 @@ def _out_runs(sw: SweepSetup, eps: float):
         return a0, a1
     sign0 = -torch.sign(lever0) * direction.to(dtype)                      # off has the run's direction
     sign1 = -torch.sign(lever1) * direction.to(dtype)
-    cross = seg["cross"][keep]
-    m0, m1 = lever0[keep].abs(), lever1[keep].abs()
-    lo, hi, line, ref = lo[keep], hi[keep], line[keep], ref[keep]
+    pick = lambda t: t.index_select(0, keep)                               # noqa: E731
+    cross, m0, m1 = pick(seg["cross"]), pick(lever0).abs_(), pick(lever1).abs_()
+    lo, hi, line, ref = pick(lo), pick(hi), pick(line), pick(ref)
     # few pixels can count (a silhouette loss): visit only those, as a ragged list
     flat = live.reshape(-1)
-    cum = torch.cumsum(flat, 0)
+    cum = torch.cumsum(flat, 0, dtype=torch.int32)
     at_lo, at_hi = line * s + lo, line * s + hi
-    first_live = cum[at_lo] - flat[at_lo].long()                       # live pixels before lo
-    count = cum[at_hi] - first_live
+    first_live = (cum.index_select(0, at_lo) - flat.index_select(0, at_lo).int()).long()   # live before lo
+    count = cum.index_select(0, at_hi).long() - first_live
     if SPARSE_GAIN * int(count.sum()) < int((hi - lo + 1).sum()):
         live_pix = torch.nonzero(flat, as_tuple=True)[0]                  # sorted by line, position
         sums = live_pixel_runs(live_pix, first_live, count, cross, ref, m0, m1, sw.dot, sw.grad, eps, s,
                                CHUNK_ELEMENTS)
     else:
         planes = [line_planes(torch.where(live_image, sw.dot_image, -torch.inf), -torch.inf), *sw.planes()[1:]]
-        sums = run_sums(lo, hi, line, direction[keep], cross, ref, m0, m1, planes, s, eps, OUT_CHUNK)
+        sums = run_sums(lo, hi, line, pick(direction), cross, ref, m0, m1, planes, s, eps, OUT_CHUNK)
     a0[keep], a1[keep] = sums
     return a0 * sign0, a1 * sign1
 
