@@ -124,7 +124,7 @@ def run_sums(lo, hi, line, direction, cross, ref, m0, m1, planes, s, eps, chunk)
         dist = torch.arange(j, dtype=dtype, device=device)                    # pixels from the nearest
         dist = dist.flip(0) if down else dist
         w = _weights(cache[j], origin[k0:k1], ref[k0:k1]).clamp_(min=0)
-        r = torch.addcmul(base[2 * k0:2 * k1], dist, lever[2 * k0:2 * k1]).reciprocal_()
+        r = (lever[2 * k0:2 * k1] * dist).add_(base[2 * k0:2 * k1]).reciprocal_()   # (addcmul: 4x slower)
         torch.bmm(r.view(k1 - k0, 2, j), w[:, :, None], out=sums[k0:k1])
     out = torch.empty_like(sums)
     out[order] = sums
