@@ -20,8 +20,11 @@ and an edge whose two ends share a column (NMR divides by zero there) visits non
 
 Everything is in NMR's raster frame: p = 0.5 (ndc S + S - 1) on both axes (pixel centres at whole
 numbers, y up), i.e. the project's images flipped vertically (row r is raster y = S - 1 - r).
-The runs are ragged (lengths up to S); they are laid out as one flat element list (segments of
-consecutive pixels along a line) and processed in chunks, so memory stays bounded.
+Runs are summed densely (``runs.py``): every line (column or row) is laid out once, padded, as
+planes of A_P = I_P . g_P and of g_P's channels; a run is one contiguous slice of them, and runs
+of about the same length are summed together as a (runs, length) block, so the cost is a few
+passes over the runs' pixels with no per-pixel index lists. Only the per-pixel view of one face's
+terms (``contributions``) walks the runs pixel by pixel (``ragged_runs``).
 """
 from __future__ import annotations
 
@@ -211,7 +214,7 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     acc0 = torch.zeros(k, dtype=image.dtype, device=tri.device)
     acc1 = torch.zeros_like(acc0)
     if sw.outer:
-        acc0[:sw.outer], acc1[:sw.outer] = _out_runs(sw, eps)
+        acc0[:sw.outer], acc1[:sw.outer] = _out_runs(sw, eps, chunk)
     if k > sw.outer:
         acc0[sw.outer:], acc1[sw.outer:] = _in_runs(sw, eps)
     out.index_add_(0, sw.slot0[sw.has0], acc0[sw.has0])
@@ -219,7 +222,7 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     return out.reshape(-1, 3, 2)
 
 
-def _out_runs(sw: SweepSetup, eps: float):
+def _out_runs(sw: SweepSetup, eps: float, chunk: int = CHUNK_ELEMENTS):
     """The out runs (to the border, no face test; segments 0..outer-1), clipped to the pixels that
     can count: one by one when those are few (``runs.live_pixel_runs``), else as padded slices of
     their lines (``runs.run_sums``). -> the two lever sums per run."""
@@ -260,8 +263,7 @@ def _out_runs(sw: SweepSetup, eps: float):
     count = cum.index_select(0, at_hi).long() - first_live
     if SPARSE_GAIN * int(count.sum()) < int((hi - lo + 1).sum()):
         live_pix = torch.nonzero(flat, as_tuple=True)[0]                  # sorted by line, position
-        sums = live_pixel_runs(live_pix, first_live, count, cross, ref, m0, m1, sw.dot, sw.grad, eps, s,
-                               CHUNK_ELEMENTS)
+        sums = live_pixel_runs(live_pix, first_live, count, cross, ref, m0, m1, sw.dot, sw.grad, eps, s, chunk)
     else:
         planes = [line_planes(torch.where(live_image, sw.dot_image, -torch.inf), -torch.inf), *sw.planes()[1:]]
         sums = run_sums(lo, hi, line, pick(direction), cross, ref, m0, m1, planes, s, eps, OUT_CHUNK)
@@ -275,9 +277,9 @@ def _in_runs(sw: SweepSetup, eps: float):
     s, n = sw.s, sw.outer
     seg = {k: v[n:] for k, v in sw.seg.items()}
     planes = sw.planes()
-    fmap = line_planes(sw.fmap.reshape(s, s), -1)
-    return in_run_sums(seg["start"], seg["length"], seg["line"], seg["face"], seg["cross"], sw.ref[n:],
-                       sw.lever0[n:], sw.lever1[n:], planes, fmap, s, eps, OUT_CHUNK)
+    fmap = line_planes(sw.fmap.reshape(s, s).to(torch.int32), -1)
+    return in_run_sums(seg["start"], seg["length"], seg["line"], seg["face"].to(torch.int32), seg["cross"],
+                       sw.ref[n:], sw.lever0[n:], sw.lever1[n:], planes, fmap, s, eps, OUT_CHUNK)
 
 
 def ragged_runs(sw: SweepSetup, idx: torch.Tensor, eps: float, chunk: int = CHUNK_ELEMENTS,
