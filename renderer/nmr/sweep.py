@@ -69,7 +69,13 @@ def _crossings(r: torch.Tensor, faces: torch.Tensor, order: torch.Tensor, fmap: 
     # per (face, edge, axis): corners e, e + 1, e + 2 along the scanned axis, then the other one
     along = r[:, torch.stack([e, (e + 1) % 3, (e + 2) % 3], 1)]             # (F', edge, corner, xy)
     along = along.permute(0, 1, 3, 2)                                      # (F', edge, axis, corner)
-    table = torch.cat([along, along.flip(2)], -1).reshape(-1, 6)           # p0s p1s p2s p0o p1o p2o
+    fn = r.shape[0]
+    # columns: p0s p1s p2s p0o p1o p2o, then the face's position, the axis and the original indices
+    # of the edge's two corners (exact floats)
+    ids = torch.stack(torch.meshgrid(torch.arange(fn, device=device), e, torch.arange(2, device=device),
+                                     indexing="ij"), -1)[..., [0, 2]]
+    ends = order[:, torch.stack([e, (e + 1) % 3], 1)][:, :, None, :].expand(-1, -1, 2, -1)
+    table = torch.cat([along, along.flip(2), ids.to(dtype), ends.to(dtype)], -1).reshape(-1, 10)
     p0s, p1s = table[:, 0], table[:, 1]
     lo = torch.ceil(torch.minimum(p0s, p1s)).clamp_min(0)
     hi = torch.floor(torch.maximum(p0s, p1s)).clamp_max(s - 1)
@@ -78,36 +84,34 @@ def _crossings(r: torch.Tensor, faces: torch.Tensor, order: torch.Tensor, fmap: 
     if n == 0:
         return None
     trip = torch.repeat_interleave(torch.arange(count.numel(), device=device), count)
-    first = torch.cumsum(count, 0) - count
-    d0 = lo[trip] + (torch.arange(n, device=device) - first[trip]).to(dtype)
+    # the column (row) each crossing scans: lo of its edge plus its rank among the edge's ones
+    skip = (lo - (torch.cumsum(count, 0) - count).to(dtype)).index_select(0, trip)
+    d0 = skip + torch.arange(n, device=device, dtype=dtype)
     q = table.index_select(0, trip)
     cross = (q[:, 4] - q[:, 3]) / (q[:, 1] - q[:, 0]) * (d0 - q[:, 0]) + q[:, 3]
-    axis = trip % 2
+    columns = q[:, 7] == 0
     # NMR: out = in + direction; axis 0 (columns) steps toward lower y where x increases
-    direction = torch.where((axis == 0) == (q[:, 0] < q[:, 1]), -1, 1)
+    direction = torch.where(columns == (q[:, 0] < q[:, 1]), -1, 1)
     d1_in = torch.where(direction > 0, torch.floor(cross), torch.ceil(cross))
     d1_out = d1_in + direction
     keep = torch.nonzero((d1_in >= 0) & (d1_in < s) & (d1_out >= 0) & (d1_out < s), as_tuple=True)[0]
-    trip, d0, q, cross, axis, direction = (t[keep] for t in (trip, d0, q, cross, axis, direction))
-    d1_in, d1_out = d1_in[keep].long(), d1_out[keep].long()
-    q0s, q1s, q2s, q0o, q1o, q2o = q.unbind(1)
+    d0, q, cross, direction, d1_in, d1_out = (t.index_select(0, keep) for t in (d0, q, cross, direction, d1_in,
+                                                                                d1_out))
+    d1_in, d1_out = d1_in.long(), d1_out.long()
+    q0s, q1s, q2s, q0o, q1o, q2o = q[:, :6].unbind(1)
     # opposite side of the face along this line (in-run limit)
     on_02 = (d0 - q0s) * (d0 - q2s) < 0
     c02 = (q2o - q0o) / torch.where(q2s != q0s, q2s - q0s, torch.ones_like(q2s)) * (d0 - q0s) + q0o
     c12 = (q1o - q2o) / torch.where(q1s != q2s, q1s - q2s, torch.ones_like(q1s)) * (d0 - q2s) + q2o
     cross2 = torch.where(on_02, c02, c12)
     limit = torch.where(direction > 0, torch.ceil(cross2), torch.floor(cross2)).long()
-    slot = torch.div(trip, 6, rounding_mode="floor")                       # position in faces
-    edge = torch.div(trip % 6, 2, rounding_mode="floor")
+    slot, axis, corner0, corner1 = q[:, 6:].long().unbind(1)
     d0l = d0.long()
     line = axis * s + d0l
     column = axis == 0
     # face map at the inside pixel (raster x = d0 on columns, d1 on rows), image layout
     at_in = torch.where(column, (s - 1 - d1_in) * s + d0l, (s - 1 - d0l) * s + d1_in)
     at_out = torch.where(column, (s - 1 - d1_out) * s + d0l, (s - 1 - d0l) * s + d1_out)
-    corners = order.index_select(0, slot)
-    corner0 = torch.gather(corners, 1, edge[:, None])[:, 0]
-    corner1 = torch.gather(corners, 1, ((edge + 1) % 3)[:, None])[:, 0]
     comp = 1 - axis                                                        # axis 0 moves y, axis 1 x
     face = faces.index_select(0, slot)
     one = torch.ones_like(d0)
