@@ -37,7 +37,7 @@ class _EdgeSweep(torch.autograd.Function):
     def forward(ctx, rgb, alpha, tri, face_map):
         ctx.save_for_backward(rgb.detach(), alpha.detach(), tri.detach(), face_map)
         ctx.tri_shape = tri.shape
-        return rgb.clone(), alpha.clone()
+        return rgb.view_as(rgb), alpha.view_as(alpha)         # identity, no copy
 
     @staticmethod
     def backward(ctx, g_rgb, g_alpha):
