@@ -134,8 +134,9 @@ class SweepSetup:
     """Everything the run sums read, in NMR's raster frame. Segments (one run each): the out runs
     of the visible crossings, then the in runs, as per-segment tensors in ``seg``: line, start,
     length (pixels along the line; line layout: 2 S lines of S pixels, see ``runs``), check_face
-    (in runs: count only pixels of this face), face, cross, direction. dot: (2 S S,) sum_ch I_P
-    g_P, line layout; img, grad: (S S, C) and fmap: (S S,), image layout (``runs.image_index``);
+    (in runs: count only pixels of this face), face, cross, direction. dot_image: (S, S) sum_ch
+    I_P g_P (``dot``: the same in the line layout); img, grad: (S S, C) and fmap: (S S,), image
+    layout (``runs.image_index``);
     ref: (K, C) the reference colour of each segment; lever0, lever1: (K,) NDC displacement per
     pixel of offset for the edge's p0 and p1; slot0, slot1: (K,) flat (face, corner, coordinate)
     index each lever's sum goes to; has0, has1: (K,) whether that lever exists (NMR skips a
@@ -143,7 +144,6 @@ class SweepSetup:
 
     s: int
     seg: dict
-    dot: torch.Tensor
     dot_image: torch.Tensor
     img: torch.Tensor
     grad: torch.Tensor
@@ -157,6 +157,14 @@ class SweepSetup:
     has1: torch.Tensor
     outer: int
     _planes: Optional[torch.Tensor] = None
+    _dot: Optional[torch.Tensor] = None
+
+    @property
+    def dot(self) -> torch.Tensor:
+        """(2 S S,) A_P in the line layout, made once."""
+        if self._dot is None:
+            self._dot = to_lines(self.dot_image).reshape(-1)
+        return self._dot
 
     def planes(self) -> torch.Tensor:
         """(1 + C, N) ``runs.line_planes`` of A_P and of g_P's channels (0 on the pads), made once."""
@@ -191,9 +199,8 @@ def sweep_setup(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, 
     check[outer.numel():] = True
     seg = dict(line=pick("line"), start=both("out_start", "in_start"), length=both("out_length", "in_length"),
                check_face=check, face=pick("face"), cross=pick("cross"), direction=pick("direction"))
-    dot_image = (image * grad).sum(-1)
     return SweepSetup(
-        s=s, seg=seg, dot=to_lines(dot_image).reshape(-1), dot_image=dot_image, img=img, grad=grd, fmap=fmap,
+        s=s, seg=seg, dot_image=(image * grad).sum(-1), img=img, grad=grd, fmap=fmap,
         ref=img.index_select(0, both("at_in", "at_out")),                  # I_in for out, I_out for in
         lever0=pick("lever0"), lever1=pick("lever1"), slot0=pick("slot0"), slot1=pick("slot1"),
         has0=pick("has0"), has1=pick("has1"), outer=outer.numel())
@@ -231,7 +238,7 @@ def _out_runs(sw: SweepSetup, eps: float, chunk: int = CHUNK_ELEMENTS):
     can count: one by one when those are few (``runs.live_pixel_runs``), else as padded slices of
     their lines (``runs.run_sums``). -> the two lever sums per run."""
     s, n = sw.s, sw.outer
-    device, dtype = sw.dot.device, sw.dot.dtype
+    device, dtype = sw.dot_image.device, sw.dot_image.dtype
     seg = {k: v[:n] for k, v in sw.seg.items()}
     ref, lever0, lever1 = sw.ref[:n], sw.lever0[:n], sw.lever1[:n]
     start, length, direction, line = seg["start"], seg["length"], seg["direction"], seg["line"]
@@ -292,8 +299,8 @@ def ragged_runs(sw: SweepSetup, idx: torch.Tensor, eps: float, chunk: int = CHUN
     where the segment asks for it), NMR's formula verbatim. -> the two lever sums per segment
     (len(idx),). sink(pix, k, term0, term1), when given, also receives every pixel's terms: pix
     its line-layout index, k its segment's position in idx."""
-    seg, s, dtype = sw.seg, sw.s, sw.dot.dtype
-    device = sw.dot.device
+    seg, s, dtype = sw.seg, sw.s, sw.dot_image.dtype
+    device = sw.dot_image.device
     lengths = seg["length"][idx]
     a0 = torch.zeros(idx.numel(), dtype=dtype, device=device)
     a1 = torch.zeros_like(a0)
