@@ -1,4 +1,4 @@
-"""SoftRas's fused nodes (``soft_pairs._CoverageTile``, ``common.gather_face_rows``) against plain
+"""SoftRas's fused nodes (``soft_pairs._CoverageTile``, ``common.gather_sorted``) against plain
 autograd: the same values and, in float64, the same gradients to 1e-10, and gradcheck."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import renderer.soft.soft_pairs as soft_pairs
 from renderer import Mesh
 from renderer.rendering import render
-from renderer.soft.common import gather_face_rows
+from renderer.soft.common import gather_sorted
 from renderer.soft.geometry import derived_rows
 from renderer.soft.tiles import TileChunk
 from tests.scenes import small_scene
@@ -73,13 +73,17 @@ def test_coverage_tile_gradcheck_and_double_backward():
     assert torch.autograd.gradgradcheck(fn, (corners,))
 
 
-def test_gather_face_rows_gradcheck_and_forward_mode():
+def test_gather_sorted_gradcheck_and_forward_mode():
     g = torch.Generator().manual_seed(2)
-    table = torch.rand(6, 5, generator=g, dtype=torch.float64).requires_grad_()
-    face = torch.tensor([0, 3, 3, 5, 1, 0, 2])
-    assert torch.equal(gather_face_rows(table, face), table[face].T)
-    assert torch.autograd.gradcheck(lambda t: gather_face_rows(t, face), (table,), check_forward_ad=True)
-    assert torch.autograd.gradgradcheck(lambda t: gather_face_rows(t, face), (table,))
+    table = torch.rand(4, 6, generator=g, dtype=torch.float64).requires_grad_()
+    index = torch.tensor([0, 0, 1, 3, 3, 3, 5])
+    assert torch.equal(gather_sorted(table, index), table[:, index])
+    u = torch.rand(4, 7, generator=g, dtype=torch.float64)
+    (ga,) = torch.autograd.grad(gather_sorted(table, index), table, u)
+    (gb,) = torch.autograd.grad(table[:, index], table, u)
+    assert torch.allclose(ga, gb, rtol=0, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda t: gather_sorted(t, index), (table,), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(lambda t: gather_sorted(t, index), (table,))
 
 
 def _textured(scene):

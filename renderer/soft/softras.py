@@ -23,7 +23,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..fragments import RenderOutput
 from ..scene import Scene
-from .common import background, color_table, gather_face_rows, plan, prepare, shade_at
+from .common import background, color_table, gather_sorted, plan, prepare, shade_at
 from .geometry import TABLE_ROWS, perspective_weights, shaded_barycentrics
 from .soft_pairs import soft_tile, softras_cutoff
 from .tiles import TileChunk
@@ -61,8 +61,14 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     @torch.no_grad()
     def pair_depths(tile):
         """View depth z and normalised depth zbar of every pair (Fg, T, T), without gradients:
-        pass 1's softmax statistics and pass 2's shading mask need their values only."""
-        return colour_geometry(tile.bary.detach(), tile.zc.detach())[1:]
+        pass 1's softmax statistics and pass 2's shading mask need their values only.
+        ``perspective_weights``'s depth in fewer passes: with b the clipped barycentrics,
+        z = sum(b) / sum(b_k / z_k)."""
+        b = tile.bary.detach().clamp_min(0.0)
+        inv = 1.0 / tile.zc.detach()
+        q = torch.addcmul(torch.addcmul(b[0] * inv[0], b[1], inv[1]), b[2], inv[2])
+        z = (b[0] + b[1]).add_(b[2]).clamp_min_(1e-12).div_(q)
+        return z, (z_scale[0] - z).div_(z_scale[1])
 
     @torch.no_grad()
     def softmax_stats(tile, z, zbar):
@@ -73,7 +79,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
         e = (torch.sigmoid(tile.x) * torch.exp((zbar - shift[tile.pix]) / gamma)).masked_fill(drop, 0.0)
         denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, flat_pix, e.reshape(-1))
         zsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, flat_pix, (e * z).reshape(-1))
-        return shift, denom, zsum
+        return shift, denom, zsum, e
 
     def coverage_pass(chunk: TileChunk, is_color: bool, geo: torch.Tensor):
         """Pass 1 for one chunk: log(1 - D) summed per pixel (differentiable) and the kept-pair
@@ -82,8 +88,9 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
         tile = soft_tile(chunk, geo, s, sigma)
         if not is_color:
             return tile.log_uncovered(n), tile.keep.sum(), None, None
-        z, zbar = pair_depths(tile)
-        return tile.log_uncovered(n), tile.keep.sum(), softmax_stats(tile, z, zbar), (tile, zbar)
+        stats = softmax_stats(tile, *pair_depths(tile))
+        # pass 2 reads the chunk's weights relative to its own maximum, stats[0], and rescales
+        return tile.log_uncovered(n), tile.keep.sum(), stats[:3], (tile, stats[3], stats[0])
 
     def shading_pass(chunk: TileChunk, geo: torch.Tensor, table: torch.Tensor, eye: torch.Tensor,
                      shift: torch.Tensor, total: torch.Tensor, kept=None):
@@ -94,13 +101,16 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
         coverage = None
         if kept is None:
             tile = soft_tile(chunk, geo, s, sigma)
-            zbar = pair_depths(tile)[1]
+            with torch.no_grad():
+                stats = softmax_stats(tile, *pair_depths(tile))
+            e, c_shift = stats[3], stats[0]
             coverage = (tile.log_uncovered(n), tile.keep.sum())
         else:
-            tile, zbar = kept
+            tile, e, c_shift = kept
         with torch.no_grad():
-            # the mask on all pairs without a graph; the differentiable weights on shaded ones only
-            w = (torch.sigmoid(tile.x) * torch.exp((zbar - shift[tile.pix]) / gamma)) / total[tile.pix]
+            # the mask on all pairs without a graph; the differentiable weights on shaded ones only.
+            # w_j = D exp((zbar - shift) / gamma) / total = e_j exp((c_shift - shift) / gamma) / total
+            w = e * (torch.exp((c_shift - shift) / gamma) / total)[tile.pix]
             shade = tile.keep & (w >= floor)
             dropped = torch.zeros(n, dtype=dtype, device=device).index_add_(
                 0, tile.pix.reshape(-1), w.masked_fill(shade | ~tile.keep, 0.0).reshape(-1))
@@ -108,12 +118,12 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             pix = tile.pix.reshape(-1)[idx]
             local_face = torch.div(idx, chunk.size * chunk.size, rounding_mode="floor")
         # colour geometry with gradients on the shaded pairs only: their barycentrics again from
-        # the face rows (as the tile computed them). All the per-pair face data is one row gather
-        # of the face-major table, split and unbound into views: its backward is one stack and
-        # one row-wise index_add (slicing a gather, or gathering each row, fills or scatters a
+        # the face rows (as the tile computed them). All the per-pair face data is one gather of
+        # the (K, F) face table, split and unbound into views: its backward is one stack and one
+        # index_add (slicing a stacked gather, or gathering each row, fills or scatters a
         # gradient per row)
         face = chunk.faces[local_face]
-        parts = gather_face_rows(table, face).split(row_split)
+        parts = gather_sorted(table, local_face).split(row_split)   # local_face ascends
         bary = shaded_barycentrics(pix, parts[0].unbind(0), s)
         weights, _, zbar_s = colour_geometry(bary, parts[1])
         e_s = torch.sigmoid(tile.x.reshape(-1)[idx]) * torch.exp((zbar_s - shift[pix]) / gamma)
@@ -137,7 +147,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             # statistics only (no graph); coverage and colour are recomputed in pass 2's checkpoint
             with torch.no_grad():
                 tile = soft_tile(chunk, geo, s, sigma)
-                stats, saved = softmax_stats(tile, *pair_depths(tile)), None
+                stats, saved = softmax_stats(tile, *pair_depths(tile))[:3], None
         else:
             out = checkpoint(coverage_pass, chunk, is_color, geo, use_reentrant=False) if use_ckpt \
                 else coverage_pass(chunk, is_color, geo)
@@ -162,14 +172,14 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     dropped = torch.zeros(n, dtype=dtype, device=device)
     num_shaded = 0
     colour_chunks = [c for c, is_color in chunks if is_color]
-    # face-major (F, K): corners and edges (12), corner depths (3), the colour table per corner
+    # per face: corners and edges (12 rows), corner depths (3), the colour table per corner
     num_attrs = ct.table.shape[1]
     face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
-                           ct.table.reshape(3 * num_attrs, ct.table.shape[2])]).T.contiguous()
+                           ct.table.reshape(3 * num_attrs, ct.table.shape[2])])      # (K, F)
     row_split = (12, 3, num_attrs, num_attrs, num_attrs)
     for chunk, saved in zip(colour_chunks, kept):
         geo = prep.geo.index_select(1, chunk.faces)
-        args = (chunk, geo, face_rows, prep.eye, shift, total, saved)
+        args = (chunk, geo, face_rows.index_select(1, chunk.faces), prep.eye, shift, total, saved)
         out = checkpoint(shading_pass, *args, use_reentrant=False) if use_ckpt else shading_pass(*args)
         numer, denom, dropped = numer + out[0], denom + out[1], dropped + out[2]
         num_shaded += out[3]
