@@ -70,7 +70,10 @@ def _pool(image: torch.Tensor, s: int) -> torch.Tensor:
     """(2S, 2S, *C) -> (S, S, *C), the mean of each 2x2 block."""
     blocks = image.reshape(s, SUPERSAMPLE, s, SUPERSAMPLE, *image.shape[2:])
     # the subpixels added as strided slices: 10x faster than a mean over dims 1 and 3
-    total = sum(blocks[:, i, :, j] for i in range(SUPERSAMPLE) for j in range(SUPERSAMPLE))
+    parts = [blocks[:, i, :, j] for i in range(SUPERSAMPLE) for j in range(SUPERSAMPLE)]
+    total = parts[0] + parts[1]
+    for part in parts[2:]:
+        total = total + part
     return total * (1.0 / SUPERSAMPLE ** 2)
 
 
