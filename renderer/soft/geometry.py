@@ -54,7 +54,7 @@ def _edge_terms(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor):
     return terms
 
 
-def _inside_and_bary(cross: list[torch.Tensor]):
+def _inside_and_bary(cross: list[torch.Tensor], with_bary: bool = True):
     # cross[k] belongs to edge (v_k, v_k+1): it is twice the signed area opposite v_k+2
     area2 = cross[0] + cross[1] + cross[2]
     with torch.no_grad():
@@ -62,6 +62,8 @@ def _inside_and_bary(cross: list[torch.Tensor]):
         neg = (cross[0] <= 0) & (cross[1] <= 0) & (cross[2] <= 0)
         proper = area2.abs() > MIN_AREA2
         inside = (pos | neg) & proper
+    if not with_bary:
+        return inside, None
     inv_area = 1.0 / torch.where(proper, area2, torch.full_like(area2, MIN_AREA2))
     return inside, torch.stack([cross[1], cross[2], cross[0]]) * inv_area
 
@@ -120,9 +122,10 @@ class _TileGeometry(torch.autograd.Function):
                 for j in range(3)]
 
     @staticmethod
-    def closest_point_forward(px, py, corners, derived):
-        """The forward pass's values: d2, inside, bary and the closest-point data (closest edge,
-        its parameter t, offset dx, dy) that ``d2_corner_grads`` and ``jvp`` read."""
+    def closest_point_forward(px, py, corners, derived, with_bary: bool = True):
+        """The forward pass's values: d2, inside, bary (None without ``with_bary``) and the
+        closest-point data (closest edge, its parameter t, offset dx, dy) that
+        ``d2_corner_grads`` and ``jvp`` read."""
         g = torch.cat([corners, derived])
         terms = _edge_terms(px, py, g)
         d01 = terms[1][3] < terms[0][3]
@@ -134,7 +137,7 @@ class _TileGeometry(torch.autograd.Function):
             return torch.where(d12, terms[2][i], torch.where(d01, terms[1][i], terms[0][i]))
 
         edge = torch.where(d12, 2, d01.to(torch.uint8))       # index of the closest edge
-        inside, bary = _inside_and_bary([term[4] for term in terms])
+        inside, bary = _inside_and_bary([term[4] for term in terms], with_bary)
         return d2, inside, bary, edge, pick(0), pick(1), pick(2)
 
     @staticmethod

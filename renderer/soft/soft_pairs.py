@@ -45,15 +45,16 @@ class _CoverageTile(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, corners, derived, px, py, pix, in_box, sigma: float, num_slots: int):
-        d2, inside, bary, edge, t, dx, dy = _TileGeometry.closest_point_forward(px, py, corners, derived)
+    def forward(ctx, corners, derived, px, py, pix, in_box, sigma: float, num_slots: int, with_bary: bool):
+        d2, inside, bary, edge, t, dx, dy = _TileGeometry.closest_point_forward(px, py, corners, derived,
+                                                                                with_bary)
         keep = in_box & (inside | (d2 < softras_cutoff(sigma)))
         rate = (inside.to(d2.dtype) * 2 - 1) / sigma
         x = d2 * rate
         flat_pix = pix.reshape(-1)
         log_unc = torch.zeros(num_slots, dtype=x.dtype, device=x.device).index_add_(
             0, flat_pix, F.softplus(x).neg_().masked_fill_(~keep, 0.0).reshape(-1))
-        ctx.mark_non_differentiable(keep, inside, bary)
+        ctx.mark_non_differentiable(keep, inside, *([] if bary is None else [bary]))
         ctx.save_for_backward(corners, derived, px, py, pix, keep, rate, x, edge, t, dx, dy)
         ctx.sigma = sigma
         ctx.set_materialize_grads(False)
@@ -65,7 +66,7 @@ class _CoverageTile(torch.autograd.Function):
         if torch.is_grad_enabled():
             return _CoverageTile._autograd_backward(corners, px, py, pix, keep, rate, g_log, g_x)
         if g_log is None and g_x is None:
-            return (None,) * 8
+            return (None,) * 9
         g = torch.zeros_like(x) if g_x is None else g_x
         if g_log is not None:
             # dL/dx += -softplus'(x) dL/dU[pix] on kept pairs; softplus'(x) = sigmoid(x), and 1
@@ -73,7 +74,7 @@ class _CoverageTile(torch.autograd.Function):
             slope = torch.sigmoid(x).masked_fill_(x > SOFTPLUS_THRESHOLD, 1.0)
             g = g - slope.mul_(g_log[pix]).masked_fill_(~keep, 0.0)
         grads = _TileGeometry.d2_corner_grads(edge, t, dx, dy, g * rate, corners.shape[1:])
-        return torch.stack(grads), None, None, None, None, None, None, None
+        return torch.stack(grads), None, None, None, None, None, None, None, None
 
     @staticmethod
     def _autograd_backward(corners, px, py, pix, keep, rate, g_log, g_x):
@@ -89,19 +90,20 @@ class _CoverageTile(torch.autograd.Function):
             outs.append(x)
             grads.append(g_x)
         (grad,) = torch.autograd.grad(outs, corners, grads, create_graph=True)
-        return grad, None, None, None, None, None, None, None
+        return grad, None, None, None, None, None, None, None, None
 
 
 @dataclass
 class SoftTile:
     """One tile chunk's pairs. pix: (Fg, T, T) flat pixel index (padding -> S*S); keep: (Fg, T, T)
     bool, the pairs within the cut-off; x: (Fg, T, T) the coverage logit, differentiable in the
-    geometry; bary: (3, Fg, T, T) screen barycentrics; zc: (3, Fg, 1, 1) corner view depths."""
+    geometry; bary: (3, Fg, T, T) screen barycentrics (None when not asked for, see ``soft_tile``);
+    zc: (3, Fg, 1, 1) corner view depths."""
 
     pix: torch.Tensor
     keep: torch.Tensor
     x: torch.Tensor
-    bary: torch.Tensor
+    bary: Optional[torch.Tensor]
     zc: torch.Tensor
 
     summed: Optional[torch.Tensor] = None      # log_uncovered, when the fused node formed it
@@ -117,13 +119,14 @@ class SoftTile:
 
 
 def soft_tile(chunk: TileChunk, geo: torch.Tensor, image_size: int, sigma: float,
-              fused: Optional[bool] = None) -> SoftTile:
+              fused: Optional[bool] = None, with_bary: bool = True) -> SoftTile:
     """The pair record of one chunk; geo: (21, Fg) the chunk's rows of ``FaceTables.geo``.
 
     ``fused`` (default: ``FUSED``, when a backward pass is wanted and no forward-mode tangent is present)
     forms the record and its ``log_uncovered(S*S + 1)`` in ``_CoverageTile``, one autograd
     node with a hand-written backward; otherwise autograd records the elementwise ops (forward
-    mode, through ``_TileGeometry.jvp``, works on that path). Both give the same values."""
+    mode, through ``_TileGeometry.jvp``, works on that path). Both give the same values.
+    Without ``with_bary`` (silhouette-only chunks) the fused node leaves ``bary`` None."""
     px, py, pix, in_box = chunk.pixel_grid(image_size, geo.dtype)
     if fused is None:
         fused = FUSED and torch.is_grad_enabled() and geo.requires_grad and \
@@ -131,7 +134,7 @@ def soft_tile(chunk: TileChunk, geo: torch.Tensor, image_size: int, sigma: float
     if fused:
         rows = geo[:, :, None, None]
         log_unc, x, keep, _, bary = _CoverageTile.apply(
-            rows[:6], rows[6:TABLE_ROWS], px, py, pix, in_box, sigma, image_size * image_size + 1)
+            rows[:6], rows[6:TABLE_ROWS], px, py, pix, in_box, sigma, image_size * image_size + 1, with_bary)
         return SoftTile(pix=pix, keep=keep, x=x, bary=bary, zc=rows[TABLE_ROWS:TABLE_ROWS + 3], summed=log_unc)
     d2, inside, bary, zc = tile_geometry(geo, px, py)
     with torch.no_grad():

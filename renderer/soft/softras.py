@@ -95,7 +95,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
         """Pass 1 for one chunk: log(1 - D) summed per pixel (differentiable) and the kept-pair
         count; for a colour chunk also its softmax statistics and, kept for pass 2, its tile and
         colour geometry. (With checkpointing, colour chunks take their coverage in pass 2.)"""
-        tile = soft_tile(chunk, geo, s, sigma)
+        tile = soft_tile(chunk, geo, s, sigma, with_bary=is_color)
         if not is_color:
             return tile.log_uncovered(n), tile.keep.sum(), None, None
         stats = softmax_stats(tile, *pair_depths(tile))
