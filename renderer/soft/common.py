@@ -70,11 +70,11 @@ def planned_elements(scene: Scene, cutoff_sq: float) -> int:
     return sum(c.elements for c, _ in plan(prep, scene, cutoff_sq, color, max_pairs=float("inf")))
 
 
-def tile_geometry(geo: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
+def tile_geometry(geo: torch.Tensor, px: torch.Tensor, py: torch.Tensor, with_bary: bool = True):
     """geo: (21, Fg) rows of the chunk's faces; px (Fg, 1, T), py (Fg, T, 1) -> d2, inside
     (Fg, T, T), screen barycentrics (3, Fg, T, T), corner depths (3, Fg, 1, 1)."""
     rows = geo[:, :, None, None]
-    d2, inside, bary = tile_pair_geometry(px, py, rows[:TABLE_ROWS])
+    d2, inside, bary = tile_pair_geometry(px, py, rows[:TABLE_ROWS], with_bary)
     return d2, inside, bary, rows[TABLE_ROWS:TABLE_ROWS + 3]
 
 

@@ -68,17 +68,18 @@ def _inside_and_bary(cross: list[torch.Tensor], with_bary: bool = True):
     return inside, torch.stack([cross[1], cross[2], cross[0]]) * inv_area
 
 
-def pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor):
+def pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor, with_bary: bool = True):
     """Squared distance, inside test and screen barycentrics of pixel centres w.r.t. triangles,
     differentiated by autograd (the reference for ``tile_pair_geometry``).
 
     px, py: NDC, broadcastable to the pair shape B, e.g. (P,); g: (18, *) ``face_table`` rows
     broadcastable likewise -> d2 (B) (0 on the boundary), inside (B) bool (either winding;
-    edge-on triangles never), bary (3, *B) signed weights of corners a, b, c summing to 1.
+    edge-on triangles never), bary (3, *B) signed weights of corners a, b, c summing to 1 (None
+    without ``with_bary``).
     """
     terms = _edge_terms(px, py, g)
     d2 = torch.minimum(torch.minimum(terms[0][3], terms[1][3]), terms[2][3])
-    inside, bary = _inside_and_bary([term[4] for term in terms])
+    inside, bary = _inside_and_bary([term[4] for term in terms], with_bary)
     return d2, inside, bary
 
 
@@ -194,12 +195,13 @@ class _TileGeometry(torch.autograd.Function):
         return d_d2, None, d_bary
 
 
-def tile_pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor):
+def tile_pair_geometry(px: torch.Tensor, py: torch.Tensor, g: torch.Tensor, with_bary: bool = True):
     """``pair_geometry`` for the per-face tiles, with hand-written backward and forward-mode
     derivatives (w.r.t. the corner rows of ``g``; the derived edge rows are functions of them).
-    px (Fg, 1, T), py (Fg, T, 1), g (18, Fg, 1, 1) -> d2 (Fg, T, T), inside, bary (3, Fg, T, T)."""
+    px (Fg, 1, T), py (Fg, T, 1), g (18, Fg, 1, 1) -> d2 (Fg, T, T), inside, bary (3, Fg, T, T);
+    bary is None without ``with_bary`` when no derivative is wanted (it is not computed)."""
     if not torch.is_grad_enabled() and fwad.unpack_dual(g).tangent is None:
-        return pair_geometry(px, py, g)       # no derivative wanted: skip the bookkeeping
+        return pair_geometry(px, py, g, with_bary)   # no derivative wanted: skip the bookkeeping
     return _TileGeometry.apply(px, py, g[:6], g[6:TABLE_ROWS])
 
 

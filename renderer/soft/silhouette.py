@@ -24,7 +24,7 @@ def render_silhouette(scene: Scene) -> RenderOutput:
     chunks = plan(prep, scene, softras_cutoff(sigma), torch.zeros_like(prep.screen.valid))
     log_uncovered = torch.zeros(n, dtype=prep.verts.dtype, device=prep.verts.device)
     for chunk, _ in chunks:
-        tile = soft_tile(chunk, prep.geo.index_select(1, chunk.faces), s, sigma)
+        tile = soft_tile(chunk, prep.geo.index_select(1, chunk.faces), s, sigma, with_bary=False)
         log_uncovered = log_uncovered + tile.log_uncovered(n)
     alpha = -torch.expm1(log_uncovered[:-1]).reshape(s, s)
     return RenderOutput(alpha=alpha)

@@ -126,7 +126,8 @@ def soft_tile(chunk: TileChunk, geo: torch.Tensor, image_size: int, sigma: float
     forms the record and its ``log_uncovered(S*S + 1)`` in ``_CoverageTile``, one autograd
     node with a hand-written backward; otherwise autograd records the elementwise ops (forward
     mode, through ``_TileGeometry.jvp``, works on that path). Both give the same values.
-    Without ``with_bary`` (silhouette-only chunks) the fused node leaves ``bary`` None."""
+    Without ``with_bary`` (silhouette-only chunks) ``bary`` may be None (the fused node and
+    renders without derivatives skip it)."""
     px, py, pix, in_box = chunk.pixel_grid(image_size, geo.dtype)
     if fused is None:
         fused = FUSED and torch.is_grad_enabled() and geo.requires_grad and \
@@ -136,7 +137,7 @@ def soft_tile(chunk: TileChunk, geo: torch.Tensor, image_size: int, sigma: float
         log_unc, x, keep, _, bary = _CoverageTile.apply(
             rows[:6], rows[6:TABLE_ROWS], px, py, pix, in_box, sigma, image_size * image_size + 1, with_bary)
         return SoftTile(pix=pix, keep=keep, x=x, bary=bary, zc=rows[TABLE_ROWS:TABLE_ROWS + 3], summed=log_unc)
-    d2, inside, bary, zc = tile_geometry(geo, px, py)
+    d2, inside, bary, zc = tile_geometry(geo, px, py, with_bary)
     with torch.no_grad():
         keep = in_box & (inside | (d2 < softras_cutoff(sigma)))
         signed_rate = (inside.to(geo.dtype) * 2 - 1) / sigma
