@@ -32,7 +32,7 @@ import torch
 SOURCE_DIR = Path(__file__).resolve().parent
 # -O3 vectorises the inner pixel loops; no -ffast-math: the kernels must give torch's values
 # (NaN, inf and rounding alike) so the tests can compare the two paths to 1e-6
-CFLAGS = ["-O3", "-std=c99", "-shared", "-fPIC", "-fno-math-errno", "-lm"]
+CFLAGS = [*__import__("os").environ.get("DRD_EXTRA_CFLAGS", "").split(), "-O3", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC", "-fno-math-errno", "-lm"]
 
 _lock = threading.Lock()
 _loaded: dict[str, Optional[ctypes.CDLL]] = {}
@@ -63,7 +63,8 @@ def _build(name: str) -> ctypes.CDLL:
     cc = _compiler()
     if cc is None:
         raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
-    text = source.read_bytes()
+    # the file and every header beside it (a .c may include them)
+    text = source.read_bytes() + b"".join(h.read_bytes() for h in sorted(SOURCE_DIR.glob("*.h")))
     key = hashlib.sha256(text + " ".join([cc, *CFLAGS, platform.machine(), sys.platform]).encode()).hexdigest()[:16]
     target = cache_dir() / f"{name}-{key}.so"
     if not target.exists():

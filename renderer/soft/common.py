@@ -135,11 +135,18 @@ def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.T
     whose normal is flipped.
     """
     shape = (3, *torch.broadcast_shapes(weights.shape[1:], table[0].shape[1:]))
-    device, dtype = weights.device, weights.dtype
     attrs = None
     if table[0].shape[0]:
         # three fused multiply-adds: much cheaper in backward than a broadcast product and a sum
         attrs = torch.addcmul(torch.addcmul(weights[0] * table[0], weights[1], table[1]), weights[2], table[2])
+    return shade_attributes(scene, ct, attrs, eye, back, shape)
+
+
+def shade_attributes(scene: Scene, ct: ColorTable, attrs: Optional[torch.Tensor], eye: torch.Tensor,
+                     back: Optional[torch.Tensor], shape: tuple) -> torch.Tensor:
+    """Shaded colour (3, *B) from the interpolated attributes ``attrs`` (C, *B) (the rows of
+    ``ct.rows``; None when the table is empty); shape: (3, *B)."""
+    device, dtype = eye.device, eye.dtype
     position = attrs[ct.rows["position"]] if "position" in ct.rows else None
     normal = None
     if "normal" in ct.rows:

@@ -33,15 +33,18 @@ from torch.utils.checkpoint import checkpoint
 
 from ..fragments import RenderOutput
 from ..scene import Scene
-from .common import background, color_table, gather_sorted, plan, prepare, shade_at
+from .common import background, color_table, gather_sorted, plan, prepare, shade_at, shade_attributes
 from .geometry import TABLE_ROWS, perspective_weights, shaded_barycentrics
 from .soft_pairs import soft_tile, softras_cutoff
+from .softras_native import MAX_RECORDED_PAIRS, face_list, interpolate_native, kernels, soft_pairs_native
 from .tiles import TileChunk
 
 BACKGROUND_DEPTH = 1e-3                               # eps in the colour aggregation
 # Renders with more tile elements than this recompute each chunk in backward instead of keeping
 # its graph (memory stays near one chunk's worth).
 CHECKPOINT_ABOVE = 3_000_000
+# Shaded pairs per block on the native path (checkpointed in backward when there are more)
+SHADE_BLOCK = 1 << 19
 
 
 def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
@@ -59,14 +62,23 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     dtype, device = prep.verts.dtype, prep.verts.device
     ct = color_table(scene, prep.verts, prep.faces)
     chunks = plan(prep, scene, softras_cutoff(sigma), None if st.double_sided else prep.screen.front)
-    use_ckpt = torch.is_grad_enabled() and sum(c.elements for c, _ in chunks) > CHECKPOINT_ABOVE
     cam = scene.camera
     z_scale = (cam.far, cam.far - cam.near)
-
-    def colour_geometry(bary, zc):
-        """Perspective-correct weights (3, *B), view depth z and normalised depth zbar (*B)."""
-        weights, z = perspective_weights(bary, zc, clip=True)
-        return weights, z, (z_scale[0] - z) / z_scale[1]
+    # per face: corners and edges (12 rows), corner depths (3), the colour table per corner
+    num_attrs = ct.table.shape[1]
+    face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
+                           ct.table.reshape(3 * num_attrs, ct.table.shape[2])])      # (K, F)
+    row_split = (12, 3, num_attrs, num_attrs, num_attrs)
+    lib = kernels(prep.geo, chunks)
+    if lib is not None:
+        faces = face_list(chunks)
+        if faces.elements <= MAX_RECORDED_PAIRS:
+            sp = soft_pairs_native(lib, prep.geo, faces, s, sigma, softras_cutoff(sigma), gamma, floor,
+                                   cam.far, cam.far - cam.near, BACKGROUND_DEPTH)
+            numer, denom = shade_in_blocks(scene, prep, ct, lib, sp, n)
+            return _images(scene, prep, chunks, with_pairs, sp.log_uncovered, numer, denom, sp.denom, sp.zsum,
+                           sp.shift, sp.total, sp.dropped, torch.tensor(sp.num_kept), sp.face.numel())
+    use_ckpt = torch.is_grad_enabled() and sum(c.elements for c, _ in chunks) > CHECKPOINT_ABOVE
 
     @torch.no_grad()
     def pair_depths(tile):
@@ -127,21 +139,9 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             idx = torch.nonzero(shade.reshape(-1), as_tuple=True)[0]
             pix = tile.pix.reshape(-1)[idx]
             local_face = torch.div(idx, chunk.size * chunk.size, rounding_mode="floor")
-        # colour geometry with gradients on the shaded pairs only: their barycentrics again from
-        # the face rows (as the tile computed them). All the per-pair face data is one gather of
-        # the (K, F) face table, split and unbound into views: its backward is one stack and one
-        # index_add (slicing a stacked gather, or gathering each row, fills or scatters a
-        # gradient per row)
         face = chunk.faces[local_face]
-        parts = gather_sorted(table, local_face).split(row_split)   # local_face ascends
-        bary = shaded_barycentrics(pix, parts[0].unbind(0), s)
-        weights, _, zbar_s = colour_geometry(bary, parts[1])
-        e_s = torch.sigmoid(tile.x.reshape(-1)[idx]) * torch.exp((zbar_s - shift[pix]) / gamma)
-        back = ~prep.screen.front[face] if st.double_sided else None
-        corners = parts[2:]                                            # 3 x (C, M)
-        color = shade_at(scene, ct, corners, weights, eye, back)
-        numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e_s * color)
-        denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e_s)
+        numer, denom = shade_pairs(scene, prep, ct, table, row_split, local_face, face, pix,
+                                   tile.x.reshape(-1)[idx], shift, n)
         return numer, denom, dropped, idx.numel(), coverage
 
     # pass 1: every pair's coverage, and the colour softmax's maximum and denominator
@@ -182,11 +182,6 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     dropped = torch.zeros(n, dtype=dtype, device=device)
     num_shaded = 0
     colour_chunks = [c for c, is_color in chunks if is_color]
-    # per face: corners and edges (12 rows), corner depths (3), the colour table per corner
-    num_attrs = ct.table.shape[1]
-    face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
-                           ct.table.reshape(3 * num_attrs, ct.table.shape[2])])      # (K, F)
-    row_split = (12, 3, num_attrs, num_attrs, num_attrs)
     for chunk, saved in zip(colour_chunks, kept):
         geo = prep.geo.index_select(1, chunk.faces)
         args = (chunk, geo, face_rows.index_select(1, chunk.faces), prep.eye, shift, total, saved)
@@ -196,6 +191,16 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
         if out[4] is not None:
             log_unc, num_pairs = log_unc + out[4][0], num_pairs + out[4][1]
 
+    return _images(scene, prep, chunks, with_pairs, log_unc, numer, denom, denom_all, zsum, shift, total,
+                   dropped, num_pairs, num_shaded)
+
+
+def _images(scene: Scene, prep, chunks, with_pairs: bool, log_unc, numer, denom, denom_all, zsum, shift,
+            total, dropped, num_pairs, num_shaded) -> RenderOutput:
+    """The render's images from the per-pixel sums (S*S + 1 slots, the last one spare)."""
+    s, gamma = scene.settings.image_size, float(scene.settings.gamma)
+    dtype, device = log_unc.dtype, log_unc.device
+    e_bg = torch.exp((BACKGROUND_DEPTH - shift) / gamma)
     alpha = -torch.expm1(log_unc[:-1])
     rgb = (numer[:, :-1] + e_bg[:-1] * background(scene, dtype, device)[:, None]) / (denom[:-1] + e_bg[:-1])
     fg = denom_all[:-1]
@@ -210,3 +215,57 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
                         dropped_weight=dropped[:-1].reshape(s, s), num_pairs=num_pairs,
                         num_shaded=torch.tensor(num_shaded),
                         tile_elements=torch.tensor(sum(c.elements for c, _ in chunks)), pairs=pairs)
+
+
+def shade_pairs(scene: Scene, prep, ct, table: torch.Tensor, row_split, index: torch.Tensor,
+                face: torch.Tensor, pix: torch.Tensor, x: torch.Tensor, shift: torch.Tensor, n: int):
+    """Colour geometry, softmax weight and shading of M pairs, with gradients: -> numerator
+    (3, n) and denominator (n,) of the colour softmax. table: (K, *) face rows (``row_split``:
+    corners and edges, corner depths, the colour table per corner) indexed by ``index`` (M,)
+    ascending; face: (M,) the pairs' face ids; pix: (M,) flat pixel; x: (M,) coverage logits."""
+    st = scene.settings
+    dtype, device = x.dtype, x.device
+    cam = scene.camera
+    # all the per-pair face data is one gather of the (K, F) face table, split and unbound into
+    # views: its backward is one stack and one index_add (slicing a stacked gather, or gathering
+    # each row, fills or scatters a gradient per row)
+    parts = gather_sorted(table, index).split(row_split)
+    bary = shaded_barycentrics(pix, parts[0].unbind(0), st.image_size)
+    weights, z = perspective_weights(bary, parts[1], clip=True)
+    zbar = (cam.far - z) / (cam.far - cam.near)
+    e = torch.sigmoid(x) * torch.exp((zbar - shift[pix]) / float(st.gamma))
+    back = ~prep.screen.front[face] if st.double_sided else None
+    color = shade_at(scene, ct, parts[2:], weights, prep.eye, back)
+    numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e * color)
+    denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e)
+    return numer, denom
+
+
+def shade_native(scene: Scene, prep, ct, lib, face: torch.Tensor, pix: torch.Tensor, x: torch.Tensor,
+                 shift: torch.Tensor, n: int):
+    """``shade_pairs`` with the colour geometry and attribute interpolation in C
+    (``softras_native.interpolate_native``): face, pix, x (M,) -> numerator (3, n), denominator (n,)."""
+    st, cam = scene.settings, scene.camera
+    dtype, device = x.dtype, x.device
+    zbar, attrs = interpolate_native(lib, prep.geo, ct.table, face, pix, st.image_size, cam.far, cam.far - cam.near)
+    e = torch.sigmoid(x) * torch.exp((zbar - shift[pix]) / float(st.gamma))
+    back = ~prep.screen.front[face] if st.double_sided else None
+    color = shade_attributes(scene, ct, attrs if attrs.shape[0] else None, prep.eye, back, (3, face.numel()))
+    numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e * color)
+    denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e)
+    return numer, denom
+
+
+def shade_in_blocks(scene: Scene, prep, ct, lib, sp, n: int):
+    """``shade_native`` over the native pass's shaded pairs, in blocks of SHADE_BLOCK pairs,
+    recomputed in backward (checkpointing) when there are many."""
+    m = sp.face.numel()
+    use_ckpt = torch.is_grad_enabled() and m > SHADE_BLOCK
+    numer = torch.zeros(3, n, dtype=sp.x.dtype, device=sp.x.device)
+    denom = torch.zeros(n, dtype=sp.x.dtype, device=sp.x.device)
+    for start in range(0, max(m, 1), SHADE_BLOCK):
+        part = slice(start, start + SHADE_BLOCK)
+        args = (scene, prep, ct, lib, sp.face[part], sp.pix[part], sp.x[part], sp.shift, n)
+        out = checkpoint(shade_native, *args, use_reentrant=False) if use_ckpt else shade_native(*args)
+        numer, denom = numer + out[0], denom + out[1]
+    return numer, denom

@@ -1,0 +1,264 @@
+"""SoftRas's pass over every (pixel, face) pair as one C kernel (renderer/native/softras_impl.h).
+
+Over every pair SoftRas needs only a few numbers: the coverage logit x, log(1 - D) summed per
+pixel, and the colour softmax's maximum, denominator and weighted depth. In torch each is a dozen
+elementwise ops over every pair, each a pass over memory; the kernel forms one pair at a time in
+registers. What it hands back is what torch needs for the rest: the per-pixel sums, and the pairs
+whose normalised colour weight reaches ``weight_floor`` (the ones ``softras.py`` shades, with
+autograd, exactly as before). ``SoftPairs`` is one autograd node: its backward is the same loop
+in C (the closest-point rule of ``geometry._TileGeometry``), and under ``create_graph`` it
+recomputes through torch instead (double backward).
+
+Used on the CPU when the kernel compiled (``renderer.native``) and no forward-mode tangent is
+present; the torch tile path (``soft_pairs``) stays for CUDA, forward mode, ``DRD_NATIVE=0`` and
+renders whose colour pairs would exceed ``MAX_RECORDED_PAIRS`` (the kernel records them).
+tests/test_soft_native.py compares the two paths.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from .. import native
+from ..camera import pixel_centre_ndc
+from .geometry import derived_rows, pair_geometry, perspective_weights, shaded_barycentrics
+from .soft_pairs import soft_tile
+from .tiles import TileChunk
+
+# The kernel records every pair it forms (30-50 bytes each); above this many the render takes the
+# torch tile path, which bounds its memory by chunks
+MAX_RECORDED_PAIRS = 12_000_000
+_I64, _P = ctypes.c_int64, ctypes.c_void_p
+
+
+@dataclass
+class FaceList:
+    """The faces a render forms pairs for, ascending by face id: face, c0, r0, w, h (n,) int64
+    (first column and row of the face's pixel box, its width and height); is_color (n,) uint8."""
+
+    face: torch.Tensor
+    c0: torch.Tensor
+    r0: torch.Tensor
+    w: torch.Tensor
+    h: torch.Tensor
+    is_color: torch.Tensor
+    chunks: list                        # the tile plan it came from (the torch recomputation's)
+
+    @property
+    def elements(self) -> int:
+        """Pairs the kernel forms (pixel boxes, no padding)."""
+        return int((self.w * self.h).sum())
+
+
+def face_list(chunks: list[tuple[TileChunk, bool]]) -> FaceList:
+    """The tile plan's faces and pixel boxes as one list sorted by face id."""
+    cat = [torch.cat([getattr(c, k) for c, _ in chunks]) for k in ("faces", "c0", "r0", "w", "h")]
+    color = torch.cat([torch.full((c.faces.numel(),), int(is_color), dtype=torch.uint8) for c, is_color in chunks])
+    order = torch.argsort(cat[0])
+    face, c0, r0, w, h = (t[order].contiguous() for t in cat)
+    return FaceList(face, c0, r0, w, h, color[order].contiguous(), chunks)
+
+
+def kernels(geo: torch.Tensor, chunks: list) -> Optional[ctypes.CDLL]:
+    """The compiled kernels when this render can use them, else None (take the torch path)."""
+    if not chunks or not native.usable(geo):
+        return None
+    return native.library("softras")
+
+
+def _declare(lib: ctypes.CDLL, suf: str):
+    real = ctypes.c_float if suf == "f32" else ctypes.c_double
+    signatures = {
+        "soft_forward": (_I64, [_P, _I64, _I64, _P, _P, _P, _P, _P, _P, _I64, real, real, real, real,
+                                _P, _P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P]),
+        "soft_softmax": (None, [_I64, _P, _P, _P, _P, _P, _P, _P, real, _P, _P, _P]),
+        "soft_select": (_I64, [_I64, _P, _P, _P, _P, _P, real, _P, _P, _P]),
+        "soft_backward": (None, [_I64, _I64, _P, _P, _P, _P, _P, _P, _P, _P, real, _P, _P, _P]),
+        "soft_interpolate": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _I64, real, real, _P, _P]),
+        "soft_interpolate_backward": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _I64, real, _P, _P, _P, _P]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, f"{name}_{suf}")
+        fn.restype, fn.argtypes = restype, argtypes
+    return lambda name: getattr(lib, f"{name}_{suf}")
+
+
+def _box_args(fl: FaceList):
+    return [native.ptr(t) for t in (fl.face, fl.c0, fl.r0, fl.w, fl.h, fl.is_color)]
+
+
+def _opt(t: Optional[torch.Tensor]):
+    return None if t is None else native.ptr(t)
+
+
+@dataclass
+class SoftPairs:
+    """What pass 1 hands to the shading: per pixel (S*S + 1 slots, the last one spare)
+    log_uncovered (differentiable), shift (softmax maximum), denom and zsum (softmax denominator
+    and weighted depth of all pairs), total (denom + background weight), dropped (normalised weight
+    of the unshaded pairs); the shaded pairs, ascending by face: face, pix (M,) int64 and x (M,)
+    their coverage logits (differentiable); num_kept: pairs within the cut-off."""
+
+    log_uncovered: torch.Tensor
+    x: torch.Tensor
+    face: torch.Tensor
+    pix: torch.Tensor
+    shift: torch.Tensor
+    denom: torch.Tensor
+    zsum: torch.Tensor
+    total: torch.Tensor
+    dropped: torch.Tensor
+    num_kept: int
+
+
+class _SoftPairsFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, corners, geo, fl, lib, s, sigma, cutoff, gamma, floor, far, zrange, bg_depth):
+        call = _declare(lib, native.suffix(geo.dtype))
+        dtype, n = geo.dtype, s * s + 1
+        log_unc = torch.zeros(n, dtype=dtype)
+        shift = torch.full((n,), bg_depth, dtype=dtype)
+        cap = int((fl.w * fl.h).sum())
+        start = torch.empty(fl.face.numel() + 1, dtype=torch.int64)
+        pix, edge = torch.empty(cap, dtype=torch.int32), torch.empty(cap, dtype=torch.uint8)
+        x, t, dx, dy, z, zbar = (torch.empty(cap, dtype=dtype) for _ in range(6))
+        m = call("soft_forward")(native.ptr(geo), geo.shape[1], fl.face.numel(), *_box_args(fl), s, sigma, cutoff,
+                                 far, zrange, native.ptr(log_unc), native.ptr(shift), cap,
+                                 *(native.ptr(a) for a in (start, pix, x, edge, t, dx, dy, z, zbar)))
+        assert m >= 0, "the kernel's pair record overflowed its capacity"
+        e = torch.empty(m, dtype=dtype)
+        denom, zsum = torch.zeros(n, dtype=dtype), torch.zeros(n, dtype=dtype)
+        color = fl.is_color
+        call("soft_softmax")(fl.face.numel(), native.ptr(color), native.ptr(start), native.ptr(pix), native.ptr(x),
+                             native.ptr(z), native.ptr(zbar), native.ptr(shift), gamma, native.ptr(e),
+                             native.ptr(denom), native.ptr(zsum))
+        total = denom + torch.exp((bg_depth - shift) / gamma)
+        selected, entry = torch.empty(m, dtype=torch.int64), torch.empty(m, dtype=torch.int64)
+        dropped = torch.zeros(n, dtype=dtype)
+        count = call("soft_select")(fl.face.numel(), native.ptr(color), native.ptr(start), native.ptr(pix),
+                                    native.ptr(e), native.ptr(total), floor, native.ptr(selected),
+                                    native.ptr(entry), native.ptr(dropped))
+        selected = selected[:count]
+        face = fl.face.index_select(0, entry[:count])
+        sel_pix = pix.index_select(0, selected).long()
+        ctx.save_for_backward(corners, geo, selected, sel_pix, face)
+        ctx.records = (start, pix, x, edge, t, dx, dy)
+        ctx.info = (fl, lib, s, sigma)
+        ctx.set_materialize_grads(False)
+        outs = (face, sel_pix, shift, denom, zsum, total, dropped)
+        ctx.mark_non_differentiable(*outs)
+        return (log_unc, x.index_select(0, selected), *outs, torch.tensor(m))
+
+    @staticmethod
+    def backward(ctx, g_log, g_x, *_):
+        corners, geo, selected, sel_pix, sel_face = ctx.saved_tensors
+        fl, lib, s, sigma = ctx.info
+        if g_log is None and g_x is None:
+            return (None,) * 12
+        if torch.is_grad_enabled():
+            grad = _recompute_backward(corners, geo, fl, s, sigma, sel_face, sel_pix, g_log, g_x)
+            return (grad,) + (None,) * 11
+        call = _declare(lib, native.suffix(geo.dtype))
+        start, pix, x, edge, t, dx, dy = ctx.records
+        g_rec = None
+        if g_x is not None:
+            g_rec = torch.zeros(int(start[-1]), dtype=geo.dtype).index_copy_(0, selected, g_x.contiguous())
+        g_log = None if g_log is None else g_log.contiguous()
+        grad = torch.zeros(6, geo.shape[1], dtype=geo.dtype)
+        call("soft_backward")(geo.shape[1], fl.face.numel(), native.ptr(fl.face), native.ptr(start), native.ptr(pix),
+                              native.ptr(x), native.ptr(edge), native.ptr(t), native.ptr(dx), native.ptr(dy), sigma,
+                              _opt(g_log), _opt(g_rec), native.ptr(grad))
+        return (grad,) + (None,) * 11
+
+
+class _InterpolateFunction(torch.autograd.Function):
+    """zbar (M,) and perspective-correct attributes (C, M) of the shaded pairs (face, pix), from
+    geo (21, F) and the colour table (3, C, F); backward in C, double backward through torch."""
+
+    @staticmethod
+    def forward(ctx, geo, table, face, pix, lib, s, far, zrange):
+        call = _declare(lib, native.suffix(geo.dtype))
+        geo_v, table_v = geo.detach().contiguous(), table.detach().contiguous()
+        m, c = face.numel(), table.shape[1]
+        zbar = torch.empty(m, dtype=geo.dtype)
+        attrs = torch.empty(c, m, dtype=geo.dtype)
+        call("soft_interpolate")(native.ptr(geo_v), geo.shape[1], m, native.ptr(face), native.ptr(pix), s,
+                                 native.ptr(table_v), c, far, zrange, native.ptr(zbar), native.ptr(attrs))
+        ctx.save_for_backward(geo, table, face, pix)
+        ctx.info = (lib, s, far, zrange)
+        ctx.set_materialize_grads(False)
+        return zbar, attrs
+
+    @staticmethod
+    def backward(ctx, g_zbar, g_attrs):
+        geo, table, face, pix = ctx.saved_tensors
+        lib, s, far, zrange = ctx.info
+        if torch.is_grad_enabled():
+            with torch.enable_grad():
+                outs = interpolate_torch(geo, table, face, pix, s, far, zrange)
+                pairs = [(o, g) for o, g in zip(outs, (g_zbar, g_attrs)) if g is not None]
+                return (*torch.autograd.grad([o for o, _ in pairs], (geo, table), [g for _, g in pairs],
+                                             create_graph=True, allow_unused=True), None, None, None, None, None, None)
+        call = _declare(lib, native.suffix(geo.dtype))
+        grad_geo, grad_table = torch.zeros_like(geo), torch.zeros_like(table)
+        call("soft_interpolate_backward")(native.ptr(geo.detach().contiguous()), geo.shape[1], face.numel(),
+                                          native.ptr(face), native.ptr(pix), s, native.ptr(table.detach().contiguous()),
+                                          table.shape[1], zrange, _opt(None if g_zbar is None else g_zbar.contiguous()),
+                                          _opt(None if g_attrs is None else g_attrs.contiguous()),
+                                          native.ptr(grad_geo), native.ptr(grad_table))
+        return grad_geo, grad_table, None, None, None, None, None, None
+
+
+def interpolate_torch(geo, table, face, pix, s, far, zrange):
+    """``_InterpolateFunction``'s values through torch ops (its double backward)."""
+    rows = geo.index_select(1, face)
+    bary = shaded_barycentrics(pix, rows[:12].unbind(0), s)
+    weights, z = perspective_weights(bary, rows[18:21], clip=True)
+    t = table.index_select(2, face)
+    attrs = torch.addcmul(torch.addcmul(weights[0] * t[0], weights[1], t[1]), weights[2], t[2])
+    return (far - z) / zrange, attrs
+
+
+def interpolate_native(lib, geo: torch.Tensor, table: torch.Tensor, face: torch.Tensor, pix: torch.Tensor, s: int,
+                       far: float, zrange: float):
+    """geo (21, F), table (3, C, F), the pairs' face and flat pixel (M,) int64 -> zbar (M,),
+    attributes (C, M), differentiable in geo and table."""
+    return _InterpolateFunction.apply(geo, table, face.contiguous(), pix.contiguous(), lib, s, far, zrange)
+
+
+def _recompute_backward(corners, geo, fl, s, sigma, sel_face, pix, g_log, g_x):
+    """Double backward: the same derivative through torch's differentiable tile path, so the
+    returned gradient is itself differentiable in the corners."""
+    with torch.enable_grad():
+        full = torch.cat([corners, derived_rows(corners), geo[18:21]])
+        outs, grads = [], []
+        if g_log is not None:
+            total = 0
+            for chunk, _ in fl.chunks:
+                tile = soft_tile(chunk, full.index_select(1, chunk.faces), s, sigma, fused=False, with_bary=False)
+                total = total + tile.log_uncovered(s * s + 1)
+            outs.append(total)
+            grads.append(g_log)
+        if g_x is not None:
+            rows = full.index_select(1, sel_face)
+            col = torch.remainder(pix, s).to(geo.dtype)
+            row = torch.div(pix, s, rounding_mode="floor").to(geo.dtype)
+            pxs, pys = pixel_centre_ndc(col, row, s)
+            d2, inside, _ = pair_geometry(pxs, pys, rows[:18], with_bary=False)
+            outs.append(d2 * ((inside.to(geo.dtype) * 2 - 1) / sigma))
+            grads.append(g_x)
+        (grad,) = torch.autograd.grad(outs, corners, grads, create_graph=True)
+    return grad
+
+
+def soft_pairs_native(lib: ctypes.CDLL, geo: torch.Tensor, fl: FaceList, s: int, sigma: float, cutoff: float,
+                      gamma: float, floor: float, far: float, zrange: float, bg_depth: float) -> SoftPairs:
+    """Pass 1 in C. geo: (21, F) ``FaceTables.geo`` (its corner rows carry the gradient)."""
+    values = geo.detach().contiguous()
+    out = _SoftPairsFunction.apply(geo[:6], values, fl, lib, s, sigma, cutoff, gamma, floor, far, zrange,
+                                   bg_depth)
+    log_unc, x, face, pix, shift, denom, zsum, total, dropped, kept = out
+    return SoftPairs(log_unc, x, face, pix, shift, denom, zsum, total, dropped, int(kept))
