@@ -234,7 +234,7 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                         runs[n_runs].hi = (int32_t)(direction > 0 ? s - 1 : d1_out);
                         runs[n_runs].slot0 = has0 ? slot0 : -1;
                         runs[n_runs].slot1 = has1 ? slot1 : -1;
-                        runs[n_runs].ref = at_out;
+                        runs[n_runs].ref = at_in;
                         /* cross, |lever0|, |lever1|, and each sum's sign: -sign(lever) direction */
                         run_real[n_runs * 5] = cross;
                         run_real[n_runs * 5 + 1] = fabs(lever0);

@@ -24,7 +24,9 @@ Runs are summed densely (``runs.py``): every line (column or row) is laid out on
 planes of A_P = I_P . g_P and of g_P's channels; a run is one contiguous slice of them, and runs
 of about the same length are summed together as a (runs, length) block, so the cost is a few
 passes over the runs' pixels with no per-pixel index lists. Only the per-pixel view of one face's
-terms (``contributions``) walks the runs pixel by pixel (``ragged_runs``).
+terms (``contributions``) walks the runs pixel by pixel (``ragged_runs``). On the CPU,
+``sweep_gradient`` is one C kernel instead (``sweep_native``: the same crossings and sums); this
+torch path is its reference and the path on other devices.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from typing import Callable, Optional
 import torch
 
 from .runs import chunks, image_index, in_run_sums, line_planes, live_pixel_runs, run_sums, to_lines
+from .sweep_native import native_sweep_gradient
 
 SILHOUETTE_EPS = 1e-4      # NMR's DEFAULT_EPS (rasterize_silhouettes)
 COLOR_EPS = 1e-3           # NMR's Renderer.rasterizer_eps (render, RGB)
@@ -216,7 +219,20 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     grad: (S, S, C) dL/dimage; eps: SILHOUETTE_EPS or COLOR_EPS; faces: (F',) ids of the faces to
     sweep (default: those visible in face_map; the others cannot contribute).
     -> (F, 3, 2) dL/dtri (NDC).
+
+    On the CPU this is one C kernel (``sweep_native``, the same sums); the torch path below runs
+    on other devices, with DRD_NATIVE=0, or where the kernel cannot be built.
     """
+    native = native_sweep_gradient(tri, face_map, image, grad, eps, faces)
+    if native is not None:
+        return native
+    return torch_sweep_gradient(tri, face_map, image, grad, eps, faces, chunk)
+
+
+def torch_sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,
+                         eps: float, faces: Optional[torch.Tensor] = None,
+                         chunk: int = CHUNK_ELEMENTS) -> torch.Tensor:
+    """``sweep_gradient`` in torch (any device): dense run sums over padded line slices."""
     out = torch.zeros(tri.shape[0] * 6, dtype=image.dtype, device=tri.device)
     sw = sweep_setup(tri, face_map, image, grad, faces)
     if sw is None:

@@ -1,0 +1,61 @@
+"""NMR's edge sweep (``sweep.sweep_gradient``) as one C kernel (renderer/native/nmr_sweep.c).
+
+The torch path sums the out runs (a run per visible edge crossing, to the image border: about 50
+pixels per pixel of the image at 512x512) as padded line slices, bucketed by length; the kernel
+enumerates the same crossings and sums the same terms in one pass, with the runs of a line read
+from one gathered copy of it, and skips the blocks of 16 pixels where no pixel can count (an
+upper bound of A_P - g_P . ref below zero: the sign gating, checked a block at a time).
+
+Used on the CPU when the kernel compiled (``renderer.native``); the torch path stays for CUDA,
+``DRD_NATIVE=0`` and a failed allocation in the kernel. tests/test_nmr_native.py compares them.
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Optional
+
+import torch
+
+from .. import native
+
+_I64, _P = ctypes.c_int64, ctypes.c_void_p
+_declared: set[str] = set()
+
+
+def _kernel(lib: ctypes.CDLL, suf: str):
+    f = getattr(lib, f"nmr_sweep_{suf}")
+    if suf not in _declared:
+        # s, channels, num_faces, tri, face_map, image, grad, eps, num_swept, swept, out
+        f.restype = ctypes.c_int
+        f.argtypes = [_I64, _I64, _I64, _P, _P, _P, _P, ctypes.c_double, _I64, _P, _P]
+        _declared.add(suf)
+    return f
+
+
+def native_sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,
+                          eps: float, faces: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+    """``sweep.sweep_gradient`` in C (same arguments), or None where the kernel cannot be used
+    (not on the CPU, not float32/float64, no compiler, DRD_NATIVE=0, out of memory)."""
+    if not native.usable(tri.detach(), image, grad) or face_map.device.type != "cpu":
+        return None
+    lib = native.library("nmr_sweep")
+    if lib is None:
+        return None
+    s = face_map.shape[0]
+    dtype = image.dtype
+    channels = image.shape[-1] if image.dim() == 3 else 1
+    tri_c = tri.detach().to(dtype).contiguous()
+    fmap = face_map.to(torch.int64).contiguous()
+    img = image.contiguous()
+    grd = grad.to(dtype).expand_as(image).contiguous()
+    out = torch.zeros(tri.shape[0] * 6, dtype=dtype)
+    swept = None if faces is None else torch.unique(faces.to(torch.int64)).contiguous()
+    if swept is not None:
+        swept = swept[(swept >= 0) & (swept < tri.shape[0])].contiguous()
+    status = _kernel(lib, native.suffix(dtype))(
+        s, channels, tri.shape[0], native.ptr(tri_c), native.ptr(fmap), native.ptr(img), native.ptr(grd),
+        float(eps), 0 if swept is None else swept.numel(), None if swept is None else native.ptr(swept),
+        native.ptr(out))
+    if status != 0:
+        return None
+    return out.reshape(-1, 3, 2)

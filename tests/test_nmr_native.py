@@ -1,0 +1,147 @@
+"""NMR's edge sweep in C (renderer/native/nmr_sweep.c) against the torch path it replaces on the
+CPU (``sweep.torch_sweep_gradient``): the same dL/d(face corners) on a real mesh render, float32
+and float64, colour and silhouette, dense random loss gradients of both signs and one-signed
+ones (the sign gating), a subset of faces, and the renderer's dL/dV with and without the kernel."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import renderer as dr
+from renderer import native
+from renderer.assets import load_asset
+from renderer.nmr.sweep import COLOR_EPS, SILHOUETTE_EPS, sweep_gradient, torch_sweep_gradient
+from renderer.nmr.sweep_native import native_sweep_gradient
+from renderer.soft.project import project_mesh
+
+TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    if native.library("nmr_sweep") is None:
+        pytest.skip(f"no C kernel: {native.unavailable.get('nmr_sweep', 'DRD_NATIVE=0')}")
+
+
+def knot_scene(size: int = 40, **settings) -> dr.Scene:
+    scene = dr.Scene.default(load_asset("knot"), image_size=size, renderer="nmr", **settings)
+    return scene.with_camera(azimuth=30.0, elevation=20.0, distance=2.6)
+
+
+@pytest.fixture(scope="module")
+def fine_render():
+    """The knot's hard render at 2x48 = 96 px (what NMR sweeps) and its NDC corners."""
+    scene = knot_scene(48)
+    with torch.no_grad():
+        fine = dr.render(scene.with_settings(renderer="hard", image_size=96))
+        tri = project_mesh(scene.mesh.verts, scene.mesh.faces, scene.camera).tri
+    return fine, tri
+
+
+def assert_same(got: torch.Tensor, expected: torch.Tensor) -> None:
+    """Equal to the dtype's tolerance, relative to the largest entry (single entries are sums of
+    many signed terms: their own relative error is not bounded in float32)."""
+    assert got is not None, "the kernel was not used"
+    scale = float(expected.abs().max())
+    assert scale > 0 and int((expected != 0).sum()) > 100            # a real gradient, not 0 = 0
+    tol = TOLERANCE[expected.dtype]
+    torch.testing.assert_close(got, expected, rtol=tol, atol=tol * scale)
+
+
+def _inputs(fine_render, channels: str, dtype: torch.dtype, grad: str):
+    fine, tri = fine_render
+    image = torch.cat([fine["rgb"], fine["alpha"][..., None]], -1) if channels == "color" else fine["alpha"][..., None]
+    image = image.to(dtype)
+    s = image.shape[0]
+    gen = torch.Generator().manual_seed(7)
+    if grad == "random":                      # both signs, every pixel
+        g = torch.randn(s, s, image.shape[-1], generator=gen, dtype=dtype)
+    elif grad == "brighter":                  # a loss that wants every pixel brighter: dL/dI < 0
+        g = -torch.rand(s, s, image.shape[-1], generator=gen, dtype=dtype) - 0.1
+    else:                                     # |I - shifted I|: the sign of a real loss
+        target = torch.roll(image, shifts=(3, -2), dims=(0, 1))
+        g = torch.sign(image - target)
+    return tri.to(dtype), fine["face_id"], image, g
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("channels,eps", [("color", COLOR_EPS), ("silhouette", SILHOUETTE_EPS)])
+@pytest.mark.parametrize("grad", ["random", "brighter", "shifted"])
+def test_native_sweep_equals_the_torch_path(kernel, fine_render, dtype, channels, eps, grad):
+    tri, face_map, image, g = _inputs(fine_render, channels, dtype, grad)
+    expected = torch_sweep_gradient(tri, face_map, image, g, eps)
+    got = native_sweep_gradient(tri, face_map, image, g, eps)
+    assert_same(got, expected)
+    assert got.dtype == dtype and got.shape == tri.shape
+
+
+def test_eps_and_gating_are_the_kernels_own(kernel, fine_render):
+    """eps moves the result (so a kernel ignoring it would fail the comparison above), and a loss
+    that wants the background darker (dL/dI > 0 where I = 0, everywhere else 0) gets exactly
+    nothing: every move the sweep considers would brighten those pixels."""
+    tri, face_map, image, g = _inputs(fine_render, "silhouette", torch.float64, "random")
+    a = native_sweep_gradient(tri, face_map, image, g, COLOR_EPS)
+    b = native_sweep_gradient(tri, face_map, image, g, SILHOUETTE_EPS)
+    assert float((a - b).abs().max()) > 1e-3 * float(a.abs().max())
+    darker = (image == 0).to(image.dtype)
+    assert torch.count_nonzero(native_sweep_gradient(tri, face_map, image, darker, SILHOUETTE_EPS)) == 0
+    # the same loss sign inside the silhouette is a real gradient (the out runs reach in)
+    inside = (image > 0).to(image.dtype)
+    assert_same(native_sweep_gradient(tri, face_map, image, inside, SILHOUETTE_EPS),
+                torch_sweep_gradient(tri, face_map, image, inside, SILHOUETTE_EPS))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_a_subset_of_faces(kernel, fine_render, dtype):
+    """``faces``: only those faces are swept (unsorted, repeated ids allowed)."""
+    tri, face_map, image, g = _inputs(fine_render, "color", dtype, "random")
+    visible = torch.unique(face_map[face_map >= 0])
+    faces = torch.cat([visible[::3].flip(0), visible[:5]])
+    expected = torch_sweep_gradient(tri, face_map, image, g, COLOR_EPS, faces=faces)
+    got = native_sweep_gradient(tri, face_map, image, g, COLOR_EPS, faces=faces)
+    assert_same(got, expected)
+    assert torch.count_nonzero(got[visible[7::3]]) == 0            # not swept
+
+
+def test_published_gradients_through_the_kernel(kernel):
+    """NMR's own test case (tests/test_nmr.py CASE_OUTSIDE) straight through the kernel."""
+    from tests.test_nmr import CASE_OUTSIDE, S, raster_one_triangle
+
+    verts, pixel, g, expected = CASE_OUTSIDE
+    tri = torch.tensor([verts], dtype=torch.float64)
+    face_map = raster_one_triangle(tri, S)
+    alpha = (face_map >= 0).to(torch.float64)[..., None]
+    grad = torch.zeros(S, S, 1, dtype=torch.float64)
+    grad[pixel] = g
+    got = native_sweep_gradient(tri, face_map, alpha, grad, SILHOUETTE_EPS)
+    torch.testing.assert_close(got[0], torch.tensor(expected, dtype=torch.float64), rtol=1e-3, atol=1e-6)
+
+
+def test_sweep_gradient_takes_the_kernel_unless_disabled(kernel, fine_render, monkeypatch):
+    import renderer.nmr.sweep as sweep
+
+    tri, face_map, image, g = _inputs(fine_render, "color", torch.float32, "random")
+    calls = []
+    monkeypatch.setattr(sweep, "torch_sweep_gradient", lambda *a, **k: calls.append(1) or torch_sweep_gradient(*a, **k))
+    sweep_gradient(tri, face_map, image, g, COLOR_EPS)
+    assert not calls
+    monkeypatch.setenv("DRD_NATIVE", "0")
+    assert native_sweep_gradient(tri, face_map, image, g, COLOR_EPS) is None
+    sweep_gradient(tri, face_map, image, g, COLOR_EPS)
+    assert calls
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_renderer_vertex_gradient_with_and_without_the_kernel(kernel, monkeypatch, dtype):
+    """The nmr renderer's dL/dV (sweep and shading) is the same with DRD_NATIVE=0."""
+    scene = knot_scene(32, lighting="phong")
+    mesh = scene.mesh
+    weight = torch.randn(32, 32, 3, generator=torch.Generator().manual_seed(5), dtype=dtype)
+    grads = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("DRD_NATIVE", flag)
+        verts = mesh.verts.to(dtype).clone().requires_grad_()
+        out = dr.render(scene.replace(shape=mesh.with_verts(verts)))
+        ((out["rgb"] * weight).sum() + out["alpha"].sum()).backward()
+        grads.append(verts.grad)
+    assert_same(grads[0], grads[1])
