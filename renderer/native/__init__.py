@@ -30,9 +30,11 @@ from typing import Optional
 import torch
 
 SOURCE_DIR = Path(__file__).resolve().parent
-# -O3 vectorises the inner pixel loops; no -ffast-math: the kernels must give torch's values
-# (NaN, inf and rounding alike) so the tests can compare the two paths to 1e-6
-CFLAGS = [*__import__("os").environ.get("DRD_EXTRA_CFLAGS", "").split(), "-O3", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC", "-fno-math-errno", "-lm"]
+# -O3 vectorises the inner pixel loops (-fno-trapping-math lets it turn float comparisons into
+# selects); no -ffast-math and no contraction into FMA: the kernels must give torch's values
+# (rounding, inf alike) so the tests can compare the two paths. DRD_EXTRA_CFLAGS adds flags.
+CFLAGS = [*os.environ.get("DRD_EXTRA_CFLAGS", "").split(), "-O3", "-std=c99", "-ffp-contract=off",
+          "-fno-trapping-math", "-fno-math-errno", "-shared", "-fPIC", "-lm"]
 
 _lock = threading.Lock()
 _loaded: dict[str, Optional[ctypes.CDLL]] = {}

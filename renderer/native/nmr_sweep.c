@@ -17,10 +17,11 @@
 
 #define NMR_BLOCK 16            /* pixels per block of a line's upper bounds of A_P - g_P . r */
 
-/* one out run (to the border): pixels lo..hi of its line, the reference colour at image pixel
- * ref, the two lever sums going to slot0 / slot1 of the swept faces' corners (-1: no lever) */
+/* one run: pixels lo..hi of its line; face: -1 for an out run (to the border, every pixel),
+ * else an in run's face (its pixels only); the reference colour at image pixel ref; the two lever
+ * sums go to slot0 / slot1 of the swept faces' corners (-1: no such lever) */
 typedef struct {
-    int32_t line, lo, hi, slot0, slot1;
+    int32_t line, lo, hi, slot0, slot1, face;
     int64_t ref;
 } nmr_run;
 
@@ -63,46 +64,128 @@ static int32_t *nmr_swept_faces(int64_t s, int64_t num_faces, const int64_t *fma
 
 #else  /* ------------------------------------------------------------------- the kernel body */
 
-/* Sums of one out run over the gathered line: sum_P max(0, A_P - g_P . ref) / (m |P - cross| +
- * eps) for both levers, skipping the blocks whose upper bound is below zero. */
-static void SUF(nmr_out_run)(const nmr_run *run, REAL cross, REAL m0, REAL m1, REAL eps, int64_t c,
-                             const REAL *ref, const REAL *a_line, const REAL *g_line, int64_t s,
-                             const REAL *block_max, const REAL *block_gmin, const REAL *block_gmax,
-                             REAL *w, double *sum0, double *sum1)
+/* floor and ceil without a libm call (SSE2 has no rounding instruction); exact for every finite
+ * value, NaN and huge values go to libm */
+static REAL SUF(nmr_floor)(REAL x)
 {
-    double s0 = 0.0, s1 = 0.0;
-    int64_t b, k, j, ch;
-    int64_t first = run->lo / NMR_BLOCK, last = run->hi / NMR_BLOCK;
-    for (b = first; b <= last; ++b) {
-        /* upper bound of A_P - g_P . ref over the block: max A - sum_c min_P g_c ref_c, with a
-         * margin for rounding (a block is skipped only when no pixel can count) */
-        REAL bound = block_max[b], scale = fabs(block_max[b]);
-        int64_t j0 = b * NMR_BLOCK < run->lo ? run->lo : b * NMR_BLOCK;
-        int64_t j1 = (b + 1) * NMR_BLOCK - 1 > run->hi ? run->hi : (b + 1) * NMR_BLOCK - 1;
-        for (ch = 0; ch < c; ++ch) {
-            REAL low = ref[ch] >= 0 ? block_gmin[b * c + ch] * ref[ch] : block_gmax[b * c + ch] * ref[ch];
-            bound -= low;
-            scale += fabs(low);
-        }
-        if (bound < -(REAL)1e-5 * scale) continue;
-        /* w = A - g_0 r_0 - g_1 r_1 - ... (sweep.runs._weights' order), vectorisable */
-        for (j = j0; j <= j1; ++j) w[j - j0] = a_line[j];
-        for (ch = 0; ch < c; ++ch) {
-            const REAL *g = g_line + ch * s;
-            REAL r = ref[ch];
-            for (j = j0; j <= j1; ++j) w[j - j0] = w[j - j0] - g[j] * r;
-        }
-        for (k = 0; k <= j1 - j0; ++k) {
-            if (w[k] > 0) {
-                REAL u = (REAL)(j0 + k) - cross;
-                u = u < 0 ? -u : u;
-                s0 += (double)(w[k] / (m0 * u + eps));
-                s1 += (double)(w[k] / (m1 * u + eps));
+    if (x > (REAL)-4e15 && x < (REAL)4e15) {
+        REAL t = (REAL)(int64_t)x;
+        return t > x ? t - 1 : t;
+    }
+    return (REAL)floor(x);
+}
+
+static REAL SUF(nmr_ceil)(REAL x)
+{
+    if (x > (REAL)-4e15 && x < (REAL)4e15) {
+        REAL t = (REAL)(int64_t)x;
+        return t < x ? t + 1 : t;
+    }
+    return (REAL)ceil(x);
+}
+
+/* The runs of one line, from its gathered copy: a (A_P), g (channel ch at g + ch * stride), fl
+ * (face map), pos (P as a REAL); bmax, bgmin, bgmax: per block of NMR_BLOCK pixels, max A and
+ * min / max g by channel (bgmin + ch * n_blocks). Sums go to acc. */
+static void SUF(nmr_line_runs)(const nmr_run *runs, int64_t first, int64_t stop,
+                               const REAL *run_real, const REAL *image, int64_t c, REAL eps,
+                               const REAL *a, const REAL *g, int64_t stride, const int32_t *fl, const REAL *pos,
+                               const REAL *bmax, const REAL *bgmin, const REAL *bgmax, int64_t n_blocks,
+                               REAL *bound, REAL *scale, double *acc)
+{
+    int64_t k, b, j, ch;
+    for (k = first; k < stop; ++k) {
+        const nmr_run *run = runs + k;
+        const REAL *rr = run_real + k * 5, *ref = image + run->ref * c;
+        const REAL cross = rr[0], m0 = rr[1], m1 = rr[2];
+        double s0 = 0.0, s1 = 0.0;
+        if (run->face >= 0) {
+            /* in run: this face's pixels, NMR's signed distance pushed away from 0 by eps
+             * (runs.in_run_sums: offset = (lo - cross) + step) */
+            const REAL near = pos[run->lo] - cross;
+            for (j = run->lo; j <= run->hi; ++j) {
+                REAL w = a[j], offset, dist;
+                if (fl[j] != run->face) continue;
+                for (ch = 0; ch < c; ++ch) w = w - g[ch * stride + j] * ref[ch];
+                if (!(w > 0)) continue;
+                offset = near + pos[j - run->lo];
+                dist = m0 * offset;
+                dist = dist > 0 ? dist + eps : dist - eps;
+                s0 += (double)(w / dist);
+                dist = m1 * offset;
+                dist = dist > 0 ? dist + eps : dist - eps;
+                s1 += (double)(w / dist);
             }
+            if (run->slot0 >= 0) acc[run->slot0] -= (double)(REAL)s0;
+            if (run->slot1 >= 0) acc[run->slot1] -= (double)(REAL)s1;
+            continue;
+        }
+        {
+            /* out run: sum_P max(0, A_P - g_P . ref) / (m |P - cross| + eps), a block at a time,
+             * skipping the blocks whose upper bound of A_P - g_P . ref (max A - sum_c min_P g_c
+             * ref_c) is below zero by more than rounding: there no pixel can count */
+            const int64_t b0 = run->lo / NMR_BLOCK, b1 = run->hi / NMR_BLOCK, nb = b1 - b0 + 1;
+            (void)n_blocks;
+            for (b = 0; b < nb; ++b) {
+                bound[b] = bmax[b0 + b];
+                scale[b] = bound[b] < 0 ? -bound[b] : bound[b];
+            }
+            for (ch = 0; ch < c; ++ch) {
+                const REAL r = ref[ch];
+                const REAL *gs = (r >= 0 ? bgmin : bgmax) + ch * n_blocks + b0;
+                for (b = 0; b < nb; ++b) {
+                    const REAL low = gs[b] * r;
+                    bound[b] -= low;
+                    scale[b] += low < 0 ? -low : low;
+                }
+            }
+            for (b = 0; b < nb; ++b) {
+                const int64_t j0 = (b0 + b) * NMR_BLOCK;
+                REAL w[NMR_BLOCK], t0[NMR_BLOCK], t1[NMR_BLOCK];
+                if (bound[b] < (REAL)-1e-5 * scale[b]) continue;
+                for (j = 0; j < NMR_BLOCK; ++j) w[j] = a[j0 + j];
+                for (ch = 0; ch < c; ++ch) {
+                    const REAL *gc = g + ch * stride + j0, r = ref[ch];
+                    for (j = 0; j < NMR_BLOCK; ++j) w[j] = w[j] - gc[j] * r;
+                }
+                if (j0 < run->lo)                         /* the run's first and last block */
+                    for (j = 0; j < run->lo - j0; ++j) w[j] = 0;
+                if (j0 + NMR_BLOCK - 1 > run->hi)
+                    for (j = run->hi - j0 + 1; j < NMR_BLOCK; ++j) w[j] = 0;
+                for (j = 0; j < NMR_BLOCK; ++j) {         /* vectorised: no branch */
+                    REAL u = pos[j0 + j] - cross;
+                    const REAL wp = w[j] > 0 ? w[j] : 0;
+                    u = u < 0 ? -u : u;
+                    t0[j] = wp / (m0 * u + eps);
+                    t1[j] = wp / (m1 * u + eps);
+                }
+                /* the block's terms (all >= 0) added pairwise */
+                for (j = 0; j < NMR_BLOCK / 2; ++j) { t0[j] += t0[j + NMR_BLOCK / 2]; t1[j] += t1[j + NMR_BLOCK / 2]; }
+                for (j = 0; j < NMR_BLOCK / 4; ++j) { t0[j] += t0[j + NMR_BLOCK / 4]; t1[j] += t1[j + NMR_BLOCK / 4]; }
+                for (j = 0; j < NMR_BLOCK / 8; ++j) { t0[j] += t0[j + NMR_BLOCK / 8]; t1[j] += t1[j + NMR_BLOCK / 8]; }
+                s0 += (double)t0[0] + (double)t0[1];
+                s1 += (double)t1[0] + (double)t1[1];
+            }
+            if (run->slot0 >= 0) acc[run->slot0] += (double)((REAL)s0 * rr[3]);
+            if (run->slot1 >= 0) acc[run->slot1] += (double)((REAL)s1 * rr[4]);
         }
     }
-    *sum0 = s0;
-    *sum1 = s1;
+}
+
+static int SUF(nmr_push)(nmr_run **runs, REAL **run_real, int64_t *n, int64_t *cap)
+{
+    if (*n == *cap) {
+        const int64_t grow = *cap ? 2 * *cap : 4096;
+        nmr_run *r = realloc(*runs, (size_t)grow * sizeof(nmr_run));
+        REAL *q;
+        if (!r) return -1;
+        *runs = r;
+        q = realloc(*run_real, (size_t)grow * 5 * sizeof(REAL));
+        if (!q) return -1;
+        *run_real = q;
+        *cap = grow;
+    }
+    return 0;
 }
 
 /* NMR's dL/d(face corners) (sweep.sweep_gradient). s: image size; c: channels; num_faces: F;
@@ -115,12 +198,13 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                    const int64_t *swept, REAL *out)
 {
     const REAL eps = (REAL)eps_in, two_over_s = (REAL)(2.0 / (double)s), fs = (REAL)s;
+    const int64_t n_blocks = (s + NMR_BLOCK - 1) / NMR_BLOCK, padded = n_blocks * NMR_BLOCK;
     int64_t i, j, ch, n_faces = num_swept, n_runs = 0, cap_runs = 0;
-    int32_t *faces = NULL;
-    REAL *dot = NULL, *run_real = NULL, *lines = NULL, *bounds = NULL, *w = NULL;
+    int32_t *faces = NULL, *fl = NULL;
+    REAL *dot = NULL, *run_real = NULL, *lines = NULL, *blocks = NULL, *pos = NULL;
     double *acc = NULL;
     nmr_run *runs = NULL;
-    int64_t *line_start = NULL, *order = NULL;
+    int64_t *line_start = NULL;
     int status = -1;
 
     if (swept) {
@@ -135,12 +219,13 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
     acc = calloc((size_t)(n_faces > 0 ? n_faces : 1) * 6, sizeof(double));
     if (!dot || !acc) goto done;
     for (i = 0; i < s * s; ++i) {           /* A_P = sum_c I_c g_c */
-        REAL a = image[i * c] * grad[i * c];
-        for (ch = 1; ch < c; ++ch) a = a + image[i * c + ch] * grad[i * c + ch];
-        dot[i] = a;
+        REAL d = image[i * c] * grad[i * c];
+        for (ch = 1; ch < c; ++ch) d = d + image[i * c + ch] * grad[i * c + ch];
+        dot[i] = d;
     }
 
-    /* ---- the crossings (sweep._crossings); in runs summed here, out runs kept for later */
+    /* ---- the crossings (sweep._crossings) and their runs: an in run for every crossing whose
+     * face reaches along the line, an out run for every visible one */
     for (i = 0; i < n_faces; ++i) {
         const int64_t face = faces[i];
         const REAL *t = tri + face * 6;
@@ -160,8 +245,12 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                 const int32_t slot0 = (int32_t)(i * 6 + corner[e] * 2 + comp);
                 const int32_t slot1 = (int32_t)(i * 6 + corner[(e + 1) % 3] * 2 + comp);
                 const int direction = ((axis == 0) == (p0s < p1s)) ? -1 : 1;
-                REAL lo_f = ceil(p0s < p1s ? p0s : p1s), hi_f = floor(p0s < p1s ? p1s : p0s);
-                int64_t lo, hi, d0;
+                /* per edge, as torch computes them per crossing (same operands, same values) */
+                const REAL slope = (p1o - p0o) / (p1s - p0s);
+                const REAL slope02 = (p2o - p0o) / (p2s != p0s ? p2s - p0s : (REAL)1);
+                const REAL slope12 = (p1o - p2o) / (p1s != p2s ? p1s - p2s : (REAL)1);
+                REAL lo_f = SUF(nmr_ceil)(p0s < p1s ? p0s : p1s), hi_f = SUF(nmr_floor)(p0s < p1s ? p1s : p0s);
+                int64_t d0, lo, hi;
                 if (!(p0s != p1s)) continue;
                 if (lo_f < 0) lo_f = 0;
                 if (hi_f > fs - 1) hi_f = fs - 1;
@@ -170,13 +259,14 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                 hi = (int64_t)hi_f;
                 for (d0 = lo; d0 <= hi; ++d0) {
                     const REAL d0f = (REAL)d0;
-                    const REAL cross = (p1o - p0o) / (p1s - p0s) * (d0f - p0s) + p0o;
-                    const REAL in_f = direction > 0 ? floor(cross) : ceil(cross);
+                    const REAL cross = slope * (d0f - p0s) + p0o;
+                    const REAL in_f = direction > 0 ? SUF(nmr_floor)(cross) : SUF(nmr_ceil)(cross);
                     const REAL out_f = in_f + (REAL)direction;
-                    REAL c02, c12, cross2, limit_f, lever0, lever1;
+                    const int has0 = p1s != d0f, has1 = p0s != d0f;
+                    REAL cross2, limit_f, lever0, lever1;
                     int64_t d1_in, d1_out, limit, line, at_in, at_out, in_lo, in_hi;
-                    int has0 = p1s != d0f, has1 = p0s != d0f;
                     if (!(in_f >= 0 && in_f < fs && out_f >= 0 && out_f < fs)) continue;
+                    if (!has0 && !has1) continue;
                     d1_in = (int64_t)in_f;
                     d1_out = (int64_t)out_f;
                     line = axis * s + d0;
@@ -184,11 +274,9 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                     at_out = nmr_image_index(s, line, d1_out);
                     lever0 = (p1s - p0s) / (has0 ? p1s - d0f : (REAL)1) * two_over_s;
                     lever1 = (p1s - p0s) / (has1 ? d0f - p0s : (REAL)1) * two_over_s;
-                    /* the in run: from the edge to the face's opposite side, this face's pixels */
-                    c02 = (p2o - p0o) / (p2s != p0s ? p2s - p0s : (REAL)1) * (d0f - p0s) + p0o;
-                    c12 = (p1o - p2o) / (p1s != p2s ? p1s - p2s : (REAL)1) * (d0f - p2s) + p2o;
-                    cross2 = (d0f - p0s) * (d0f - p2s) < 0 ? c02 : c12;
-                    limit_f = direction > 0 ? ceil(cross2) : floor(cross2);
+                    /* the in run: from the edge to the face's opposite side along the line */
+                    cross2 = (d0f - p0s) * (d0f - p2s) < 0 ? slope02 * (d0f - p0s) + p0o : slope12 * (d0f - p2s) + p2o;
+                    limit_f = direction > 0 ? SUF(nmr_ceil)(cross2) : SUF(nmr_floor)(cross2);
                     if (!(limit_f >= -1)) limit_f = -1;          /* only min/max with d1_in in 0..S-1 */
                     if (limit_f > fs) limit_f = fs;
                     limit = (int64_t)limit_f;
@@ -197,50 +285,35 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                     if (in_lo < 0) in_lo = 0;
                     if (in_hi > s - 1) in_hi = s - 1;
                     if (in_lo <= in_hi) {
-                        const REAL *ref = image + at_out * c;
-                        const REAL near = (REAL)in_lo - cross;
-                        double sum0 = 0.0, sum1 = 0.0;
-                        int64_t d1;
-                        for (d1 = in_lo; d1 <= in_hi; ++d1) {
-                            const int64_t p = nmr_image_index(s, line, d1);
-                            REAL wp = dot[p], offset, dist;
-                            if (fmap[p] != face) continue;
-                            for (ch = 0; ch < c; ++ch) wp = wp - grad[p * c + ch] * ref[ch];
-                            if (!(wp > 0)) continue;
-                            offset = near + (REAL)(d1 - in_lo);
-                            dist = lever0 * offset;
-                            dist = dist > 0 ? dist + eps : dist - eps;     /* NMR: away from 0 */
-                            sum0 += (double)(wp / dist);
-                            dist = lever1 * offset;
-                            dist = dist > 0 ? dist + eps : dist - eps;
-                            sum1 += (double)(wp / dist);
-                        }
-                        if (has0) acc[slot0] -= (double)(REAL)sum0;
-                        if (has1) acc[slot1] -= (double)(REAL)sum1;
+                        nmr_run *run;
+                        REAL *rr;
+                        if (SUF(nmr_push)(&runs, &run_real, &n_runs, &cap_runs)) goto done;
+                        run = runs + n_runs;
+                        rr = run_real + n_runs * 5;
+                        run->line = (int32_t)line; run->lo = (int32_t)in_lo; run->hi = (int32_t)in_hi;
+                        run->slot0 = has0 ? slot0 : -1; run->slot1 = has1 ? slot1 : -1;
+                        run->face = (int32_t)face; run->ref = at_out;          /* I_out */
+                        rr[0] = cross; rr[1] = lever0; rr[2] = lever1; rr[3] = rr[4] = 0;
+                        ++n_runs;
                     }
                     /* the out run, when the edge is visible: to the border, away from the face */
-                    if (fmap[at_in] == face && (has0 || has1)) {
-                        if (n_runs == cap_runs) {
-                            int64_t cap = cap_runs ? 2 * cap_runs : 4096;
-                            nmr_run *grown = realloc(runs, (size_t)cap * sizeof(nmr_run));
-                            REAL *grown_real = realloc(run_real, (size_t)cap * 5 * sizeof(REAL));
-                            if (grown) runs = grown;
-                            if (grown_real) run_real = grown_real;
-                            if (!grown || !grown_real) goto done;
-                            cap_runs = cap;
-                        }
-                        runs[n_runs].line = (int32_t)line;
-                        runs[n_runs].lo = (int32_t)(direction > 0 ? d1_out : 0);
-                        runs[n_runs].hi = (int32_t)(direction > 0 ? s - 1 : d1_out);
-                        runs[n_runs].slot0 = has0 ? slot0 : -1;
-                        runs[n_runs].slot1 = has1 ? slot1 : -1;
-                        runs[n_runs].ref = at_in;
+                    if (fmap[at_in] == face) {
+                        nmr_run *run;
+                        REAL *rr;
+                        if (SUF(nmr_push)(&runs, &run_real, &n_runs, &cap_runs)) goto done;
+                        run = runs + n_runs;
+                        rr = run_real + n_runs * 5;
+                        run->line = (int32_t)line;
+                        run->lo = (int32_t)(direction > 0 ? d1_out : 0);
+                        run->hi = (int32_t)(direction > 0 ? s - 1 : d1_out);
+                        run->slot0 = has0 ? slot0 : -1; run->slot1 = has1 ? slot1 : -1;
+                        run->face = -1; run->ref = at_in;                      /* I_in */
                         /* cross, |lever0|, |lever1|, and each sum's sign: -sign(lever) direction */
-                        run_real[n_runs * 5] = cross;
-                        run_real[n_runs * 5 + 1] = fabs(lever0);
-                        run_real[n_runs * 5 + 2] = fabs(lever1);
-                        run_real[n_runs * 5 + 3] = (REAL)(-((lever0 > 0) - (lever0 < 0)) * direction);
-                        run_real[n_runs * 5 + 4] = (REAL)(-((lever1 > 0) - (lever1 < 0)) * direction);
+                        rr[0] = cross;
+                        rr[1] = lever0 < 0 ? -lever0 : lever0;
+                        rr[2] = lever1 < 0 ? -lever1 : lever1;
+                        rr[3] = (REAL)(-((lever0 > 0) - (lever0 < 0)) * direction);
+                        rr[4] = (REAL)(-((lever1 > 0) - (lever1 < 0)) * direction);
                         ++n_runs;
                     }
                 }
@@ -248,59 +321,87 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
         }
     }
 
-    /* ---- the out runs, line by line: bucket them by line (a counting sort) */
+    /* ---- the runs, line by line (bucketed by a counting sort), from a gathered copy of the line */
     {
-        const int64_t n_lines = 2 * s, n_blocks = (s + NMR_BLOCK - 1) / NMR_BLOCK;
+        const int64_t n_lines = 2 * s;
+        REAL *a_line, *g_line, *bmax, *bgmin, *bgmax, *bound, *scale;
         line_start = calloc((size_t)(n_lines + 1), sizeof(int64_t));
-        order = malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof(int64_t));
-        lines = malloc((size_t)(s * (1 + c)) * sizeof(REAL));
-        bounds = malloc((size_t)(n_blocks * (1 + 2 * c)) * sizeof(REAL));
-        w = malloc(NMR_BLOCK * sizeof(REAL));
-        if (!line_start || !order || !lines || !bounds || !w) goto done;
+        lines = malloc((size_t)(padded * (1 + c)) * sizeof(REAL));
+        fl = malloc((size_t)padded * sizeof(int32_t));
+        pos = malloc((size_t)padded * sizeof(REAL));
+        blocks = malloc((size_t)(n_blocks * (3 + 2 * c)) * sizeof(REAL));
+        if (!line_start || !lines || !fl || !pos || !blocks) goto done;
+        a_line = lines;
+        g_line = lines + padded;
+        bmax = blocks;
+        bgmin = blocks + n_blocks;
+        bgmax = bgmin + n_blocks * c;
+        bound = bgmax + n_blocks * c;
+        scale = bound + n_blocks;
+        for (j = 0; j < padded; ++j) pos[j] = (REAL)j;
+        for (j = s; j < padded; ++j) {                    /* the last block's pixels past the border */
+            a_line[j] = 0;
+            fl[j] = -1;
+            for (ch = 0; ch < c; ++ch) g_line[ch * padded + j] = 0;
+        }
         for (i = 0; i < n_runs; ++i) ++line_start[runs[i].line + 1];
         for (i = 0; i < n_lines; ++i) line_start[i + 1] += line_start[i];
-        {
+        {   /* the runs moved into line order: the line loop then reads them in sequence */
             int64_t *fill = malloc((size_t)n_lines * sizeof(int64_t));
-            if (!fill) goto done;
+            nmr_run *sorted = malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof(nmr_run));
+            REAL *sorted_real = malloc((size_t)(n_runs > 0 ? n_runs : 1) * 5 * sizeof(REAL));
+            if (!fill || !sorted || !sorted_real) { free(fill); free(sorted); free(sorted_real); goto done; }
             memcpy(fill, line_start, (size_t)n_lines * sizeof(int64_t));
-            for (i = 0; i < n_runs; ++i) order[fill[runs[i].line]++] = i;
+            for (i = 0; i < n_runs; ++i) {
+                const int64_t at = fill[runs[i].line]++;
+                sorted[at] = runs[i];
+                memcpy(sorted_real + at * 5, run_real + i * 5, 5 * sizeof(REAL));
+            }
             free(fill);
+            free(runs);
+            free(run_real);
+            runs = sorted;
+            run_real = sorted_real;
         }
         for (i = 0; i < n_lines; ++i) {
-            REAL *a_line = lines, *g_line = lines + s;
-            REAL *block_max = bounds, *block_gmin = bounds + n_blocks, *block_gmax = bounds + n_blocks * (1 + c);
-            int64_t b, k;
+            int64_t b;
             if (line_start[i] == line_start[i + 1]) continue;
-            for (j = 0; j < s; ++j) {                     /* gather the line: A_P and g_P by channel */
-                const int64_t p = nmr_image_index(s, i, j);
-                a_line[j] = dot[p];
-                for (ch = 0; ch < c; ++ch) g_line[ch * s + j] = grad[p * c + ch];
+            if (i < s) {                                  /* column i, from the bottom row up */
+                for (j = 0; j < s; ++j) {
+                    const int64_t p = (s - 1 - j) * s + i;
+                    a_line[j] = dot[p];
+                    fl[j] = (int32_t)fmap[p];
+                    for (ch = 0; ch < c; ++ch) g_line[ch * padded + j] = grad[p * c + ch];
+                }
+            } else {                                      /* row i - s from the bottom */
+                const int64_t p0 = (s - 1 - (i - s)) * s;
+                for (j = 0; j < s; ++j) {
+                    a_line[j] = dot[p0 + j];
+                    fl[j] = (int32_t)fmap[p0 + j];
+                }
+                for (ch = 0; ch < c; ++ch)
+                    for (j = 0; j < s; ++j) g_line[ch * padded + j] = grad[(p0 + j) * c + ch];
             }
-            for (b = 0; b < n_blocks; ++b) {              /* per block: max A_P, min and max g_P */
-                const int64_t j0 = b * NMR_BLOCK, j1 = j0 + NMR_BLOCK < s ? j0 + NMR_BLOCK : s;
-                REAL top = a_line[j0];
-                for (j = j0 + 1; j < j1; ++j) top = a_line[j] > top ? a_line[j] : top;
-                block_max[b] = top;
-                for (ch = 0; ch < c; ++ch) {
-                    const REAL *g = g_line + ch * s;
-                    REAL lo = g[j0], hi = g[j0];
-                    for (j = j0 + 1; j < j1; ++j) {
-                        lo = g[j] < lo ? g[j] : lo;
-                        hi = g[j] > hi ? g[j] : hi;
+            for (b = 0; b < n_blocks; ++b) {              /* per block: max A, min and max g */
+                const REAL *ab = a_line + b * NMR_BLOCK;
+                REAL top = ab[0];
+                for (j = 1; j < NMR_BLOCK; ++j) top = ab[j] > top ? ab[j] : top;
+                bmax[b] = top;
+            }
+            for (ch = 0; ch < c; ++ch) {
+                for (b = 0; b < n_blocks; ++b) {
+                    const REAL *gb = g_line + ch * padded + b * NMR_BLOCK;
+                    REAL lo = gb[0], hi = gb[0];
+                    for (j = 1; j < NMR_BLOCK; ++j) {
+                        lo = gb[j] < lo ? gb[j] : lo;
+                        hi = gb[j] > hi ? gb[j] : hi;
                     }
-                    block_gmin[b * c + ch] = lo;
-                    block_gmax[b * c + ch] = hi;
+                    bgmin[ch * n_blocks + b] = lo;
+                    bgmax[ch * n_blocks + b] = hi;
                 }
             }
-            for (k = line_start[i]; k < line_start[i + 1]; ++k) {
-                const int64_t q = order[k];
-                const REAL *rr = run_real + q * 5;
-                double sum0, sum1;
-                SUF(nmr_out_run)(runs + q, rr[0], rr[1], rr[2], eps, c, image + runs[q].ref * c, a_line, g_line,
-                                 s, block_max, block_gmin, block_gmax, w, &sum0, &sum1);
-                if (runs[q].slot0 >= 0) acc[runs[q].slot0] += (double)((REAL)sum0 * rr[3]);
-                if (runs[q].slot1 >= 0) acc[runs[q].slot1] += (double)((REAL)sum1 * rr[4]);
-            }
+            SUF(nmr_line_runs)(runs, line_start[i], line_start[i + 1], run_real, image, c, eps,
+                               a_line, g_line, padded, fl, pos, bmax, bgmin, bgmax, n_blocks, bound, scale, acc);
         }
     }
     for (i = 0; i < n_faces; ++i)
@@ -308,7 +409,7 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
     status = 0;
 done:
     free(faces); free(dot); free(acc); free(runs); free(run_real);
-    free(line_start); free(order); free(lines); free(bounds); free(w);
+    free(line_start); free(lines); free(fl); free(pos); free(blocks);
     return status;
 }
 

@@ -7,54 +7,12 @@
  *
  * geo: (21, F) row-major face table (ax ay bx by cx cy, 3 edges, 3 scaled edges, 3 corner view
  * depths); a face list of n entries gives each face's id and pixel box (c0, r0, w, h) and
- * whether it takes part in the colour softmax. Pixel centres: x = -1 + (2c + 1)/S,
- * y = 1 - (2r + 1)/S (renderer/camera.py pixel_centre_ndc).
+ * whether it takes part in the colour softmax. Pixel centres: cx (S,), cy (S,), the NDC x of
+ * each column and y of each row (renderer/camera.py pixel_centre_ndc, the one convention).
  */
-
-typedef struct {
-    REAL d2, x0, b0, b1, b2, t, dx, dy;
-    int inside, edge;
-} SUF(Pair);
 
 static inline void SUF(load_face)(const REAL *geo, int64_t F, int64_t f, REAL *g) {
     for (int r = 0; r < 21; ++r) g[r] = geo[r * F + f];
-}
-
-/* d2, inside, closest edge (t, dx, dy) and, with want_bary, the screen barycentrics */
-static inline void SUF(pair_geometry)(const REAL *g, REAL px, REAL py, int want_bary, SUF(Pair) *o) {
-    REAL t[3], dx[3], dy[3], dist[3], cross[3];
-    for (int k = 0; k < 3; ++k) {
-        REAL vx = g[2 * k], vy = g[2 * k + 1], ex = g[6 + 2 * k], ey = g[7 + 2 * k];
-        REAL sx = g[12 + 2 * k], sy = g[13 + 2 * k];
-        REAL rx = px - vx, ry = py - vy;
-        REAL tk = rx * sx + ry * sy;
-        tk = tk < (REAL)0 ? (REAL)0 : (tk > (REAL)1 ? (REAL)1 : tk);   /* NaN stays NaN */
-        t[k] = tk;
-        dx[k] = rx - tk * ex;
-        dy[k] = ry - tk * ey;
-        dist[k] = dx[k] * dx[k] + dy[k] * dy[k];
-        cross[k] = ex * ry - ey * rx;
-    }
-    int d01 = dist[1] < dist[0];
-    REAL best = d01 ? dist[1] : dist[0];
-    int d12 = dist[2] < best;
-    int e = d12 ? 2 : d01;
-    o->d2 = d12 ? dist[2] : best;
-    o->edge = e;
-    o->t = t[e];
-    o->dx = dx[e];
-    o->dy = dy[e];
-    REAL area2 = cross[0] + cross[1] + cross[2];
-    int pos = cross[0] >= 0 && cross[1] >= 0 && cross[2] >= 0;
-    int neg = cross[0] <= 0 && cross[1] <= 0 && cross[2] <= 0;
-    int proper = fabs((double)area2) > 1e-12;
-    o->inside = (pos || neg) && proper;
-    if (want_bary) {
-        REAL inv = (REAL)1 / (proper ? area2 : (REAL)1e-12);
-        o->b0 = cross[1] * inv;
-        o->b1 = cross[2] * inv;
-        o->b2 = cross[0] * inv;
-    }
 }
 
 /* log1p(exp(x)) as torch's softplus (x above 20: x). libm's log1p is several times slower than
@@ -76,15 +34,65 @@ static inline REAL SUF(sigmoid)(REAL x) {
  * closest edge, bit 2 set inside; rec_t,
  * rec_dx, rec_dy) and, for colour faces, rec_z and rec_zbar; rec_start[i] .. rec_start[i + 1]
  * are face entry i's records. Returns the number of records, or -1 when more than capacity. */
+#ifndef ROW_BLOCK
+#define ROW_BLOCK 64          /* pixels of a face's row computed together (vectorised) */
+#endif
+
+/* pair_geometry over `count` pixels of one row (NDC x in px[], the row's y = py), written to
+ * arrays: branch-free so that the compiler vectorises it. */
+static void SUF(row_geometry)(const REAL *restrict g, const REAL *restrict px, REAL py, int count,
+                              REAL *restrict d2, int32_t *restrict edge, int32_t *restrict inside, REAL *restrict t,
+                              REAL *restrict dxo, REAL *restrict dyo, REAL *restrict b0, REAL *restrict b1,
+                              REAL *restrict b2) {
+    const REAL ax = g[0], ay = g[1], bx = g[2], by = g[3], cxv = g[4], cyv = g[5];
+    const REAL e0x = g[6], e0y = g[7], e1x = g[8], e1y = g[9], e2x = g[10], e2y = g[11];
+    const REAL s0x = g[12], s0y = g[13], s1x = g[14], s1y = g[15], s2x = g[16], s2y = g[17];
+    const REAL r0y = py - ay, r1y = py - by, r2y = py - cyv;
+    for (int j = 0; j < count; ++j) {
+        REAL r0x = px[j] - ax, r1x = px[j] - bx, r2x = px[j] - cxv;
+        REAL t0 = r0x * s0x + r0y * s0y, t1 = r1x * s1x + r1y * s1y, t2 = r2x * s2x + r2y * s2y;
+        t0 = t0 < (REAL)0 ? (REAL)0 : t0;
+        t0 = t0 > (REAL)1 ? (REAL)1 : t0;
+        t1 = t1 < (REAL)0 ? (REAL)0 : t1;
+        t1 = t1 > (REAL)1 ? (REAL)1 : t1;
+        t2 = t2 < (REAL)0 ? (REAL)0 : t2;
+        t2 = t2 > (REAL)1 ? (REAL)1 : t2;
+        REAL dx0 = r0x - t0 * e0x, dy0 = r0y - t0 * e0y;
+        REAL dx1 = r1x - t1 * e1x, dy1 = r1y - t1 * e1y;
+        REAL dx2 = r2x - t2 * e2x, dy2 = r2y - t2 * e2y;
+        REAL q0 = dx0 * dx0 + dy0 * dy0, q1 = dx1 * dx1 + dy1 * dy1, q2 = dx2 * dx2 + dy2 * dy2;
+        REAL c0 = e0x * r0y - e0y * r0x, c1 = e1x * r1y - e1y * r1x, c2 = e2x * r2y - e2y * r2x;
+        int32_t d01 = q1 < q0;
+        REAL best = d01 ? q1 : q0, bt = d01 ? t1 : t0, bdx = d01 ? dx1 : dx0, bdy = d01 ? dy1 : dy0;
+        int32_t d12 = q2 < best;
+        d2[j] = d12 ? q2 : best;
+        t[j] = d12 ? t2 : bt;
+        dxo[j] = d12 ? dx2 : bdx;
+        dyo[j] = d12 ? dy2 : bdy;
+        edge[j] = d12 ? 2 : d01;
+        REAL area2 = c0 + c1 + c2;
+        int32_t pos = (c0 >= 0) & (c1 >= 0) & (c2 >= 0);
+        int32_t neg = (c0 <= 0) & (c1 <= 0) & (c2 <= 0);
+        int32_t proper = (area2 > (REAL)1e-12) | (area2 < (REAL)-1e-12);
+        inside[j] = (pos | neg) & proper;
+        REAL inv = (REAL)1 / (proper ? area2 : (REAL)1e-12);
+        b0[j] = c1 * inv;
+        b1[j] = c2 * inv;
+        b2[j] = c0 * inv;
+    }
+}
+
 int64_t SUF(soft_forward)(const REAL *geo, int64_t F, int64_t n, const int64_t *face, const int64_t *c0,
                           const int64_t *r0, const int64_t *w, const int64_t *h, const uint8_t *is_color,
-                          int64_t S, REAL sigma, REAL cutoff, REAL far, REAL zrange,
-                          REAL *log_unc, REAL *max_zbar, int64_t capacity, int64_t *rec_start,
+                          int64_t S, const REAL *cx, const REAL *cy, REAL sigma, REAL cutoff, REAL far,
+                          REAL zrange, REAL *log_unc, REAL *max_zbar, int64_t capacity, int64_t *rec_start,
                           int32_t *rec_pix, REAL *rec_x, uint8_t *rec_edge, REAL *rec_t, REAL *rec_dx,
                           REAL *rec_dy, REAL *rec_z, REAL *rec_zbar) {
     int64_t count = 0;
     REAL g[21];
     REAL rate_in = (REAL)1 / sigma, rate_out = (REAL)-1 / sigma;
+    REAL d2[ROW_BLOCK], t[ROW_BLOCK], dx[ROW_BLOCK], dy[ROW_BLOCK], b0[ROW_BLOCK], b1[ROW_BLOCK], b2[ROW_BLOCK];
+    int32_t edge[ROW_BLOCK], inside[ROW_BLOCK];
     for (int64_t i = 0; i < n; ++i) {
         rec_start[i] = count;
         if (count + w[i] * h[i] > capacity) return -1;
@@ -92,33 +100,33 @@ int64_t SUF(soft_forward)(const REAL *geo, int64_t F, int64_t n, const int64_t *
         int color = is_color[i];
         REAL inv0 = (REAL)1 / g[18], inv1 = (REAL)1 / g[19], inv2 = (REAL)1 / g[20];
         for (int64_t r = r0[i]; r < r0[i] + h[i]; ++r) {
-            REAL py = (REAL)1 - (REAL)(2 * r + 1) / (REAL)S;
-            for (int64_t c = c0[i]; c < c0[i] + w[i]; ++c) {
-                REAL px = (REAL)-1 + (REAL)(2 * c + 1) / (REAL)S;
-                SUF(Pair) p;
-                SUF(pair_geometry)(g, px, py, color, &p);
-                if (!(p.inside || p.d2 < cutoff)) continue;
-                REAL x = p.d2 * (p.inside ? rate_in : rate_out);
-                int64_t pix = r * S + c;
-                log_unc[pix] += -SUF(softplus)(x);
-                rec_pix[count] = (int32_t)pix;
-                rec_x[count] = x;
-                rec_edge[count] = (uint8_t)(p.edge | (p.inside << 2));   /* bit 2: inside */
-                rec_t[count] = p.t;
-                rec_dx[count] = p.dx;
-                rec_dy[count] = p.dy;
-                if (color) {
-                    REAL b0 = p.b0 < 0 ? (REAL)0 : p.b0, b1 = p.b1 < 0 ? (REAL)0 : p.b1;
-                    REAL b2 = p.b2 < 0 ? (REAL)0 : p.b2;
-                    REAL q = b0 * inv0 + b1 * inv1 + b2 * inv2;
-                    REAL sum = b0 + b1 + b2;
-                    REAL z = (sum < (REAL)1e-12 ? (REAL)1e-12 : sum) / q;
-                    REAL zbar = (far - z) / zrange;
-                    if (zbar > max_zbar[pix]) max_zbar[pix] = zbar;
-                    rec_z[count] = z;
-                    rec_zbar[count] = zbar;
+            for (int64_t cs = c0[i]; cs < c0[i] + w[i]; cs += ROW_BLOCK) {
+                int span = (int)(c0[i] + w[i] - cs < ROW_BLOCK ? c0[i] + w[i] - cs : ROW_BLOCK);
+                SUF(row_geometry)(g, cx + cs, cy[r], span, d2, edge, inside, t, dx, dy, b0, b1, b2);
+                for (int j = 0; j < span; ++j) {
+                    if (!(inside[j] || d2[j] < cutoff)) continue;
+                    REAL x = d2[j] * (inside[j] ? rate_in : rate_out);
+                    int64_t pix = r * S + cs + j;
+                    log_unc[pix] += -SUF(softplus)(x);
+                    rec_pix[count] = (int32_t)pix;
+                    rec_x[count] = x;
+                    rec_edge[count] = (uint8_t)(edge[j] | (inside[j] << 2));   /* bit 2: inside */
+                    rec_t[count] = t[j];
+                    rec_dx[count] = dx[j];
+                    rec_dy[count] = dy[j];
+                    if (color) {
+                        REAL q0 = b0[j] < 0 ? (REAL)0 : b0[j], q1 = b1[j] < 0 ? (REAL)0 : b1[j];
+                        REAL q2 = b2[j] < 0 ? (REAL)0 : b2[j];
+                        REAL q = q0 * inv0 + q1 * inv1 + q2 * inv2;
+                        REAL sum = q0 + q1 + q2;
+                        REAL z = (sum < (REAL)1e-12 ? (REAL)1e-12 : sum) / q;
+                        REAL zbar = (far - z) / zrange;
+                        if (zbar > max_zbar[pix]) max_zbar[pix] = zbar;
+                        rec_z[count] = z;
+                        rec_zbar[count] = zbar;
+                    }
+                    ++count;
                 }
-                ++count;
             }
         }
     }
@@ -195,19 +203,23 @@ void SUF(soft_backward)(int64_t F, int64_t n, const int64_t *face, const int64_t
     }
 }
 
-/* Colour geometry of the shaded pairs (softras.py ``shade_pairs``): screen barycentrics of the
- * pixel centre, clipped to the face and renormalised, made perspective-correct with the corner
- * view depths -> zbar (m,) = (far - z) / zrange and attrs (C, m) = sum_k w_k table[k, :, face]
- * (table: (3, C, F)). The pair's face is face[j], its flat pixel pix[j]. */
+/* Colour geometry and softmax weight of the shaded pairs (softras.py ``shade_pairs``): screen
+ * barycentrics of the pixel centre, clipped to the face and renormalised, made perspective-correct
+ * with the corner view depths -> attrs (C, m) = sum_k w_k table[k, :, face] (table: (3, C, F))
+ * and e (m,) = sg exp((zbar - shift[pix]) / gamma), sg = sigmoid(x) (m,), zbar = (far - z) / zrange.
+ * The pair's face is face[j], its flat pixel pix[j]. */
+#ifndef MAX_ATTRS
+#define MAX_ATTRS 64          /* colour-table rows per corner the backward keeps on the stack */
+#endif
+
 typedef struct {
     REAL cr[3], inv, b[3], c[3], s, bn[3], o[3], I, w[3];
     int proper, s_active;
 } SUF(Colour);
 
-static inline void SUF(colour_geometry)(const REAL *g, int64_t S, int64_t pixel, SUF(Colour) *o) {
-    int64_t r = pixel / S, c = pixel - r * S;
-    REAL px = (REAL)-1 + (REAL)(2 * c + 1) / (REAL)S;
-    REAL py = (REAL)1 - (REAL)(2 * r + 1) / (REAL)S;
+/* rz: the reciprocal corner depths 1 / g[18 + k]. Reciprocals are multiplied where torch
+ * divides (a few ulp apart; a division chain per pair made this latency-bound) */
+static inline void SUF(colour_geometry)(const REAL *g, const REAL *rz, REAL px, REAL py, SUF(Colour) *o) {
     for (int k = 0; k < 3; ++k)
         o->cr[k] = g[6 + 2 * k] * (py - g[2 * k + 1]) - g[7 + 2 * k] * (px - g[2 * k]);
     REAL area2 = o->cr[0] + o->cr[1] + o->cr[2];
@@ -220,26 +232,35 @@ static inline void SUF(colour_geometry)(const REAL *g, int64_t S, int64_t pixel,
     REAL sum = o->c[0] + o->c[1] + o->c[2];
     o->s_active = sum >= (REAL)1e-12;
     o->s = o->s_active ? sum : (REAL)1e-12;
+    REAL rs = (REAL)1 / o->s;
     for (int k = 0; k < 3; ++k) {
-        o->bn[k] = o->c[k] / o->s;
-        o->o[k] = o->bn[k] / g[18 + k];
+        o->bn[k] = o->c[k] * rs;
+        o->o[k] = o->bn[k] * rz[k];
     }
     o->I = o->o[0] + o->o[1] + o->o[2];
-    for (int k = 0; k < 3; ++k) o->w[k] = o->o[k] / o->I;
+    REAL rI = (REAL)1 / o->I;
+    for (int k = 0; k < 3; ++k) o->w[k] = o->o[k] * rI;
 }
 
 void SUF(soft_interpolate)(const REAL *geo, int64_t F, int64_t m, const int64_t *face, const int64_t *pix,
-                           int64_t S, const REAL *table, int64_t C, REAL far, REAL zrange, REAL *zbar,
+                           int64_t S, const REAL *cx, const REAL *cy, const REAL *table, int64_t C, REAL far,
+                           REAL zrange, const REAL *x, const REAL *shift, REAL gamma, REAL *e, REAL *sg,
                            REAL *attrs) {
-    REAL g[21];
+    REAL g[21], rz[3];
     int64_t loaded = -1;
     for (int64_t j = 0; j < m; ++j) {
-        int64_t f = face[j];
-        if (f != loaded) SUF(load_face)(geo, F, f, g), loaded = f;
+        int64_t f = face[j], r = pix[j] / S;
+        if (f != loaded) {
+            SUF(load_face)(geo, F, f, g);
+            for (int k = 0; k < 3; ++k) rz[k] = (REAL)1 / g[18 + k];
+            loaded = f;
+        }
         SUF(Colour) q;
-        SUF(colour_geometry)(g, S, pix[j], &q);
+        SUF(colour_geometry)(g, rz, cx[pix[j] - r * S], cy[r], &q);
         REAL z = (REAL)1 / q.I;
-        zbar[j] = (far - z) / zrange;
+        REAL zbar = (far - z) / zrange;
+        sg[j] = SUF(sigmoid)(x[j]);
+        e[j] = sg[j] * EXP((zbar - shift[pix[j]]) / gamma);
         for (int64_t a = 0; a < C; ++a) {
             const REAL *t = table + a * F + f;
             attrs[a * m + j] = q.w[0] * t[0] + q.w[1] * t[C * F] + q.w[2] * t[2 * C * F];
@@ -247,42 +268,67 @@ void SUF(soft_interpolate)(const REAL *geo, int64_t F, int64_t m, const int64_t 
     }
 }
 
-/* Backward of soft_interpolate: g_zbar (m,) and g_attrs (C, m) (either may be NULL) ->
- * added to grad_geo (21, F) (corner rows 0-5 and depth rows 18-20; the edge rows are functions
- * of the corners and get none) and grad_table (3, C, F). */
+/* Backward of soft_interpolate: g_e (m,) and g_attrs (C, m) (either may be NULL) -> g_x (m,)
+ * and, added, grad_geo (21, F) (corner rows 0-5 and depth rows 18-20; the edge rows are
+ * functions of the corners and get none) and grad_table (3, C, F). */
 void SUF(soft_interpolate_backward)(const REAL *geo, int64_t F, int64_t m, const int64_t *face,
-                                    const int64_t *pix, int64_t S, const REAL *table, int64_t C, REAL zrange,
-                                    const REAL *g_zbar, const REAL *g_attrs, REAL *grad_geo, REAL *grad_table) {
-    REAL g[21];
+                                    const int64_t *pix, int64_t S, const REAL *cx, const REAL *cy,
+                                    const REAL *table, int64_t C, REAL zrange, const REAL *e, const REAL *sg,
+                                    REAL gamma, const REAL *g_e, const REAL *g_attrs, REAL *g_x, REAL *grad_geo,
+                                    REAL *grad_table) {
+    REAL g[21], tab[3 * MAX_ATTRS], rz[3];
+    REAL acc_geo[21], acc_tab[3 * MAX_ATTRS];
     int64_t loaded = -1;
-    for (int64_t j = 0; j < m; ++j) {
-        int64_t f = face[j];
-        if (f != loaded) SUF(load_face)(geo, F, f, g), loaded = f;
+    /* pairs come grouped by face (ascending): sums stay in registers until the face changes */
+    for (int64_t j = 0; j <= m; ++j) {
+        int64_t f = j < m ? face[j] : -2;
+        if (f != loaded) {
+            if (loaded >= 0) {
+                for (int r = 0; r < 21; ++r) grad_geo[r * F + loaded] += acc_geo[r];
+                for (int64_t i = 0; i < 3 * C; ++i) grad_table[i * F + loaded] += acc_tab[i];
+            }
+            if (j == m) break;
+            SUF(load_face)(geo, F, f, g);
+            for (int64_t i = 0; i < 3 * C; ++i) tab[i] = table[i * F + f];
+            for (int r = 0; r < 21; ++r) acc_geo[r] = 0;
+            for (int64_t i = 0; i < 3 * C; ++i) acc_tab[i] = 0;
+            for (int k = 0; k < 3; ++k) rz[k] = (REAL)1 / g[18 + k];
+            loaded = f;
+        }
+        int64_t r = pix[j] / S;
+        REAL px = cx[pix[j] - r * S], py = cy[r];
         SUF(Colour) q;
-        SUF(colour_geometry)(g, S, pix[j], &q);
+        SUF(colour_geometry)(g, rz, px, py, &q);
         REAL gw[3] = {0, 0, 0};
         if (g_attrs) {
             for (int64_t a = 0; a < C; ++a) {
                 REAL ga = g_attrs[a * m + j];
                 for (int k = 0; k < 3; ++k) {
-                    gw[k] += ga * table[(k * C + a) * F + f];
-                    grad_table[(k * C + a) * F + f] += q.w[k] * ga;
+                    gw[k] += ga * tab[k * C + a];
+                    acc_tab[k * C + a] += q.w[k] * ga;
                 }
             }
         }
-        REAL I2 = q.I * q.I;
-        REAL gI = g_zbar ? (-g_zbar[j] / zrange) * ((REAL)-1 / I2) : (REAL)0;
-        for (int k = 0; k < 3; ++k) gI += gw[k] * (-q.o[k] / I2);
+        /* e = sigmoid(x) exp((zbar - shift) / gamma): de/dx = e (1 - sigmoid(x)), de/dzbar = e / gamma */
+        REAL g_zbar = 0;
+        if (g_e) {
+            g_x[j] = g_e[j] * e[j] * ((REAL)1 - sg[j]);
+            g_zbar = g_e[j] * e[j] / gamma;
+        }
+        REAL rI = (REAL)1 / q.I, rI2 = rI * rI, rs = (REAL)1 / q.s;
+        /* z = 1 / I and w_k = o_k / I */
+        REAL gI = (g_zbar / zrange) * rI2;
+        for (int k = 0; k < 3; ++k) gI -= gw[k] * q.o[k] * rI2;
         REAL gbn[3], gs = 0;
         for (int k = 0; k < 3; ++k) {
-            REAL zk = g[18 + k], go = gw[k] / q.I + gI;
-            gbn[k] = go / zk;
-            grad_geo[(18 + k) * F + f] += -go * q.bn[k] / (zk * zk);
-            gs += -gbn[k] * q.c[k] / (q.s * q.s);
+            REAL go = gw[k] * rI + gI;          /* o_k = bn_k / z_k */
+            gbn[k] = go * rz[k];
+            acc_geo[18 + k] -= go * q.bn[k] * rz[k] * rz[k];
+            gs -= gbn[k] * q.c[k] * rs * rs;
         }
         REAL gb[3];
         for (int k = 0; k < 3; ++k) {
-            REAL gc = gbn[k] / q.s + (q.s_active ? gs : (REAL)0);
+            REAL gc = gbn[k] * rs + (q.s_active ? gs : (REAL)0);
             gb[k] = q.b[k] >= 0 ? gc : (REAL)0;
         }
         /* bary = (cr1, cr2, cr0) inv */
@@ -292,18 +338,15 @@ void SUF(soft_interpolate_backward)(const REAL *geo, int64_t F, int64_t m, const
             REAL garea = ginv * (-q.inv * q.inv);
             for (int k = 0; k < 3; ++k) gcr[k] += garea;
         }
-        int64_t r = pix[j] / S, c = pix[j] - r * S;
-        REAL px = (REAL)-1 + (REAL)(2 * c + 1) / (REAL)S;
-        REAL py = (REAL)1 - (REAL)(2 * r + 1) / (REAL)S;
         /* cr_k = (v_k+1 - v_k) x (p - v_k): d/dv_k = (v_k+1.y - py, px - v_k+1.x),
          * d/dv_k+1 = (py - v_k.y, v_k.x - px) */
         for (int k = 0; k < 3; ++k) {
             int n1 = (k + 1) % 3;
             REAL vx = g[2 * k], vy = g[2 * k + 1], ux = g[2 * n1], uy = g[2 * n1 + 1];
-            grad_geo[(2 * k) * F + f] += gcr[k] * (uy - py);
-            grad_geo[(2 * k + 1) * F + f] += gcr[k] * (px - ux);
-            grad_geo[(2 * n1) * F + f] += gcr[k] * (py - vy);
-            grad_geo[(2 * n1 + 1) * F + f] += gcr[k] * (vx - px);
+            acc_geo[2 * k] += gcr[k] * (uy - py);
+            acc_geo[2 * k + 1] += gcr[k] * (px - ux);
+            acc_geo[2 * n1] += gcr[k] * (py - vy);
+            acc_geo[2 * n1 + 1] += gcr[k] * (vx - px);
         }
     }
 }

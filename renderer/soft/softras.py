@@ -36,7 +36,7 @@ from ..scene import Scene
 from .common import background, color_table, gather_sorted, plan, prepare, shade_at, shade_attributes
 from .geometry import TABLE_ROWS, perspective_weights, shaded_barycentrics
 from .soft_pairs import soft_tile, softras_cutoff
-from .softras_native import MAX_RECORDED_PAIRS, face_list, interpolate_native, kernels, soft_pairs_native
+from .softras_native import MAX_RECORDED_PAIRS, face_list, colour_native, kernels, soft_pairs_native
 from .tiles import TileChunk
 
 BACKGROUND_DEPTH = 1e-3                               # eps in the colour aggregation
@@ -69,7 +69,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
                            ct.table.reshape(3 * num_attrs, ct.table.shape[2])])      # (K, F)
     row_split = (12, 3, num_attrs, num_attrs, num_attrs)
-    lib = kernels(prep.geo, chunks)
+    lib = kernels(prep.geo, chunks, num_attrs)
     if lib is not None:
         faces = face_list(chunks)
         if faces.elements <= MAX_RECORDED_PAIRS:
@@ -243,12 +243,12 @@ def shade_pairs(scene: Scene, prep, ct, table: torch.Tensor, row_split, index: t
 
 def shade_native(scene: Scene, prep, ct, lib, face: torch.Tensor, pix: torch.Tensor, x: torch.Tensor,
                  shift: torch.Tensor, n: int):
-    """``shade_pairs`` with the colour geometry and attribute interpolation in C
-    (``softras_native.interpolate_native``): face, pix, x (M,) -> numerator (3, n), denominator (n,)."""
+    """``shade_pairs`` with the colour geometry, softmax weights and attribute interpolation in C
+    (``softras_native.colour_native``): face, pix, x (M,) -> numerator (3, n), denominator (n,)."""
     st, cam = scene.settings, scene.camera
     dtype, device = x.dtype, x.device
-    zbar, attrs = interpolate_native(lib, prep.geo, ct.table, face, pix, st.image_size, cam.far, cam.far - cam.near)
-    e = torch.sigmoid(x) * torch.exp((zbar - shift[pix]) / float(st.gamma))
+    e, attrs = colour_native(lib, prep.geo, ct.table, x, face, pix, shift, st.image_size, cam.far, cam.far - cam.near,
+                             float(st.gamma))
     back = ~prep.screen.front[face] if st.double_sided else None
     color = shade_attributes(scene, ct, attrs if attrs.shape[0] else None, prep.eye, back, (3, face.numel()))
     numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e * color)

@@ -62,9 +62,13 @@ def face_list(chunks: list[tuple[TileChunk, bool]]) -> FaceList:
     return FaceList(face, c0, r0, w, h, color[order].contiguous(), chunks)
 
 
-def kernels(geo: torch.Tensor, chunks: list) -> Optional[ctypes.CDLL]:
+# Colour-table rows per corner the interpolation backward keeps on its stack (MAX_ATTRS in C)
+MAX_ATTRS = 64
+
+
+def kernels(geo: torch.Tensor, chunks: list, num_attrs: int = 0) -> Optional[ctypes.CDLL]:
     """The compiled kernels when this render can use them, else None (take the torch path)."""
-    if not chunks or not native.usable(geo):
+    if not chunks or num_attrs > MAX_ATTRS or not native.usable(geo):
         return None
     return native.library("softras")
 
@@ -72,13 +76,15 @@ def kernels(geo: torch.Tensor, chunks: list) -> Optional[ctypes.CDLL]:
 def _declare(lib: ctypes.CDLL, suf: str):
     real = ctypes.c_float if suf == "f32" else ctypes.c_double
     signatures = {
-        "soft_forward": (_I64, [_P, _I64, _I64, _P, _P, _P, _P, _P, _P, _I64, real, real, real, real,
+        "soft_forward": (_I64, [_P, _I64, _I64, _P, _P, _P, _P, _P, _P, _I64, _P, _P, real, real, real, real,
                                 _P, _P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P]),
         "soft_softmax": (None, [_I64, _P, _P, _P, _P, _P, _P, _P, real, _P, _P, _P]),
         "soft_select": (_I64, [_I64, _P, _P, _P, _P, _P, real, _P, _P, _P]),
         "soft_backward": (None, [_I64, _I64, _P, _P, _P, _P, _P, _P, _P, _P, real, _P, _P, _P]),
-        "soft_interpolate": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _I64, real, real, _P, _P]),
-        "soft_interpolate_backward": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _I64, real, _P, _P, _P, _P]),
+        "soft_interpolate": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _P, _P, _I64, real, real, _P, _P, real,
+                                    _P, _P, _P]),
+        "soft_interpolate_backward": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _P, _P, _I64, real, _P, _P,
+                                             real, _P, _P, _P, _P, _P]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, f"{name}_{suf}")
@@ -125,8 +131,9 @@ class _SoftPairsFunction(torch.autograd.Function):
         start = torch.empty(fl.face.numel() + 1, dtype=torch.int64)
         pix, edge = torch.empty(cap, dtype=torch.int32), torch.empty(cap, dtype=torch.uint8)
         x, t, dx, dy, z, zbar = (torch.empty(cap, dtype=dtype) for _ in range(6))
-        m = call("soft_forward")(native.ptr(geo), geo.shape[1], fl.face.numel(), *_box_args(fl), s, sigma, cutoff,
-                                 far, zrange, native.ptr(log_unc), native.ptr(shift), cap,
+        cx, cy = pixel_centres(s, dtype)
+        m = call("soft_forward")(native.ptr(geo), geo.shape[1], fl.face.numel(), *_box_args(fl), s, native.ptr(cx),
+                                 native.ptr(cy), sigma, cutoff, far, zrange, native.ptr(log_unc), native.ptr(shift), cap,
                                  *(native.ptr(a) for a in (start, pix, x, edge, t, dx, dy, z, zbar)))
         assert m >= 0, "the kernel's pair record overflowed its capacity"
         e = torch.empty(m, dtype=dtype)
@@ -174,59 +181,73 @@ class _SoftPairsFunction(torch.autograd.Function):
         return (grad,) + (None,) * 11
 
 
-class _InterpolateFunction(torch.autograd.Function):
-    """zbar (M,) and perspective-correct attributes (C, M) of the shaded pairs (face, pix), from
-    geo (21, F) and the colour table (3, C, F); backward in C, double backward through torch."""
+def pixel_centres(s: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S,) NDC x of each column and (S,) y of each row, from the one pixel-centre convention."""
+    idx = torch.arange(s, dtype=dtype)
+    return pixel_centre_ndc(idx, idx, s)
+
+
+class _ColourFunction(torch.autograd.Function):
+    """The shaded pairs' softmax weights e (M,) and perspective-correct attributes (C, M), from
+    geo (21, F), the colour table (3, C, F) and the pairs' coverage logits x (M,); backward in C,
+    double backward through torch (``colour_torch``)."""
 
     @staticmethod
-    def forward(ctx, geo, table, face, pix, lib, s, far, zrange):
+    def forward(ctx, geo, table, x, face, pix, shift, lib, s, far, zrange, gamma):
         call = _declare(lib, native.suffix(geo.dtype))
-        geo_v, table_v = geo.detach().contiguous(), table.detach().contiguous()
+        geo_v, table_v, x_v = geo.detach().contiguous(), table.detach().contiguous(), x.detach().contiguous()
         m, c = face.numel(), table.shape[1]
-        zbar = torch.empty(m, dtype=geo.dtype)
+        e, sg = torch.empty(m, dtype=geo.dtype), torch.empty(m, dtype=geo.dtype)
         attrs = torch.empty(c, m, dtype=geo.dtype)
+        cx, cy = pixel_centres(s, geo.dtype)
         call("soft_interpolate")(native.ptr(geo_v), geo.shape[1], m, native.ptr(face), native.ptr(pix), s,
-                                 native.ptr(table_v), c, far, zrange, native.ptr(zbar), native.ptr(attrs))
-        ctx.save_for_backward(geo, table, face, pix)
-        ctx.info = (lib, s, far, zrange)
+                                 native.ptr(cx), native.ptr(cy), native.ptr(table_v), c, far, zrange, native.ptr(x_v),
+                                 native.ptr(shift), gamma, native.ptr(e), native.ptr(sg), native.ptr(attrs))
+        ctx.save_for_backward(geo, table, x, face, pix, shift, e, sg)
+        ctx.info = (lib, s, far, zrange, gamma)
         ctx.set_materialize_grads(False)
-        return zbar, attrs
+        return e, attrs
 
     @staticmethod
-    def backward(ctx, g_zbar, g_attrs):
-        geo, table, face, pix = ctx.saved_tensors
-        lib, s, far, zrange = ctx.info
+    def backward(ctx, g_e, g_attrs):
+        geo, table, x, face, pix, shift, e, sg = ctx.saved_tensors
+        lib, s, far, zrange, gamma = ctx.info
+        none = (None,) * 8
         if torch.is_grad_enabled():
             with torch.enable_grad():
-                outs = interpolate_torch(geo, table, face, pix, s, far, zrange)
-                pairs = [(o, g) for o, g in zip(outs, (g_zbar, g_attrs)) if g is not None]
-                return (*torch.autograd.grad([o for o, _ in pairs], (geo, table), [g for _, g in pairs],
-                                             create_graph=True, allow_unused=True), None, None, None, None, None, None)
+                outs = colour_torch(geo, table, x, face, pix, shift, s, far, zrange, gamma)
+                pairs = [(o, g) for o, g in zip(outs, (g_e, g_attrs)) if g is not None]
+                return (*torch.autograd.grad([o for o, _ in pairs], (geo, table, x), [g for _, g in pairs],
+                                             create_graph=True, allow_unused=True), *none)
         call = _declare(lib, native.suffix(geo.dtype))
-        grad_geo, grad_table = torch.zeros_like(geo), torch.zeros_like(table)
-        call("soft_interpolate_backward")(native.ptr(geo.detach().contiguous()), geo.shape[1], face.numel(),
-                                          native.ptr(face), native.ptr(pix), s, native.ptr(table.detach().contiguous()),
-                                          table.shape[1], zrange, _opt(None if g_zbar is None else g_zbar.contiguous()),
-                                          _opt(None if g_attrs is None else g_attrs.contiguous()),
-                                          native.ptr(grad_geo), native.ptr(grad_table))
-        return grad_geo, grad_table, None, None, None, None, None, None
+        grad_geo, grad_table, g_x = torch.zeros_like(geo), torch.zeros_like(table), torch.zeros_like(x)
+        cx, cy = pixel_centres(s, geo.dtype)
+        call("soft_interpolate_backward")(
+            native.ptr(geo.detach().contiguous()), geo.shape[1], face.numel(), native.ptr(face), native.ptr(pix), s,
+            native.ptr(cx), native.ptr(cy), native.ptr(table.detach().contiguous()), table.shape[1], zrange,
+            native.ptr(e), native.ptr(sg), gamma,
+            _opt(None if g_e is None else g_e.contiguous()), _opt(None if g_attrs is None else g_attrs.contiguous()),
+            native.ptr(g_x), native.ptr(grad_geo), native.ptr(grad_table))
+        return (grad_geo, grad_table, g_x, *none)
 
 
-def interpolate_torch(geo, table, face, pix, s, far, zrange):
-    """``_InterpolateFunction``'s values through torch ops (its double backward)."""
+def colour_torch(geo, table, x, face, pix, shift, s, far, zrange, gamma):
+    """``_ColourFunction``'s values through torch ops (its double backward)."""
     rows = geo.index_select(1, face)
     bary = shaded_barycentrics(pix, rows[:12].unbind(0), s)
     weights, z = perspective_weights(bary, rows[18:21], clip=True)
     t = table.index_select(2, face)
     attrs = torch.addcmul(torch.addcmul(weights[0] * t[0], weights[1], t[1]), weights[2], t[2])
-    return (far - z) / zrange, attrs
+    e = torch.sigmoid(x) * torch.exp(((far - z) / zrange - shift[pix]) / gamma)
+    return e, attrs
 
 
-def interpolate_native(lib, geo: torch.Tensor, table: torch.Tensor, face: torch.Tensor, pix: torch.Tensor, s: int,
-                       far: float, zrange: float):
-    """geo (21, F), table (3, C, F), the pairs' face and flat pixel (M,) int64 -> zbar (M,),
-    attributes (C, M), differentiable in geo and table."""
-    return _InterpolateFunction.apply(geo, table, face.contiguous(), pix.contiguous(), lib, s, far, zrange)
+def colour_native(lib, geo: torch.Tensor, table: torch.Tensor, x: torch.Tensor, face: torch.Tensor,
+                  pix: torch.Tensor, shift: torch.Tensor, s: int, far: float, zrange: float, gamma: float):
+    """geo (21, F), table (3, C, F), the pairs' coverage logits x, face and flat pixel (M,), the
+    per-pixel softmax maximum shift -> e (M,), attributes (C, M), differentiable in geo, table, x."""
+    return _ColourFunction.apply(geo, table, x, face.contiguous(), pix.contiguous(), shift.contiguous(), lib, s,
+                                 far, zrange, gamma)
 
 
 def _recompute_backward(corners, geo, fl, s, sigma, sel_face, pix, g_log, g_x):
