@@ -100,6 +100,7 @@ def _textured(scene):
 def test_softras_render_fused_backward_equals_autograd(monkeypatch, lighting, double_sided, textured):
     """The whole render in float64: dL/dV, dL/dcolours and dL/dazimuth with the fused node equal
     those with plain autograd (``soft_pairs.FUSED = False``) to 1e-10, and the images agree."""
+    monkeypatch.setenv("DRD_NATIVE", "0")    # the torch tile path (test_soft_native.py compares the C one)
     base = small_scene("softras", lighting, size=16, sigma=5e-3, gamma=3e-2, double_sided=double_sided)
     if textured:
         base = _textured(base)

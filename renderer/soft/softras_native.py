@@ -214,11 +214,14 @@ class _ColourFunction(torch.autograd.Function):
         lib, s, far, zrange, gamma = ctx.info
         none = (None,) * 8
         if torch.is_grad_enabled():
-            with torch.enable_grad():
-                outs = colour_torch(geo, table, x, face, pix, shift, s, far, zrange, gamma)
-                pairs = [(o, g) for o, g in zip(outs, (g_e, g_attrs)) if g is not None]
-                return (*torch.autograd.grad([o for o, _ in pairs], (geo, table, x), [g for _, g in pairs],
-                                             create_graph=True, allow_unused=True), *none)
+            # differentiate w.r.t. aliases: x itself depends on geo (pass 1), and a gradient
+            # w.r.t. geo would also count the path through x, which g_x already carries
+            inputs = tuple(t.view_as(t) for t in (geo, table, x))
+            outs = colour_torch(*inputs, face, pix, shift, s, far, zrange, gamma)
+            pairs = [(o, g) for o, g in zip(outs, (g_e, g_attrs)) if g is not None]
+            grads = torch.autograd.grad([o for o, _ in pairs], inputs, [g for _, g in pairs], create_graph=True,
+                                        allow_unused=True)
+            return (*grads, *none)
         call = _declare(lib, native.suffix(geo.dtype))
         grad_geo, grad_table, g_x = torch.zeros_like(geo), torch.zeros_like(table), torch.zeros_like(x)
         cx, cy = pixel_centres(s, geo.dtype)
