@@ -161,3 +161,16 @@ def test_silhouette_fast_path_native_equals_torch_path(monkeypatch):
     assert 0.05 < a_torch.mean() < 0.95
     assert torch.allclose(a_native, a_torch, rtol=0, atol=1e-13)
     assert torch.allclose(g_native, g_torch, rtol=0, atol=1e-10 * g_torch.abs().max().item())
+
+
+def test_double_backward_with_only_shading_parameters(monkeypatch):
+    """Derivative images of a lighting parameter by double backward: the geometry carries no
+    gradient, only the colour table does; native and torch agree."""
+    from renderer.analysis.derivatives import derivative_double_backward
+
+    scene = small_scene("softras", "phong", size=12, sigma=5e-3, gamma=3e-2)
+    _, native_d = derivative_double_backward(scene, "light_elevation")
+    monkeypatch.setenv("DRD_NATIVE", "0")
+    _, torch_d = derivative_double_backward(scene, "light_elevation")
+    assert torch_d.abs().max() > 0
+    assert torch.allclose(native_d, torch_d, rtol=0, atol=1e-10 * torch_d.abs().max().item())

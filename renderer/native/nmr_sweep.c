@@ -1,8 +1,12 @@
-/* NMR's edge sweep (renderer/nmr/sweep.py, Kato et al. 2018) as one pass in C: the crossings of
- * the visible faces' edges with the image's columns and rows, the in runs summed as they are
- * found, the out runs bucketed by line and summed line by line over a gathered copy of the line.
- * Same formulas and the same operation order as the torch path (sweep.py, runs.py), in float
- * (nmr_sweep_f32) and double (nmr_sweep_f64); the sums over a run's pixels are kept in double.
+/* NMR's edge sweep (renderer/nmr/sweep.py, Kato et al. 2018) in C: the crossings of the visible
+ * faces' edges with the image's columns and rows, each giving an in run (across the face) and,
+ * where the edge is visible, an out run (to the border); the runs are written bucketed by line
+ * and summed line by line over a gathered copy of the line. Same formulas and operation order as
+ * the torch path (sweep.py, runs.py), in float (nmr_sweep_f32) and double (nmr_sweep_f64); the
+ * sums over a run's pixels are kept in double.
+ *
+ * Memory comes from a workspace the caller keeps between calls (fresh pages cost more than the
+ * sums: about 1.3 us each); what does not fit is malloc'ed, and the size needed is reported.
  *
  * The file includes itself once per precision (REAL, SUF) so that the compiled library's cache
  * key, a hash of this file, covers every line of the kernel. */
@@ -16,35 +20,60 @@
 #include <string.h>
 
 #define NMR_BLOCK 16            /* pixels per block of a line's upper bounds of A_P - g_P . r */
+#define NMR_TILE 16             /* columns gathered together (the image is read a row at a time) */
+#define NMR_HEAP 16
 
-/* one run: pixels lo..hi of its line; face: -1 for an out run (to the border, every pixel),
- * else an in run's face (its pixels only); the reference colour at image pixel ref; the two lever
- * sums go to slot0 / slot1 of the swept faces' corners (-1: no such lever) */
+/* the workspace: carved in order; what does not fit goes to malloc (freed by nmr_release) */
 typedef struct {
-    int32_t line, lo, hi, slot0, slot1, face;
-    int64_t ref;
-} nmr_run;
+    unsigned char *base;
+    size_t size, used, need;
+    void *heap[NMR_HEAP];
+    int n_heap;
+} nmr_arena;
+
+static void *nmr_alloc(nmr_arena *ar, size_t bytes)
+{
+    void *p;
+    bytes = (bytes + 63) / 64 * 64;
+    ar->need += bytes;
+    if (ar->base && ar->used + bytes <= ar->size) {
+        p = ar->base + ar->used;
+        ar->used += bytes;
+        return p;
+    }
+    if (ar->n_heap == NMR_HEAP) return NULL;
+    p = malloc(bytes);
+    if (p) ar->heap[ar->n_heap++] = p;
+    return p;
+}
+
+static void nmr_release(nmr_arena *ar)
+{
+    int i;
+    for (i = 0; i < ar->n_heap; ++i) free(ar->heap[i]);
+    ar->n_heap = 0;
+}
 
 static int64_t nmr_image_index(int64_t s, int64_t line, int64_t d1)
 {   /* line layout (line, position) -> image pixel, row 0 at the top (runs.image_index) */
     return line < s ? (s - 1 - d1) * s + line : (s - 1 - (line - s)) * s + d1;
 }
 
-static int32_t *nmr_swept_faces(int64_t s, int64_t num_faces, const int64_t *fmap, int64_t *count)
+static int32_t *nmr_swept_faces(nmr_arena *ar, int64_t s, int64_t num_faces, const int64_t *fmap, int64_t *count)
 {   /* the sorted ids of the faces visible in the face map */
-    unsigned char *seen = calloc((size_t)(num_faces > 0 ? num_faces : 1), 1);
+    unsigned char *seen = nmr_alloc(ar, (size_t)(num_faces > 0 ? num_faces : 1));
     int32_t *ids;
     int64_t i, n = 0;
     if (!seen) return NULL;
+    memset(seen, 0, (size_t)(num_faces > 0 ? num_faces : 1));
     for (i = 0; i < s * s; ++i)
         if (fmap[i] >= 0 && fmap[i] < num_faces && !seen[fmap[i]]) { seen[fmap[i]] = 1; ++n; }
-    ids = malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+    ids = nmr_alloc(ar, (size_t)(n > 0 ? n : 1) * sizeof(int32_t));
     if (ids) {
         n = 0;
         for (i = 0; i < num_faces; ++i)
             if (seen[i]) ids[n++] = (int32_t)i;
     }
-    free(seen);
     *count = n;
     return ids;
 }
@@ -63,6 +92,15 @@ static int32_t *nmr_swept_faces(int64_t s, int64_t num_faces, const int64_t *fma
 #undef SUF
 
 #else  /* ------------------------------------------------------------------- the kernel body */
+
+/* one run: pixels lo..hi of its line; face: -1 for an out run (to the border, every pixel), else
+ * an in run's face (its pixels only); ref: the image pixel of its reference colour; the two lever
+ * sums go to slot0 / slot1 of the swept faces' corners (-1: no such lever). In runs: lever0,
+ * lever1 as they are; out runs: their magnitudes, and sign0, sign1 = -sign(lever) direction. */
+typedef struct {
+    int32_t lo, hi, slot0, slot1, face, ref;
+    REAL cross, lever0, lever1, sign0, sign1;
+} SUF(nmr_run);
 
 /* floor and ceil without a libm call (SSE2 has no rounding instruction); exact for every finite
  * value, NaN and huge values go to libm */
@@ -84,166 +122,240 @@ static REAL SUF(nmr_ceil)(REAL x)
     return (REAL)ceil(x);
 }
 
-/* The runs of one line, from its gathered copy: a (A_P), g (channel ch at g + ch * stride), fl
- * (face map), pos (P as a REAL); bmax, bgmin, bgmax: per block of NMR_BLOCK pixels, max A and
- * min / max g by channel (bgmin + ch * n_blocks). Sums go to acc. */
-static void SUF(nmr_line_runs)(const nmr_run *runs, int64_t first, int64_t stop,
-                               const REAL *run_real, const REAL *image, int64_t c, REAL eps,
-                               const REAL *a, const REAL *g, int64_t stride, const int32_t *fl, const REAL *pos,
-                               const REAL *bmax, const REAL *bgmin, const REAL *bgmax, int64_t n_blocks,
-                               REAL *bound, REAL *scale, double *acc)
+/* The line's gathered copy: a (A_P), g (channel ch at g + ch * stride), fl (face map), pos (P as
+ * a REAL); per block of NMR_BLOCK pixels: bmax (max A), bgmin, bgmax (min, max g_c at
+ * + ch * n_blocks); bound, scale: room for a run's block bounds. */
+typedef struct {
+    const REAL *a, *g, *pos, *bmax, *bgmin, *bgmax;
+    const int32_t *fl;
+    REAL *bound, *scale;
+    int64_t stride, n_blocks;
+} SUF(nmr_line);
+
+/* An out run's two sums: sum_P max(0, A_P - g_P . ref) / (m |P - cross| + eps), a block at a
+ * time, skipping the blocks whose upper bound of A_P - g_P . ref (max A - sum_c min_P g_c ref_c)
+ * is below zero by more than rounding: there no pixel can count (the sign gating). Inlined with
+ * c a constant where it can be, so that the channel loops unroll and the pixel loop vectorises. */
+static inline void SUF(nmr_out_run)(const int64_t c, const SUF(nmr_run) *run, const REAL *ref,
+                                    const SUF(nmr_line) *ln, REAL eps, double *sum0, double *sum1)
 {
-    int64_t k, b, j, ch;
+    const int64_t b0 = run->lo / NMR_BLOCK, nb = run->hi / NMR_BLOCK - b0 + 1;
+    const REAL cross = run->cross, m0 = run->lever0, m1 = run->lever1;
+    const REAL lo = (REAL)run->lo, hi = (REAL)run->hi;
+    REAL *bound = ln->bound, *scale = ln->scale;
+    double s0 = 0.0, s1 = 0.0;
+    int64_t b, j, ch;
+    for (b = 0; b < nb; ++b) {
+        bound[b] = ln->bmax[b0 + b];
+        scale[b] = bound[b] < 0 ? -bound[b] : bound[b];
+    }
+    for (ch = 0; ch < c; ++ch) {
+        const REAL r = ref[ch];
+        const REAL *gs = (r >= 0 ? ln->bgmin : ln->bgmax) + ch * ln->n_blocks + b0;
+        for (b = 0; b < nb; ++b) {
+            const REAL low = gs[b] * r;
+            bound[b] -= low;
+            scale[b] += low < 0 ? -low : low;
+        }
+    }
+    for (b = 0; b < nb; ++b) {
+        const int64_t j0 = (b0 + b) * NMR_BLOCK;
+        const REAL *a = ln->a + j0, *g = ln->g + j0, *pos = ln->pos + j0;
+        REAL t0[NMR_BLOCK], t1[NMR_BLOCK];
+        if (bound[b] < (REAL)-1e-5 * scale[b]) continue;
+        for (j = 0; j < NMR_BLOCK; ++j) {
+            REAL w = a[j], u = pos[j] - cross, wp;
+            for (ch = 0; ch < c; ++ch) w = w - g[ch * ln->stride + j] * ref[ch];   /* runs._weights' order */
+            wp = w > 0 && pos[j] >= lo && pos[j] <= hi ? w : 0;
+            u = u < 0 ? -u : u;
+            t0[j] = wp / (m0 * u + eps);
+            t1[j] = wp / (m1 * u + eps);
+        }
+        for (j = 0; j < NMR_BLOCK / 2; ++j) t0[j] += t0[j + NMR_BLOCK / 2];   /* terms >= 0, pairwise */
+        for (j = 0; j < NMR_BLOCK / 2; ++j) t1[j] += t1[j + NMR_BLOCK / 2];
+        for (j = 0; j < NMR_BLOCK / 4; ++j) t0[j] += t0[j + NMR_BLOCK / 4];
+        for (j = 0; j < NMR_BLOCK / 4; ++j) t1[j] += t1[j + NMR_BLOCK / 4];
+        s0 += (double)(t0[0] + t0[2]) + (double)(t0[1] + t0[3]);
+        s1 += (double)(t1[0] + t1[2]) + (double)(t1[1] + t1[3]);
+    }
+    *sum0 = s0;
+    *sum1 = s1;
+}
+
+/* An in run's two sums (runs.in_run_sums: offset = (lo - cross) + step, NMR's signed distance
+ * pushed away from 0 by eps), over this face's pixels only; negated. */
+static void SUF(nmr_in_run)(int64_t c, const SUF(nmr_run) *run, const REAL *ref, const SUF(nmr_line) *ln,
+                            REAL eps, double *sum0, double *sum1)
+{
+    const REAL near = ln->pos[run->lo] - run->cross;
+    double s0 = 0.0, s1 = 0.0;
+    int64_t j, ch;
+    for (j = run->lo; j <= run->hi; ++j) {
+        REAL w = ln->a[j], offset, dist;
+        if (ln->fl[j] != run->face) continue;
+        for (ch = 0; ch < c; ++ch) w = w - ln->g[ch * ln->stride + j] * ref[ch];
+        if (!(w > 0)) continue;
+        offset = near + ln->pos[j - run->lo];
+        dist = run->lever0 * offset;
+        dist = dist > 0 ? dist + eps : dist - eps;
+        s0 += (double)(w / dist);
+        dist = run->lever1 * offset;
+        dist = dist > 0 ? dist + eps : dist - eps;
+        s1 += (double)(w / dist);
+    }
+    *sum0 = -(double)(REAL)s0;
+    *sum1 = -(double)(REAL)s1;
+}
+
+static void SUF(nmr_line_runs)(const SUF(nmr_run) *runs, int64_t first, int64_t stop, const REAL *image,
+                               int64_t c, REAL eps, const SUF(nmr_line) *ln, double *acc)
+{
+    int64_t k;
     for (k = first; k < stop; ++k) {
-        const nmr_run *run = runs + k;
-        const REAL *rr = run_real + k * 5, *ref = image + run->ref * c;
-        const REAL cross = rr[0], m0 = rr[1], m1 = rr[2];
-        double s0 = 0.0, s1 = 0.0;
+        const SUF(nmr_run) *run = runs + k;
+        const REAL *ref = image + (int64_t)run->ref * c;
+        double s0, s1;
         if (run->face >= 0) {
-            /* in run: this face's pixels, NMR's signed distance pushed away from 0 by eps
-             * (runs.in_run_sums: offset = (lo - cross) + step) */
-            const REAL near = pos[run->lo] - cross;
-            for (j = run->lo; j <= run->hi; ++j) {
-                REAL w = a[j], offset, dist;
-                if (fl[j] != run->face) continue;
-                for (ch = 0; ch < c; ++ch) w = w - g[ch * stride + j] * ref[ch];
-                if (!(w > 0)) continue;
-                offset = near + pos[j - run->lo];
-                dist = m0 * offset;
-                dist = dist > 0 ? dist + eps : dist - eps;
-                s0 += (double)(w / dist);
-                dist = m1 * offset;
-                dist = dist > 0 ? dist + eps : dist - eps;
-                s1 += (double)(w / dist);
+            SUF(nmr_in_run)(c, run, ref, ln, eps, &s0, &s1);
+        } else {
+            switch (c) {                 /* the usual channel counts, unrolled */
+            case 1: SUF(nmr_out_run)(1, run, ref, ln, eps, &s0, &s1); break;
+            case 3: SUF(nmr_out_run)(3, run, ref, ln, eps, &s0, &s1); break;
+            case 4: SUF(nmr_out_run)(4, run, ref, ln, eps, &s0, &s1); break;
+            default: SUF(nmr_out_run)(c, run, ref, ln, eps, &s0, &s1); break;
             }
-            if (run->slot0 >= 0) acc[run->slot0] -= (double)(REAL)s0;
-            if (run->slot1 >= 0) acc[run->slot1] -= (double)(REAL)s1;
-            continue;
+            s0 = (double)((REAL)s0 * run->sign0);
+            s1 = (double)((REAL)s1 * run->sign1);
         }
-        {
-            /* out run: sum_P max(0, A_P - g_P . ref) / (m |P - cross| + eps), a block at a time,
-             * skipping the blocks whose upper bound of A_P - g_P . ref (max A - sum_c min_P g_c
-             * ref_c) is below zero by more than rounding: there no pixel can count */
-            const int64_t b0 = run->lo / NMR_BLOCK, b1 = run->hi / NMR_BLOCK, nb = b1 - b0 + 1;
-            (void)n_blocks;
-            for (b = 0; b < nb; ++b) {
-                bound[b] = bmax[b0 + b];
-                scale[b] = bound[b] < 0 ? -bound[b] : bound[b];
-            }
-            for (ch = 0; ch < c; ++ch) {
-                const REAL r = ref[ch];
-                const REAL *gs = (r >= 0 ? bgmin : bgmax) + ch * n_blocks + b0;
-                for (b = 0; b < nb; ++b) {
-                    const REAL low = gs[b] * r;
-                    bound[b] -= low;
-                    scale[b] += low < 0 ? -low : low;
-                }
-            }
-            for (b = 0; b < nb; ++b) {
-                const int64_t j0 = (b0 + b) * NMR_BLOCK;
-                REAL w[NMR_BLOCK], t0[NMR_BLOCK], t1[NMR_BLOCK];
-                if (bound[b] < (REAL)-1e-5 * scale[b]) continue;
-                for (j = 0; j < NMR_BLOCK; ++j) w[j] = a[j0 + j];
-                for (ch = 0; ch < c; ++ch) {
-                    const REAL *gc = g + ch * stride + j0, r = ref[ch];
-                    for (j = 0; j < NMR_BLOCK; ++j) w[j] = w[j] - gc[j] * r;
-                }
-                if (j0 < run->lo)                         /* the run's first and last block */
-                    for (j = 0; j < run->lo - j0; ++j) w[j] = 0;
-                if (j0 + NMR_BLOCK - 1 > run->hi)
-                    for (j = run->hi - j0 + 1; j < NMR_BLOCK; ++j) w[j] = 0;
-                for (j = 0; j < NMR_BLOCK; ++j) {         /* vectorised: no branch */
-                    REAL u = pos[j0 + j] - cross;
-                    const REAL wp = w[j] > 0 ? w[j] : 0;
-                    u = u < 0 ? -u : u;
-                    t0[j] = wp / (m0 * u + eps);
-                    t1[j] = wp / (m1 * u + eps);
-                }
-                /* the block's terms (all >= 0) added pairwise */
-                for (j = 0; j < NMR_BLOCK / 2; ++j) { t0[j] += t0[j + NMR_BLOCK / 2]; t1[j] += t1[j + NMR_BLOCK / 2]; }
-                for (j = 0; j < NMR_BLOCK / 4; ++j) { t0[j] += t0[j + NMR_BLOCK / 4]; t1[j] += t1[j + NMR_BLOCK / 4]; }
-                for (j = 0; j < NMR_BLOCK / 8; ++j) { t0[j] += t0[j + NMR_BLOCK / 8]; t1[j] += t1[j + NMR_BLOCK / 8]; }
-                s0 += (double)t0[0] + (double)t0[1];
-                s1 += (double)t1[0] + (double)t1[1];
-            }
-            if (run->slot0 >= 0) acc[run->slot0] += (double)((REAL)s0 * rr[3]);
-            if (run->slot1 >= 0) acc[run->slot1] += (double)((REAL)s1 * rr[4]);
-        }
+        if (run->slot0 >= 0) acc[run->slot0] += s0;
+        if (run->slot1 >= 0) acc[run->slot1] += s1;
     }
 }
 
-static int SUF(nmr_push)(nmr_run **runs, REAL **run_real, int64_t *n, int64_t *cap)
+/* per block of the line: max A, min and max g by channel */
+static void SUF(nmr_block_bounds)(int64_t c, const REAL *a, const REAL *g, int64_t stride, int64_t n_blocks,
+                                  REAL *bmax, REAL *bgmin, REAL *bgmax)
 {
-    if (*n == *cap) {
-        const int64_t grow = *cap ? 2 * *cap : 4096;
-        nmr_run *r = realloc(*runs, (size_t)grow * sizeof(nmr_run));
-        REAL *q;
-        if (!r) return -1;
-        *runs = r;
-        q = realloc(*run_real, (size_t)grow * 5 * sizeof(REAL));
-        if (!q) return -1;
-        *run_real = q;
-        *cap = grow;
+    int64_t b, j, ch;
+    for (b = 0; b < n_blocks; ++b) {
+        const REAL *ab = a + b * NMR_BLOCK;
+        REAL top = ab[0];
+        for (j = 1; j < NMR_BLOCK; ++j) top = ab[j] > top ? ab[j] : top;
+        bmax[b] = top;
     }
-    return 0;
+    for (ch = 0; ch < c; ++ch) {
+        for (b = 0; b < n_blocks; ++b) {
+            const REAL *gb = g + ch * stride + b * NMR_BLOCK;
+            REAL lo = gb[0], hi = gb[0];
+            for (j = 1; j < NMR_BLOCK; ++j) {
+                lo = gb[j] < lo ? gb[j] : lo;
+                hi = gb[j] > hi ? gb[j] : hi;
+            }
+            bgmin[ch * n_blocks + b] = lo;
+            bgmax[ch * n_blocks + b] = hi;
+        }
+    }
 }
 
 /* NMR's dL/d(face corners) (sweep.sweep_gradient). s: image size; c: channels; num_faces: F;
  * tri: (F, 3, 2) NDC corners; fmap: (S, S) visible face (-1 background); image, grad: (S, S, C);
  * eps; swept: sorted ids of the faces to sweep (num_swept of them), or NULL for those in fmap;
- * out: (F, 3, 2), zeroed by the caller, gets the gradient. Returns 0, or -1 when out of memory
- * (out is then untouched). */
+ * out: (F, 3, 2), zeroed by the caller, gets the gradient; work: work_bytes of workspace (may be
+ * NULL), *work_need gets the bytes this call wanted. Returns 0; -1 out of memory, -2 image too
+ * large (S S >= 2^31); out is then untouched. */
 int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, const int64_t *fmap,
                    const REAL *image, const REAL *grad, double eps_in, int64_t num_swept,
-                   const int64_t *swept, REAL *out)
+                   const int64_t *swept, REAL *out, void *work, int64_t work_bytes, int64_t *work_need)
 {
     const REAL eps = (REAL)eps_in, two_over_s = (REAL)(2.0 / (double)s), fs = (REAL)s;
     const int64_t n_blocks = (s + NMR_BLOCK - 1) / NMR_BLOCK, padded = n_blocks * NMR_BLOCK;
-    int64_t i, j, ch, n_faces = num_swept, n_runs = 0, cap_runs = 0;
-    int32_t *faces = NULL, *fl = NULL;
-    REAL *dot = NULL, *run_real = NULL, *lines = NULL, *blocks = NULL, *pos = NULL;
-    double *acc = NULL;
-    nmr_run *runs = NULL;
-    int64_t *line_start = NULL;
+    const int64_t n_lines = 2 * s;
+    nmr_arena ar;
+    int64_t i, j, t, ch, n_faces = num_swept, n_slots;
+    int32_t *faces, *fl;
+    REAL *rast, *lines, *blocks, *pos;
+    double *acc;
+    SUF(nmr_run) *runs;
+    int64_t *line_start, *fill;
     int status = -1;
 
+    memset(&ar, 0, sizeof(ar));
+    ar.base = work;
+    ar.size = work && work_bytes > 0 ? (size_t)work_bytes : 0;
+    if (s > 46340) { status = -2; goto done; }
     if (swept) {
-        faces = malloc((size_t)(n_faces > 0 ? n_faces : 1) * sizeof(int32_t));
+        faces = nmr_alloc(&ar, (size_t)(n_faces > 0 ? n_faces : 1) * sizeof(int32_t));
         if (!faces) goto done;
         for (i = 0; i < n_faces; ++i) faces[i] = (int32_t)swept[i];
     } else {
-        faces = nmr_swept_faces(s, num_faces, fmap, &n_faces);
+        faces = nmr_swept_faces(&ar, s, num_faces, fmap, &n_faces);
         if (!faces) goto done;
     }
-    dot = malloc((size_t)(s * s) * sizeof(REAL));
-    acc = calloc((size_t)(n_faces > 0 ? n_faces : 1) * 6, sizeof(double));
-    if (!dot || !acc) goto done;
-    for (i = 0; i < s * s; ++i) {           /* A_P = sum_c I_c g_c */
-        REAL d = image[i * c] * grad[i * c];
-        for (ch = 1; ch < c; ++ch) d = d + image[i * c + ch] * grad[i * c + ch];
-        dot[i] = d;
-    }
+    acc = nmr_alloc(&ar, (size_t)(n_faces > 0 ? n_faces : 1) * 6 * sizeof(double));
+    rast = nmr_alloc(&ar, (size_t)(n_faces > 0 ? n_faces : 1) * 6 * sizeof(REAL));
+    line_start = nmr_alloc(&ar, (size_t)(n_lines + 1) * sizeof(int64_t));
+    fill = nmr_alloc(&ar, (size_t)(n_lines + 1) * sizeof(int64_t));
+    if (!acc || !rast || !line_start || !fill) goto done;
+    memset(acc, 0, (size_t)(n_faces > 0 ? n_faces : 1) * 6 * sizeof(double));
+    memset(line_start, 0, (size_t)(n_lines + 1) * sizeof(int64_t));
 
-    /* ---- the crossings (sweep._crossings) and their runs: an in run for every crossing whose
-     * face reaches along the line, an out run for every visible one */
+    /* ---- each face's raster corners, counter-clockwise (sweep._ccw_order, sweep.to_raster; a
+     * clockwise face's corners 1 and 2 swap: its corner k is stored at 5 - k there), and an upper
+     * bound of each line's runs: two per edge crossing */
     for (i = 0; i < n_faces; ++i) {
-        const int64_t face = faces[i];
-        const REAL *t = tri + face * 6;
-        REAL r[3][2];
-        int corner[3] = {0, 1, 2}, e, axis, k;
-        REAL e1x = t[2] - t[0], e1y = t[3] - t[1], e2x = t[4] - t[0], e2y = t[5] - t[1];
-        if (e1x * e2y - e1y * e2x < 0) { corner[1] = 2; corner[2] = 1; }   /* counter-clockwise */
+        const REAL *tf = tri + (int64_t)faces[i] * 6;
+        REAL *r = rast + i * 6;
+        const REAL e1x = tf[2] - tf[0], e1y = tf[3] - tf[1], e2x = tf[4] - tf[0], e2y = tf[5] - tf[1];
+        const int cw = e1x * e2y - e1y * e2x < 0;
+        int k, e, axis;
         for (k = 0; k < 3; ++k) {
-            r[k][0] = (REAL)0.5 * (t[corner[k] * 2] * fs + fs - 1);        /* sweep.to_raster */
-            r[k][1] = (REAL)0.5 * (t[corner[k] * 2 + 1] * fs + fs - 1);
+            const int corner = cw && k ? 3 - k : k;
+            r[k * 2] = (REAL)0.5 * (tf[corner * 2] * fs + fs - 1);
+            r[k * 2 + 1] = (REAL)0.5 * (tf[corner * 2 + 1] * fs + fs - 1);
         }
         for (e = 0; e < 3; ++e) {
             for (axis = 0; axis < 2; ++axis) {
+                const REAL p0s = r[e * 2 + axis], p1s = r[(e + 1) % 3 * 2 + axis];
+                REAL lo_f = SUF(nmr_ceil)(p0s < p1s ? p0s : p1s), hi_f = SUF(nmr_floor)(p0s < p1s ? p1s : p0s);
+                if (!(p0s != p1s)) continue;
+                if (lo_f < 0) lo_f = 0;
+                if (hi_f > fs - 1) hi_f = fs - 1;
+                if (!(lo_f <= hi_f)) continue;           /* also NaN corners */
+                line_start[axis * s + (int64_t)lo_f] += 2;
+                line_start[axis * s + (int64_t)hi_f + 1] -= 2;
+            }
+        }
+    }
+    {   /* -> each line's first slot */
+        int64_t level = 0, at = 0;
+        for (i = 0; i < n_lines; ++i) {
+            level += line_start[i];
+            line_start[i] = at;
+            fill[i] = at;
+            at += level;
+        }
+        line_start[n_lines] = at;
+        n_slots = at;
+    }
+    runs = nmr_alloc(&ar, (size_t)(n_slots > 0 ? n_slots : 1) * sizeof(SUF(nmr_run)));
+    if (!runs) goto done;
+
+    /* ---- the crossings (sweep._crossings) and their runs */
+    for (i = 0; i < n_faces; ++i) {
+        const int64_t face = faces[i];
+        const REAL *r = rast + i * 6;
+        const REAL *tf = tri + face * 6;
+        const REAL e1x = tf[2] - tf[0], e1y = tf[3] - tf[1], e2x = tf[4] - tf[0], e2y = tf[5] - tf[1];
+        const int cw = e1x * e2y - e1y * e2x < 0;
+        int e, axis;
+        for (e = 0; e < 3; ++e) {
+            for (axis = 0; axis < 2; ++axis) {
                 const int other = 1 - axis, comp = 1 - axis;
-                const REAL p0s = r[e][axis], p1s = r[(e + 1) % 3][axis], p2s = r[(e + 2) % 3][axis];
-                const REAL p0o = r[e][other], p1o = r[(e + 1) % 3][other], p2o = r[(e + 2) % 3][other];
-                const int32_t slot0 = (int32_t)(i * 6 + corner[e] * 2 + comp);
-                const int32_t slot1 = (int32_t)(i * 6 + corner[(e + 1) % 3] * 2 + comp);
+                const int e1 = (e + 1) % 3, e2 = (e + 2) % 3;
+                const REAL p0s = r[e * 2 + axis], p1s = r[e1 * 2 + axis], p2s = r[e2 * 2 + axis];
+                const REAL p0o = r[e * 2 + other], p1o = r[e1 * 2 + other], p2o = r[e2 * 2 + other];
+                const int32_t slot0 = (int32_t)(i * 6 + (cw && e ? 3 - e : e) * 2 + comp);
+                const int32_t slot1 = (int32_t)(i * 6 + (cw && e1 ? 3 - e1 : e1) * 2 + comp);
                 const int direction = ((axis == 0) == (p0s < p1s)) ? -1 : 1;
                 /* per edge, as torch computes them per crossing (same operands, same values) */
                 const REAL slope = (p1o - p0o) / (p1s - p0s);
@@ -254,7 +366,7 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                 if (!(p0s != p1s)) continue;
                 if (lo_f < 0) lo_f = 0;
                 if (hi_f > fs - 1) hi_f = fs - 1;
-                if (!(lo_f <= hi_f)) continue;           /* also NaN corners */
+                if (!(lo_f <= hi_f)) continue;
                 lo = (int64_t)lo_f;
                 hi = (int64_t)hi_f;
                 for (d0 = lo; d0 <= hi; ++d0) {
@@ -263,13 +375,13 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                     const REAL in_f = direction > 0 ? SUF(nmr_floor)(cross) : SUF(nmr_ceil)(cross);
                     const REAL out_f = in_f + (REAL)direction;
                     const int has0 = p1s != d0f, has1 = p0s != d0f;
+                    const int64_t line = axis * s + d0;
                     REAL cross2, limit_f, lever0, lever1;
-                    int64_t d1_in, d1_out, limit, line, at_in, at_out, in_lo, in_hi;
+                    int64_t d1_in, d1_out, limit, at_in, at_out, in_lo, in_hi;
                     if (!(in_f >= 0 && in_f < fs && out_f >= 0 && out_f < fs)) continue;
                     if (!has0 && !has1) continue;
                     d1_in = (int64_t)in_f;
                     d1_out = (int64_t)out_f;
-                    line = axis * s + d0;
                     at_in = nmr_image_index(s, line, d1_in);
                     at_out = nmr_image_index(s, line, d1_out);
                     lever0 = (p1s - p0s) / (has0 ? p1s - d0f : (REAL)1) * two_over_s;
@@ -285,131 +397,88 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                     if (in_lo < 0) in_lo = 0;
                     if (in_hi > s - 1) in_hi = s - 1;
                     if (in_lo <= in_hi) {
-                        nmr_run *run;
-                        REAL *rr;
-                        if (SUF(nmr_push)(&runs, &run_real, &n_runs, &cap_runs)) goto done;
-                        run = runs + n_runs;
-                        rr = run_real + n_runs * 5;
-                        run->line = (int32_t)line; run->lo = (int32_t)in_lo; run->hi = (int32_t)in_hi;
+                        SUF(nmr_run) *run = runs + fill[line]++;
+                        run->lo = (int32_t)in_lo; run->hi = (int32_t)in_hi;
                         run->slot0 = has0 ? slot0 : -1; run->slot1 = has1 ? slot1 : -1;
-                        run->face = (int32_t)face; run->ref = at_out;          /* I_out */
-                        rr[0] = cross; rr[1] = lever0; rr[2] = lever1; rr[3] = rr[4] = 0;
-                        ++n_runs;
+                        run->face = (int32_t)face; run->ref = (int32_t)at_out;          /* I_out */
+                        run->cross = cross; run->lever0 = lever0; run->lever1 = lever1;
+                        run->sign0 = run->sign1 = 0;
                     }
                     /* the out run, when the edge is visible: to the border, away from the face */
                     if (fmap[at_in] == face) {
-                        nmr_run *run;
-                        REAL *rr;
-                        if (SUF(nmr_push)(&runs, &run_real, &n_runs, &cap_runs)) goto done;
-                        run = runs + n_runs;
-                        rr = run_real + n_runs * 5;
-                        run->line = (int32_t)line;
+                        SUF(nmr_run) *run = runs + fill[line]++;
                         run->lo = (int32_t)(direction > 0 ? d1_out : 0);
                         run->hi = (int32_t)(direction > 0 ? s - 1 : d1_out);
                         run->slot0 = has0 ? slot0 : -1; run->slot1 = has1 ? slot1 : -1;
-                        run->face = -1; run->ref = at_in;                      /* I_in */
-                        /* cross, |lever0|, |lever1|, and each sum's sign: -sign(lever) direction */
-                        rr[0] = cross;
-                        rr[1] = lever0 < 0 ? -lever0 : lever0;
-                        rr[2] = lever1 < 0 ? -lever1 : lever1;
-                        rr[3] = (REAL)(-((lever0 > 0) - (lever0 < 0)) * direction);
-                        rr[4] = (REAL)(-((lever1 > 0) - (lever1 < 0)) * direction);
-                        ++n_runs;
+                        run->face = -1; run->ref = (int32_t)at_in;                      /* I_in */
+                        run->cross = cross;
+                        run->lever0 = lever0 < 0 ? -lever0 : lever0;
+                        run->lever1 = lever1 < 0 ? -lever1 : lever1;
+                        run->sign0 = (REAL)(-((lever0 > 0) - (lever0 < 0)) * direction);
+                        run->sign1 = (REAL)(-((lever1 > 0) - (lever1 < 0)) * direction);
                     }
                 }
             }
         }
     }
 
-    /* ---- the runs, line by line (bucketed by a counting sort), from a gathered copy of the line */
-    {
-        const int64_t n_lines = 2 * s;
-        REAL *a_line, *g_line, *bmax, *bgmin, *bgmax, *bound, *scale;
-        line_start = calloc((size_t)(n_lines + 1), sizeof(int64_t));
-        lines = malloc((size_t)(padded * (1 + c)) * sizeof(REAL));
-        fl = malloc((size_t)padded * sizeof(int32_t));
-        pos = malloc((size_t)padded * sizeof(REAL));
-        blocks = malloc((size_t)(n_blocks * (3 + 2 * c)) * sizeof(REAL));
-        if (!line_start || !lines || !fl || !pos || !blocks) goto done;
-        a_line = lines;
-        g_line = lines + padded;
-        bmax = blocks;
-        bgmin = blocks + n_blocks;
-        bgmax = bgmin + n_blocks * c;
-        bound = bgmax + n_blocks * c;
-        scale = bound + n_blocks;
-        for (j = 0; j < padded; ++j) pos[j] = (REAL)j;
-        for (j = s; j < padded; ++j) {                    /* the last block's pixels past the border */
-            a_line[j] = 0;
-            fl[j] = -1;
-            for (ch = 0; ch < c; ++ch) g_line[ch * padded + j] = 0;
+    /* ---- the runs, line by line, from a gathered copy of the line; columns NMR_TILE at a time */
+    lines = nmr_alloc(&ar, (size_t)(NMR_TILE * padded * (1 + c)) * sizeof(REAL));
+    fl = nmr_alloc(&ar, (size_t)(NMR_TILE * padded) * sizeof(int32_t));
+    pos = nmr_alloc(&ar, (size_t)padded * sizeof(REAL));
+    blocks = nmr_alloc(&ar, (size_t)(n_blocks * (3 + 2 * c)) * sizeof(REAL));
+    if (!lines || !fl || !pos || !blocks) goto done;
+    for (j = 0; j < padded; ++j) pos[j] = (REAL)j;
+    for (t = 0; t < NMR_TILE; ++t) {                    /* the last block's pixels past the border */
+        for (j = s; j < padded; ++j) {
+            lines[t * padded + j] = 0;
+            fl[t * padded + j] = -1;
+            for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * padded + j] = 0;
         }
-        for (i = 0; i < n_runs; ++i) ++line_start[runs[i].line + 1];
-        for (i = 0; i < n_lines; ++i) line_start[i + 1] += line_start[i];
-        {   /* the runs moved into line order: the line loop then reads them in sequence */
-            int64_t *fill = malloc((size_t)n_lines * sizeof(int64_t));
-            nmr_run *sorted = malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof(nmr_run));
-            REAL *sorted_real = malloc((size_t)(n_runs > 0 ? n_runs : 1) * 5 * sizeof(REAL));
-            if (!fill || !sorted || !sorted_real) { free(fill); free(sorted); free(sorted_real); goto done; }
-            memcpy(fill, line_start, (size_t)n_lines * sizeof(int64_t));
-            for (i = 0; i < n_runs; ++i) {
-                const int64_t at = fill[runs[i].line]++;
-                sorted[at] = runs[i];
-                memcpy(sorted_real + at * 5, run_real + i * 5, 5 * sizeof(REAL));
+    }
+    for (i = 0; i < n_lines; i += (i < s ? NMR_TILE : 1)) {
+        const int64_t n_tile = i < s ? (s - i < NMR_TILE ? s - i : NMR_TILE) : 1;
+        int64_t busy = 0;
+        for (t = 0; t < n_tile; ++t) busy |= fill[i + t] > line_start[i + t];
+        if (!busy) continue;
+        for (j = 0; j < s; ++j) {
+            /* pixel j of line i + t: column i + t from the bottom row up, or row i - s from the
+             * bottom; A_P = sum_c I_c g_c as torch's (image * grad).sum(-1) */
+            const int64_t first = i < s ? (s - 1 - j) * s + i : (s - 1 - (i - s)) * s + j;
+            for (t = 0; t < n_tile; ++t) {
+                const int64_t p = first + t;
+                REAL d = image[p * c] * grad[p * c];
+                for (ch = 1; ch < c; ++ch) d = d + image[p * c + ch] * grad[p * c + ch];
+                lines[t * padded + j] = d;
+                fl[t * padded + j] = (int32_t)fmap[p];
+                for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * padded + j] = grad[p * c + ch];
             }
-            free(fill);
-            free(runs);
-            free(run_real);
-            runs = sorted;
-            run_real = sorted_real;
         }
-        for (i = 0; i < n_lines; ++i) {
-            int64_t b;
-            if (line_start[i] == line_start[i + 1]) continue;
-            if (i < s) {                                  /* column i, from the bottom row up */
-                for (j = 0; j < s; ++j) {
-                    const int64_t p = (s - 1 - j) * s + i;
-                    a_line[j] = dot[p];
-                    fl[j] = (int32_t)fmap[p];
-                    for (ch = 0; ch < c; ++ch) g_line[ch * padded + j] = grad[p * c + ch];
-                }
-            } else {                                      /* row i - s from the bottom */
-                const int64_t p0 = (s - 1 - (i - s)) * s;
-                for (j = 0; j < s; ++j) {
-                    a_line[j] = dot[p0 + j];
-                    fl[j] = (int32_t)fmap[p0 + j];
-                }
-                for (ch = 0; ch < c; ++ch)
-                    for (j = 0; j < s; ++j) g_line[ch * padded + j] = grad[(p0 + j) * c + ch];
-            }
-            for (b = 0; b < n_blocks; ++b) {              /* per block: max A, min and max g */
-                const REAL *ab = a_line + b * NMR_BLOCK;
-                REAL top = ab[0];
-                for (j = 1; j < NMR_BLOCK; ++j) top = ab[j] > top ? ab[j] : top;
-                bmax[b] = top;
-            }
-            for (ch = 0; ch < c; ++ch) {
-                for (b = 0; b < n_blocks; ++b) {
-                    const REAL *gb = g_line + ch * padded + b * NMR_BLOCK;
-                    REAL lo = gb[0], hi = gb[0];
-                    for (j = 1; j < NMR_BLOCK; ++j) {
-                        lo = gb[j] < lo ? gb[j] : lo;
-                        hi = gb[j] > hi ? gb[j] : hi;
-                    }
-                    bgmin[ch * n_blocks + b] = lo;
-                    bgmax[ch * n_blocks + b] = hi;
-                }
-            }
-            SUF(nmr_line_runs)(runs, line_start[i], line_start[i + 1], run_real, image, c, eps,
-                               a_line, g_line, padded, fl, pos, bmax, bgmin, bgmax, n_blocks, bound, scale, acc);
+        for (t = 0; t < n_tile; ++t) {
+            SUF(nmr_line) ln;
+            if (fill[i + t] == line_start[i + t]) continue;
+            ln.a = lines + t * padded;
+            ln.g = lines + (NMR_TILE + t * c) * padded;
+            ln.stride = padded;
+            ln.fl = fl + t * padded;
+            ln.pos = pos;
+            ln.n_blocks = n_blocks;
+            ln.bmax = blocks;
+            ln.bgmin = blocks + n_blocks;
+            ln.bgmax = blocks + n_blocks * (1 + c);
+            ln.bound = blocks + n_blocks * (1 + 2 * c);
+            ln.scale = ln.bound + n_blocks;
+            SUF(nmr_block_bounds)(c, ln.a, ln.g, padded, n_blocks, blocks, blocks + n_blocks,
+                                  blocks + n_blocks * (1 + c));
+            SUF(nmr_line_runs)(runs, line_start[i + t], fill[i + t], image, c, eps, &ln, acc);
         }
     }
     for (i = 0; i < n_faces; ++i)
         for (j = 0; j < 6; ++j) out[(int64_t)faces[i] * 6 + j] = (REAL)acc[i * 6 + j];
     status = 0;
 done:
-    free(faces); free(dot); free(acc); free(runs); free(run_real);
-    free(line_start); free(lines); free(fl); free(pos); free(blocks);
+    if (work_need) *work_need = (int64_t)ar.need;
+    nmr_release(&ar);
     return status;
 }
 

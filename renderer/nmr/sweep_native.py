@@ -12,6 +12,7 @@ Used on the CPU when the kernel compiled (``renderer.native``); the torch path s
 from __future__ import annotations
 
 import ctypes
+import threading
 from typing import Optional
 
 import torch
@@ -20,14 +21,22 @@ from .. import native
 
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
 _declared: set[str] = set()
+# The kernel's workspace, kept between calls: fresh pages cost about 1.3 us each, more than the
+# sums themselves at 512x512 (~8000 pages a call). One caller at a time uses it (the others let
+# the kernel allocate); it grows to the largest size asked for, at most MAX_KEPT_WORKSPACE.
+MAX_KEPT_WORKSPACE = 256 << 20
+_workspace_lock = threading.Lock()
+_workspace: list[Optional[torch.Tensor]] = [None]
 
 
 def _kernel(lib: ctypes.CDLL, suf: str):
     f = getattr(lib, f"nmr_sweep_{suf}")
     if suf not in _declared:
-        # s, channels, num_faces, tri, face_map, image, grad, eps, num_swept, swept, out
+        # s, channels, num_faces, tri, face_map, image, grad, eps, num_swept, swept, out,
+        # work, work_bytes, work_need
         f.restype = ctypes.c_int
-        f.argtypes = [_I64, _I64, _I64, _P, _P, _P, _P, ctypes.c_double, _I64, _P, _P]
+        f.argtypes = [_I64, _I64, _I64, _P, _P, _P, _P, ctypes.c_double, _I64, _P, _P, _P, _I64,
+                      ctypes.POINTER(ctypes.c_int64)]
         _declared.add(suf)
     return f
 
@@ -52,10 +61,22 @@ def native_sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torc
     swept = None if faces is None else torch.unique(faces.to(torch.int64)).contiguous()
     if swept is not None:
         swept = swept[(swept >= 0) & (swept < tri.shape[0])].contiguous()
-    status = _kernel(lib, native.suffix(dtype))(
-        s, channels, tri.shape[0], native.ptr(tri_c), native.ptr(fmap), native.ptr(img), native.ptr(grd),
-        float(eps), 0 if swept is None else swept.numel(), None if swept is None else native.ptr(swept),
-        native.ptr(out))
+    kernel = _kernel(lib, native.suffix(dtype))
+    args = (s, channels, tri.shape[0], native.ptr(tri_c), native.ptr(fmap), native.ptr(img), native.ptr(grd),
+            float(eps), 0 if swept is None else swept.numel(), None if swept is None else native.ptr(swept),
+            native.ptr(out))
+    need = ctypes.c_int64(0)
+    if _workspace_lock.acquire(blocking=False):
+        try:
+            work = _workspace[0]
+            status = kernel(*args, None if work is None else native.ptr(work), 0 if work is None else work.numel(),
+                            ctypes.byref(need))
+            if need.value > (0 if work is None else work.numel()) and need.value <= MAX_KEPT_WORKSPACE:
+                _workspace[0] = torch.empty(need.value, dtype=torch.uint8)    # for the next call
+        finally:
+            _workspace_lock.release()
+    else:
+        status = kernel(*args, None, 0, ctypes.byref(need))
     if status != 0:
         return None
     return out.reshape(-1, 3, 2)

@@ -219,9 +219,10 @@ class _ColourFunction(torch.autograd.Function):
             inputs = tuple(t.view_as(t) for t in (geo, table, x))
             outs = colour_torch(*inputs, face, pix, shift, s, far, zrange, gamma)
             pairs = [(o, g) for o, g in zip(outs, (g_e, g_attrs)) if g is not None]
-            grads = torch.autograd.grad([o for o, _ in pairs], inputs, [g for _, g in pairs], create_graph=True,
-                                        allow_unused=True)
-            return (*grads, *none)
+            wanted = [t for t in inputs if t.requires_grad]
+            grads = iter(torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs],
+                                             create_graph=True, allow_unused=True))
+            return (*(next(grads) if t.requires_grad else None for t in inputs), *none)
         call = _declare(lib, native.suffix(geo.dtype))
         grad_geo, grad_table, g_x = torch.zeros_like(geo), torch.zeros_like(table), torch.zeros_like(x)
         cx, cy = pixel_centres(s, geo.dtype)
