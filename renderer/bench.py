@@ -248,6 +248,9 @@ def run_bench(sizes=(256, 512), repeats: int = 5, device: Optional[str] = None,
     names = [m.name for m in bench_meshes() if not mesh_filter or mesh_filter in m.name]
     cases = [(name, renderer, lighting) for renderer, lighting in bench_cases(renderer_filter) for name in names]
     cases += [case for case in bench_scene_cases(renderer_filter) if not mesh_filter or mesh_filter in case[0]]
+    from . import native
+
+    echo(f"C kernels on the CPU: softras {native.status('softras')}, nmr {native.status('nmr_sweep')}")
     echo(format_table([]))
     for name, renderer, lighting in cases:
         for size in sizes:

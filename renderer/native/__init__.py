@@ -69,8 +69,12 @@ def _build(name: str) -> ctypes.CDLL:
     text = source.read_bytes() + b"".join(h.read_bytes() for h in sorted(SOURCE_DIR.glob("*.h")))
     key = hashlib.sha256(text + " ".join([cc, *CFLAGS, platform.machine(), sys.platform]).encode()).hexdigest()[:16]
     target = cache_dir() / f"{name}-{key}.so"
-    if not target.exists():
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:                         # a read-only home: a private folder in the temp dir
+        target = Path(tempfile.gettempdir()) / f"diffrender-debugger-native-{os.getuid()}" / target.name
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not target.exists():
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             built = Path(tmp) / target.name
             proc = subprocess.run([cc, *CFLAGS[:-1], str(source), "-o", str(built), CFLAGS[-1]],
@@ -93,6 +97,13 @@ def library(name: str) -> Optional[ctypes.CDLL]:
                 _loaded[name] = None
                 unavailable[name] = str(exc)
         return _loaded[name]
+
+
+def status(name: str) -> str:
+    """One line for reports: whether kernel file ``name`` is in use, and why not."""
+    if not enabled():
+        return "off (DRD_NATIVE=0)"
+    return "on" if library(name) is not None else f"unavailable ({unavailable.get(name, 'unknown')})"
 
 
 def usable(*tensors: torch.Tensor) -> bool:
