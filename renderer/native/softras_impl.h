@@ -82,6 +82,29 @@ static void SUF(row_geometry)(const REAL *restrict g, const REAL *restrict px, R
     }
 }
 
+/* From row_geometry's arrays: the logit x = d2 (+-1 / sigma), keep (inside or d2 < cutoff)
+ * and, with depth, the view depth z and zbar of the clipped barycentrics (``pair_depths``). */
+static void SUF(row_logits)(int count, const REAL *restrict d2, const int32_t *restrict inside, REAL rate_in,
+                            REAL rate_out, REAL cutoff, REAL *restrict x, int32_t *restrict keep) {
+    for (int j = 0; j < count; ++j) {
+        x[j] = d2[j] * (inside[j] ? rate_in : rate_out);
+        keep[j] = inside[j] | (d2[j] < cutoff);
+    }
+}
+
+static void SUF(row_depths)(int count, const REAL *restrict b0, const REAL *restrict b1, const REAL *restrict b2,
+                            REAL inv0, REAL inv1, REAL inv2, REAL far, REAL zrange, REAL *restrict z,
+                            REAL *restrict zbar) {
+    for (int j = 0; j < count; ++j) {
+        REAL q0 = b0[j] < 0 ? (REAL)0 : b0[j], q1 = b1[j] < 0 ? (REAL)0 : b1[j];
+        REAL q2 = b2[j] < 0 ? (REAL)0 : b2[j];
+        REAL q = q0 * inv0 + q1 * inv1 + q2 * inv2;
+        REAL sum = q0 + q1 + q2;
+        z[j] = (sum < (REAL)1e-12 ? (REAL)1e-12 : sum) / q;
+        zbar[j] = (far - z[j]) / zrange;
+    }
+}
+
 int64_t SUF(soft_forward)(const REAL *geo, int64_t F, int64_t n, const int64_t *face, const int64_t *c0,
                           const int64_t *r0, const int64_t *w, const int64_t *h, const uint8_t *is_color,
                           int64_t S, const REAL *cx, const REAL *cy, REAL sigma, REAL cutoff, REAL far,
@@ -92,7 +115,8 @@ int64_t SUF(soft_forward)(const REAL *geo, int64_t F, int64_t n, const int64_t *
     REAL g[21];
     REAL rate_in = (REAL)1 / sigma, rate_out = (REAL)-1 / sigma;
     REAL d2[ROW_BLOCK], t[ROW_BLOCK], dx[ROW_BLOCK], dy[ROW_BLOCK], b0[ROW_BLOCK], b1[ROW_BLOCK], b2[ROW_BLOCK];
-    int32_t edge[ROW_BLOCK], inside[ROW_BLOCK];
+    REAL x[ROW_BLOCK], z[ROW_BLOCK], zbar[ROW_BLOCK];
+    int32_t edge[ROW_BLOCK], inside[ROW_BLOCK], keep[ROW_BLOCK];
     for (int64_t i = 0; i < n; ++i) {
         rec_start[i] = count;
         if (count + w[i] * h[i] > capacity) return -1;
@@ -103,27 +127,23 @@ int64_t SUF(soft_forward)(const REAL *geo, int64_t F, int64_t n, const int64_t *
             for (int64_t cs = c0[i]; cs < c0[i] + w[i]; cs += ROW_BLOCK) {
                 int span = (int)(c0[i] + w[i] - cs < ROW_BLOCK ? c0[i] + w[i] - cs : ROW_BLOCK);
                 SUF(row_geometry)(g, cx + cs, cy[r], span, d2, edge, inside, t, dx, dy, b0, b1, b2);
+                SUF(row_logits)(span, d2, inside, rate_in, rate_out, cutoff, x, keep);
+                if (color) SUF(row_depths)(span, b0, b1, b2, inv0, inv1, inv2, far, zrange, z, zbar);
+                int64_t row_pix = r * S + cs;
                 for (int j = 0; j < span; ++j) {
-                    if (!(inside[j] || d2[j] < cutoff)) continue;
-                    REAL x = d2[j] * (inside[j] ? rate_in : rate_out);
-                    int64_t pix = r * S + cs + j;
-                    log_unc[pix] += -SUF(softplus)(x);
+                    if (!keep[j]) continue;
+                    int64_t pix = row_pix + j;
+                    log_unc[pix] -= SUF(softplus)(x[j]);
                     rec_pix[count] = (int32_t)pix;
-                    rec_x[count] = x;
+                    rec_x[count] = x[j];
                     rec_edge[count] = (uint8_t)(edge[j] | (inside[j] << 2));   /* bit 2: inside */
                     rec_t[count] = t[j];
                     rec_dx[count] = dx[j];
                     rec_dy[count] = dy[j];
                     if (color) {
-                        REAL q0 = b0[j] < 0 ? (REAL)0 : b0[j], q1 = b1[j] < 0 ? (REAL)0 : b1[j];
-                        REAL q2 = b2[j] < 0 ? (REAL)0 : b2[j];
-                        REAL q = q0 * inv0 + q1 * inv1 + q2 * inv2;
-                        REAL sum = q0 + q1 + q2;
-                        REAL z = (sum < (REAL)1e-12 ? (REAL)1e-12 : sum) / q;
-                        REAL zbar = (far - z) / zrange;
-                        if (zbar > max_zbar[pix]) max_zbar[pix] = zbar;
-                        rec_z[count] = z;
-                        rec_zbar[count] = zbar;
+                        if (zbar[j] > max_zbar[pix]) max_zbar[pix] = zbar[j];
+                        rec_z[count] = z[j];
+                        rec_zbar[count] = zbar[j];
                     }
                     ++count;
                 }
