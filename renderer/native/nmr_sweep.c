@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NMR_BLOCK 16            /* pixels per block of a line's upper bounds of A_P - g_P . r */
-#define NMR_TILE 16             /* columns gathered together (the image is read a row at a time) */
+#define NMR_BLOCK 32            /* pixels per block (a power of 2, >= 8) of a line's upper bounds of A_P - g_P . r */
+#define NMR_TILE 32             /* columns gathered together (the image is read a row at a time) */
 #define NMR_HEAP 16
 
 /* the workspace: carved in order; what does not fit goes to malloc (freed by nmr_release) */
@@ -144,7 +144,7 @@ static inline void SUF(nmr_out_run)(const int64_t c, const SUF(nmr_run) *run, co
     const REAL lo = (REAL)run->lo, hi = (REAL)run->hi;
     REAL *bound = ln->bound, *scale = ln->scale;
     double s0 = 0.0, s1 = 0.0;
-    int64_t b, j, ch;
+    int64_t b, j, ch, half;
     for (b = 0; b < nb; ++b) {
         bound[b] = ln->bmax[b0 + b];
         scale[b] = bound[b] < 0 ? -bound[b] : bound[b];
@@ -171,10 +171,10 @@ static inline void SUF(nmr_out_run)(const int64_t c, const SUF(nmr_run) *run, co
             t0[j] = wp / (m0 * u + eps);
             t1[j] = wp / (m1 * u + eps);
         }
-        for (j = 0; j < NMR_BLOCK / 2; ++j) t0[j] += t0[j + NMR_BLOCK / 2];   /* terms >= 0, pairwise */
-        for (j = 0; j < NMR_BLOCK / 2; ++j) t1[j] += t1[j + NMR_BLOCK / 2];
-        for (j = 0; j < NMR_BLOCK / 4; ++j) t0[j] += t0[j + NMR_BLOCK / 4];
-        for (j = 0; j < NMR_BLOCK / 4; ++j) t1[j] += t1[j + NMR_BLOCK / 4];
+        for (half = NMR_BLOCK / 2; half >= 4; half /= 2) {              /* terms >= 0, pairwise */
+            for (j = 0; j < half; ++j) t0[j] += t0[j + half];
+            for (j = 0; j < half; ++j) t1[j] += t1[j + half];
+        }
         s0 += (double)(t0[0] + t0[2]) + (double)(t0[1] + t0[3]);
         s1 += (double)(t1[0] + t1[2]) + (double)(t1[1] + t1[3]);
     }
@@ -232,27 +232,52 @@ static void SUF(nmr_line_runs)(const SUF(nmr_run) *runs, int64_t first, int64_t 
     }
 }
 
-/* per block of the line: max A, min and max g by channel */
-static void SUF(nmr_block_bounds)(int64_t c, const REAL *a, const REAL *g, int64_t stride, int64_t n_blocks,
-                                  REAL *bmax, REAL *bgmin, REAL *bgmax)
+/* the largest and the smallest of each block of NMR_BLOCK values, pairwise (vectorised) */
+static void SUF(nmr_block_max)(const REAL *x, int64_t n_blocks, REAL *top)
 {
-    int64_t b, j, ch;
+    int64_t b, k;
     for (b = 0; b < n_blocks; ++b) {
-        const REAL *ab = a + b * NMR_BLOCK;
-        REAL top = ab[0];
-        for (j = 1; j < NMR_BLOCK; ++j) top = ab[j] > top ? ab[j] : top;
-        bmax[b] = top;
+        const REAL *xb = x + b * NMR_BLOCK;
+        REAL h[NMR_BLOCK / 2];
+        int64_t half;
+        for (k = 0; k < NMR_BLOCK / 2; ++k) h[k] = xb[k] > xb[k + NMR_BLOCK / 2] ? xb[k] : xb[k + NMR_BLOCK / 2];
+        for (half = NMR_BLOCK / 4; half >= 1; half /= 2)
+            for (k = 0; k < half; ++k) h[k] = h[k] > h[k + half] ? h[k] : h[k + half];
+        top[b] = h[0];
     }
-    for (ch = 0; ch < c; ++ch) {
-        for (b = 0; b < n_blocks; ++b) {
-            const REAL *gb = g + ch * stride + b * NMR_BLOCK;
-            REAL lo = gb[0], hi = gb[0];
-            for (j = 1; j < NMR_BLOCK; ++j) {
-                lo = gb[j] < lo ? gb[j] : lo;
-                hi = gb[j] > hi ? gb[j] : hi;
-            }
-            bgmin[ch * n_blocks + b] = lo;
-            bgmax[ch * n_blocks + b] = hi;
+}
+
+static void SUF(nmr_block_min)(const REAL *x, int64_t n_blocks, REAL *low)
+{
+    int64_t b, k;
+    for (b = 0; b < n_blocks; ++b) {
+        const REAL *xb = x + b * NMR_BLOCK;
+        REAL h[NMR_BLOCK / 2];
+        int64_t half;
+        for (k = 0; k < NMR_BLOCK / 2; ++k) h[k] = xb[k] < xb[k + NMR_BLOCK / 2] ? xb[k] : xb[k + NMR_BLOCK / 2];
+        for (half = NMR_BLOCK / 4; half >= 1; half /= 2)
+            for (k = 0; k < half; ++k) h[k] = h[k] < h[k + half] ? h[k] : h[k + half];
+        low[b] = h[0];
+    }
+}
+
+/* Gather lines i .. i + n_tile - 1 (columns from the bottom row up, or one row from the bottom)
+ * into lines: A_P (as torch's (image * grad).sum(-1)) of line t at t * stride, g_c at
+ * (NMR_TILE + t c + ch) * stride; the face map into fl. Inlined with c a constant where it can. */
+static inline void SUF(nmr_gather)(const int64_t c, int64_t s, int64_t i, int64_t n_tile, int64_t stride,
+                                   const REAL *image, const REAL *grad, const int64_t *fmap, REAL *lines, int32_t *fl)
+{
+    int64_t j, t, ch;
+    for (j = 0; j < s; ++j) {
+        const int64_t first = i < s ? (s - 1 - j) * s + i : (s - 1 - (i - s)) * s + j;
+        for (t = 0; t < n_tile; ++t) {
+            const int64_t p = first + t;
+            const REAL *im = image + p * c, *gr = grad + p * c;
+            REAL d = im[0] * gr[0];
+            for (ch = 1; ch < c; ++ch) d = d + im[ch] * gr[ch];
+            lines[t * stride + j] = d;
+            fl[t * stride + j] = (int32_t)fmap[p];
+            for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * stride + j] = gr[ch];
         }
     }
 }
@@ -269,6 +294,9 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
 {
     const REAL eps = (REAL)eps_in, two_over_s = (REAL)(2.0 / (double)s), fs = (REAL)s;
     const int64_t n_blocks = (s + NMR_BLOCK - 1) / NMR_BLOCK, padded = n_blocks * NMR_BLOCK;
+    /* the gathered lines' stride: not a multiple of 4 KiB, or the tile's many streams of stores
+     * would all fall in the same cache sets (3x slower gathers at 1024 pixels) */
+    const int64_t stride = padded + NMR_BLOCK;
     const int64_t n_lines = 2 * s;
     nmr_arena ar;
     int64_t i, j, t, ch, n_faces = num_swept, n_slots;
@@ -423,17 +451,17 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
     }
 
     /* ---- the runs, line by line, from a gathered copy of the line; columns NMR_TILE at a time */
-    lines = nmr_alloc(&ar, (size_t)(NMR_TILE * padded * (1 + c)) * sizeof(REAL));
-    fl = nmr_alloc(&ar, (size_t)(NMR_TILE * padded) * sizeof(int32_t));
+    lines = nmr_alloc(&ar, (size_t)(NMR_TILE * stride * (1 + c)) * sizeof(REAL));
+    fl = nmr_alloc(&ar, (size_t)(NMR_TILE * stride) * sizeof(int32_t));
     pos = nmr_alloc(&ar, (size_t)padded * sizeof(REAL));
     blocks = nmr_alloc(&ar, (size_t)(n_blocks * (3 + 2 * c)) * sizeof(REAL));
     if (!lines || !fl || !pos || !blocks) goto done;
     for (j = 0; j < padded; ++j) pos[j] = (REAL)j;
     for (t = 0; t < NMR_TILE; ++t) {                    /* the last block's pixels past the border */
         for (j = s; j < padded; ++j) {
-            lines[t * padded + j] = 0;
-            fl[t * padded + j] = -1;
-            for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * padded + j] = 0;
+            lines[t * stride + j] = 0;
+            fl[t * stride + j] = -1;
+            for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * stride + j] = 0;
         }
     }
     for (i = 0; i < n_lines; i += (i < s ? NMR_TILE : 1)) {
@@ -441,26 +469,19 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
         int64_t busy = 0;
         for (t = 0; t < n_tile; ++t) busy |= fill[i + t] > line_start[i + t];
         if (!busy) continue;
-        for (j = 0; j < s; ++j) {
-            /* pixel j of line i + t: column i + t from the bottom row up, or row i - s from the
-             * bottom; A_P = sum_c I_c g_c as torch's (image * grad).sum(-1) */
-            const int64_t first = i < s ? (s - 1 - j) * s + i : (s - 1 - (i - s)) * s + j;
-            for (t = 0; t < n_tile; ++t) {
-                const int64_t p = first + t;
-                REAL d = image[p * c] * grad[p * c];
-                for (ch = 1; ch < c; ++ch) d = d + image[p * c + ch] * grad[p * c + ch];
-                lines[t * padded + j] = d;
-                fl[t * padded + j] = (int32_t)fmap[p];
-                for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * padded + j] = grad[p * c + ch];
-            }
+        switch (c) {                     /* the usual channel counts, unrolled */
+        case 1: SUF(nmr_gather)(1, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
+        case 3: SUF(nmr_gather)(3, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
+        case 4: SUF(nmr_gather)(4, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
+        default: SUF(nmr_gather)(c, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
         }
         for (t = 0; t < n_tile; ++t) {
             SUF(nmr_line) ln;
             if (fill[i + t] == line_start[i + t]) continue;
-            ln.a = lines + t * padded;
-            ln.g = lines + (NMR_TILE + t * c) * padded;
-            ln.stride = padded;
-            ln.fl = fl + t * padded;
+            ln.a = lines + t * stride;
+            ln.g = lines + (NMR_TILE + t * c) * stride;
+            ln.stride = stride;
+            ln.fl = fl + t * stride;
             ln.pos = pos;
             ln.n_blocks = n_blocks;
             ln.bmax = blocks;
@@ -468,8 +489,11 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
             ln.bgmax = blocks + n_blocks * (1 + c);
             ln.bound = blocks + n_blocks * (1 + 2 * c);
             ln.scale = ln.bound + n_blocks;
-            SUF(nmr_block_bounds)(c, ln.a, ln.g, padded, n_blocks, blocks, blocks + n_blocks,
-                                  blocks + n_blocks * (1 + c));
+            SUF(nmr_block_max)(ln.a, n_blocks, blocks);
+            for (ch = 0; ch < c; ++ch) {
+                SUF(nmr_block_min)(ln.g + ch * stride, n_blocks, blocks + n_blocks * (1 + ch));
+                SUF(nmr_block_max)(ln.g + ch * stride, n_blocks, blocks + n_blocks * (1 + c + ch));
+            }
             SUF(nmr_line_runs)(runs, line_start[i + t], fill[i + t], image, c, eps, &ln, acc);
         }
     }
