@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NMR_BLOCK 32            /* pixels per block (a power of 2, >= 8) of a line's upper bounds of A_P - g_P . r */
+#define NMR_BLOCK 16            /* pixels per block (a power of 2, >= 8) of a line's upper bounds of A_P - g_P . r */
 #define NMR_TILE 32             /* columns gathered together (the image is read a row at a time) */
+#define NMR_FLUSH 8             /* live blocks a lane sums before it goes into the double sums */
 #define NMR_HEAP 16
+#define NMR_MAX_CHANNELS 16
 
 /* the workspace: carved in order; what does not fit goes to malloc (freed by nmr_release) */
 typedef struct {
@@ -132,6 +134,16 @@ typedef struct {
     int64_t stride, n_blocks;
 } SUF(nmr_line);
 
+/* lanes (NMR_BLOCK, all >= 0) added pairwise to *sum, and zeroed */
+static void SUF(nmr_flush)(REAL *lanes, double *sum)
+{
+    int64_t half, j;
+    for (half = NMR_BLOCK / 2; half >= 4; half /= 2)
+        for (j = 0; j < half; ++j) lanes[j] += lanes[j + half];
+    *sum += (double)(lanes[0] + lanes[2]) + (double)(lanes[1] + lanes[3]);
+    for (j = 0; j < NMR_BLOCK; ++j) lanes[j] = 0;
+}
+
 /* An out run's two sums: sum_P max(0, A_P - g_P . ref) / (m |P - cross| + eps), a block at a
  * time, skipping the blocks whose upper bound of A_P - g_P . ref (max A - sum_c min_P g_c ref_c)
  * is below zero by more than rounding: there no pixel can count (the sign gating). Inlined with
@@ -144,7 +156,8 @@ static inline void SUF(nmr_out_run)(const int64_t c, const SUF(nmr_run) *run, co
     const REAL lo = (REAL)run->lo, hi = (REAL)run->hi;
     REAL *bound = ln->bound, *scale = ln->scale;
     double s0 = 0.0, s1 = 0.0;
-    int64_t b, j, ch, half;
+    REAL t0[NMR_BLOCK], t1[NMR_BLOCK];
+    int64_t b, j, ch, live = 0;
     for (b = 0; b < nb; ++b) {
         bound[b] = ln->bmax[b0 + b];
         scale[b] = bound[b] < 0 ? -bound[b] : bound[b];
@@ -158,25 +171,28 @@ static inline void SUF(nmr_out_run)(const int64_t c, const SUF(nmr_run) *run, co
             scale[b] += low < 0 ? -low : low;
         }
     }
+    for (j = 0; j < NMR_BLOCK; ++j) t0[j] = t1[j] = 0;
     for (b = 0; b < nb; ++b) {
         const int64_t j0 = (b0 + b) * NMR_BLOCK;
         const REAL *a = ln->a + j0, *g = ln->g + j0, *pos = ln->pos + j0;
-        REAL t0[NMR_BLOCK], t1[NMR_BLOCK];
         if (bound[b] < (REAL)-1e-5 * scale[b]) continue;
         for (j = 0; j < NMR_BLOCK; ++j) {
             REAL w = a[j], u = pos[j] - cross, wp;
             for (ch = 0; ch < c; ++ch) w = w - g[ch * ln->stride + j] * ref[ch];   /* runs._weights' order */
             wp = w > 0 && pos[j] >= lo && pos[j] <= hi ? w : 0;
             u = u < 0 ? -u : u;
-            t0[j] = wp / (m0 * u + eps);
-            t1[j] = wp / (m1 * u + eps);
+            t0[j] += wp / (m0 * u + eps);                 /* terms >= 0, a sum per lane */
+            t1[j] += wp / (m1 * u + eps);
         }
-        for (half = NMR_BLOCK / 2; half >= 4; half /= 2) {              /* terms >= 0, pairwise */
-            for (j = 0; j < half; ++j) t0[j] += t0[j + half];
-            for (j = 0; j < half; ++j) t1[j] += t1[j + half];
+        if (++live == NMR_FLUSH) {                       /* lanes summed pairwise into the double sums */
+            SUF(nmr_flush)(t0, &s0);
+            SUF(nmr_flush)(t1, &s1);
+            live = 0;
         }
-        s0 += (double)(t0[0] + t0[2]) + (double)(t0[1] + t0[3]);
-        s1 += (double)(t1[0] + t1[2]) + (double)(t1[1] + t1[3]);
+    }
+    if (live) {
+        SUF(nmr_flush)(t0, &s0);
+        SUF(nmr_flush)(t1, &s1);
     }
     *sum0 = s0;
     *sum1 = s1;
@@ -207,14 +223,18 @@ static void SUF(nmr_in_run)(int64_t c, const SUF(nmr_run) *run, const REAL *ref,
     *sum1 = -(double)(REAL)s1;
 }
 
-static void SUF(nmr_line_runs)(const SUF(nmr_run) *runs, int64_t first, int64_t stop, const REAL *image,
-                               int64_t c, REAL eps, const SUF(nmr_line) *ln, double *acc)
+static void SUF(nmr_line_runs)(const SUF(nmr_run) *runs, int64_t first, int64_t stop, const REAL *image0,
+                               int64_t c0, const REAL *image1, int64_t c1, REAL eps, const SUF(nmr_line) *ln,
+                               double *acc)
 {
-    int64_t k;
+    const int64_t c = c0 + c1;
+    int64_t k, ch;
     for (k = first; k < stop; ++k) {
         const SUF(nmr_run) *run = runs + k;
-        const REAL *ref = image + (int64_t)run->ref * c;
+        REAL ref[NMR_MAX_CHANNELS];
         double s0, s1;
+        for (ch = 0; ch < c0; ++ch) ref[ch] = image0[(int64_t)run->ref * c0 + ch];
+        for (ch = 0; ch < c1; ++ch) ref[c0 + ch] = image1[(int64_t)run->ref * c1 + ch];
         if (run->face >= 0) {
             SUF(nmr_in_run)(c, run, ref, ln, eps, &s0, &s1);
         } else {
@@ -262,34 +282,42 @@ static void SUF(nmr_block_min)(const REAL *x, int64_t n_blocks, REAL *low)
 }
 
 /* Gather lines i .. i + n_tile - 1 (columns from the bottom row up, or one row from the bottom)
- * into lines: A_P (as torch's (image * grad).sum(-1)) of line t at t * stride, g_c at
- * (NMR_TILE + t c + ch) * stride; the face map into fl. Inlined with c a constant where it can. */
-static inline void SUF(nmr_gather)(const int64_t c, int64_t s, int64_t i, int64_t n_tile, int64_t stride,
-                                   const REAL *image, const REAL *grad, const int64_t *fmap, REAL *lines, int32_t *fl)
+ * into lines: A_P (as torch's (image * grad).sum(-1), the channels of image0 then image1's) of
+ * line t at t * stride, g_c at (NMR_TILE + t c + ch) * stride; the face map into fl. Inlined with
+ * c0, c1 constants where it can. */
+static inline void SUF(nmr_gather)(const int64_t c0, const int64_t c1, int64_t s, int64_t i, int64_t n_tile,
+                                   int64_t stride, const REAL *image0, const REAL *grad0, const REAL *image1,
+                                   const REAL *grad1, const int64_t *fmap, REAL *lines, int32_t *fl)
 {
+    const int64_t c = c0 + c1;
     int64_t j, t, ch;
     for (j = 0; j < s; ++j) {
         const int64_t first = i < s ? (s - 1 - j) * s + i : (s - 1 - (i - s)) * s + j;
         for (t = 0; t < n_tile; ++t) {
             const int64_t p = first + t;
-            const REAL *im = image + p * c, *gr = grad + p * c;
-            REAL d = im[0] * gr[0];
-            for (ch = 1; ch < c; ++ch) d = d + im[ch] * gr[ch];
+            const REAL *im0 = image0 + p * c0, *gr0 = grad0 + p * c0;
+            const REAL *im1 = image1 + p * c1, *gr1 = grad1 + p * c1;
+            REAL d = im0[0] * gr0[0];
+            for (ch = 1; ch < c0; ++ch) d = d + im0[ch] * gr0[ch];
+            for (ch = 0; ch < c1; ++ch) d = d + im1[ch] * gr1[ch];
             lines[t * stride + j] = d;
             fl[t * stride + j] = (int32_t)fmap[p];
-            for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * stride + j] = gr[ch];
+            for (ch = 0; ch < c0; ++ch) lines[(NMR_TILE + t * c + ch) * stride + j] = gr0[ch];
+            for (ch = 0; ch < c1; ++ch) lines[(NMR_TILE + t * c + c0 + ch) * stride + j] = gr1[ch];
         }
     }
 }
 
-/* NMR's dL/d(face corners) (sweep.sweep_gradient). s: image size; c: channels; num_faces: F;
- * tri: (F, 3, 2) NDC corners; fmap: (S, S) visible face (-1 background); image, grad: (S, S, C);
- * eps; swept: sorted ids of the faces to sweep (num_swept of them), or NULL for those in fmap;
+/* NMR's dL/d(face corners) (sweep.sweep_gradient). s: image size; num_faces: F; tri: (F, 3, 2)
+ * NDC corners; fmap: (S, S) visible face (-1 background); the image's channels and dL/dimage:
+ * image0, grad0 (S, S, c0) then image1, grad1 (S, S, c1) (c0 >= 1; c1 = 0: none, the pointers
+ * unused but valid; c0 + c1 <= NMR_MAX_CHANNELS); eps; swept: sorted ids of the faces to sweep (num_swept of them), or NULL for those in fmap;
  * out: (F, 3, 2), zeroed by the caller, gets the gradient; work: work_bytes of workspace (may be
  * NULL), *work_need gets the bytes this call wanted. Returns 0; -1 out of memory, -2 image too
- * large (S S >= 2^31); out is then untouched. */
-int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, const int64_t *fmap,
-                   const REAL *image, const REAL *grad, double eps_in, int64_t num_swept,
+ * large (S S >= 2^31) or too many channels; out is then untouched. */
+int SUF(nmr_sweep)(int64_t s, int64_t num_faces, const REAL *tri, const int64_t *fmap, int64_t c0,
+                   const REAL *image0, const REAL *grad0, int64_t c1, const REAL *image1, const REAL *grad1,
+                   double eps_in, int64_t num_swept,
                    const int64_t *swept, REAL *out, void *work, int64_t work_bytes, int64_t *work_need)
 {
     const REAL eps = (REAL)eps_in, two_over_s = (REAL)(2.0 / (double)s), fs = (REAL)s;
@@ -297,7 +325,7 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
     /* the gathered lines' stride: not a multiple of 4 KiB, or the tile's many streams of stores
      * would all fall in the same cache sets (3x slower gathers at 1024 pixels) */
     const int64_t stride = padded + NMR_BLOCK;
-    const int64_t n_lines = 2 * s;
+    const int64_t n_lines = 2 * s, c = c0 + c1;
     nmr_arena ar;
     int64_t i, j, t, ch, n_faces = num_swept, n_slots;
     int32_t *faces, *fl;
@@ -310,7 +338,7 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
     memset(&ar, 0, sizeof(ar));
     ar.base = work;
     ar.size = work && work_bytes > 0 ? (size_t)work_bytes : 0;
-    if (s > 46340) { status = -2; goto done; }
+    if (s > 46340 || c0 < 1 || c1 < 0 || c > NMR_MAX_CHANNELS) { status = -2; goto done; }
     if (swept) {
         faces = nmr_alloc(&ar, (size_t)(n_faces > 0 ? n_faces : 1) * sizeof(int32_t));
         if (!faces) goto done;
@@ -469,12 +497,16 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
         int64_t busy = 0;
         for (t = 0; t < n_tile; ++t) busy |= fill[i + t] > line_start[i + t];
         if (!busy) continue;
-        switch (c) {                     /* the usual channel counts, unrolled */
-        case 1: SUF(nmr_gather)(1, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
-        case 3: SUF(nmr_gather)(3, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
-        case 4: SUF(nmr_gather)(4, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
-        default: SUF(nmr_gather)(c, s, i, n_tile, stride, image, grad, fmap, lines, fl); break;
-        }
+        if (c0 == 3 && c1 == 1)          /* the usual channel counts, unrolled */
+            SUF(nmr_gather)(3, 1, s, i, n_tile, stride, image0, grad0, image1, grad1, fmap, lines, fl);
+        else if (c0 == 3 && c1 == 0)
+            SUF(nmr_gather)(3, 0, s, i, n_tile, stride, image0, grad0, image1, grad1, fmap, lines, fl);
+        else if (c0 == 1 && c1 == 0)
+            SUF(nmr_gather)(1, 0, s, i, n_tile, stride, image0, grad0, image1, grad1, fmap, lines, fl);
+        else if (c0 == 4 && c1 == 0)
+            SUF(nmr_gather)(4, 0, s, i, n_tile, stride, image0, grad0, image1, grad1, fmap, lines, fl);
+        else
+            SUF(nmr_gather)(c0, c1, s, i, n_tile, stride, image0, grad0, image1, grad1, fmap, lines, fl);
         for (t = 0; t < n_tile; ++t) {
             SUF(nmr_line) ln;
             if (fill[i + t] == line_start[i + t]) continue;
@@ -494,7 +526,7 @@ int SUF(nmr_sweep)(int64_t s, int64_t c, int64_t num_faces, const REAL *tri, con
                 SUF(nmr_block_min)(ln.g + ch * stride, n_blocks, blocks + n_blocks * (1 + ch));
                 SUF(nmr_block_max)(ln.g + ch * stride, n_blocks, blocks + n_blocks * (1 + c + ch));
             }
-            SUF(nmr_line_runs)(runs, line_start[i + t], fill[i + t], image, c, eps, &ln, acc);
+            SUF(nmr_line_runs)(runs, line_start[i + t], fill[i + t], image0, c0, image1, c1, eps, &ln, acc);
         }
     }
     for (i = 0; i < n_faces; ++i)

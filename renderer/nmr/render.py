@@ -17,7 +17,7 @@ from ..registry import NoImageDerivativeError
 from ..scene import Scene
 from ..soft.common import FaceTables, plan, prepare
 from ..soft.hard import shade_visible, visible_faces
-from .sweep import COLOR_EPS, SILHOUETTE_EPS, sweep_gradient
+from .sweep import COLOR_EPS, SILHOUETTE_EPS, sweep_gradient_parts
 
 SUPERSAMPLE = 2             # NMR's anti_aliasing: render at 2S, average 2x2
 
@@ -26,44 +26,6 @@ def _no_image_derivative() -> NoImageDerivativeError:
     return NoImageDerivativeError(
         "nmr has no image derivative dI/dtheta: its backward pass is hand-made for a loss (dL/dtheta "
         "only); use the gradient views or compare-gradients, or another renderer")
-
-
-class _EdgeSweep(torch.autograd.Function):
-    """Identity on the image; in backward, the image gradient passes through unchanged and the
-    corners get NMR's sweep gradient. rgb (S, S, 3), alpha (S, S), tri (F, 3, 2) NDC, face_map
-    (S, S) int64 -> rgb, alpha."""
-
-    @staticmethod
-    def forward(ctx, rgb, alpha, tri, face_map):
-        ctx.save_for_backward(rgb.detach(), alpha.detach(), tri.detach(), face_map)
-        ctx.tri_shape = tri.shape
-        return rgb.view_as(rgb), alpha.view_as(alpha)         # identity, no copy
-
-    @staticmethod
-    def backward(ctx, g_rgb, g_alpha):
-        if torch.is_grad_enabled():
-            raise _no_image_derivative()          # double backward would need dI/dtheta
-        rgb, alpha, tri, face_map = ctx.saved_tensors
-        images, grads = [], []
-        color = g_rgb is not None and bool(g_rgb.ne(0).any())
-        if color:
-            images.append(rgb)
-            grads.append(g_rgb)
-        if g_alpha is not None and bool(g_alpha.ne(0).any()):
-            images.append(alpha[..., None])
-            grads.append(g_alpha[..., None])
-        g_tri = None
-        if ctx.needs_input_grad[2]:
-            if images:
-                g_tri = sweep_gradient(tri, face_map, torch.cat(images, -1), torch.cat(grads, -1),
-                                       COLOR_EPS if color else SILHOUETTE_EPS).to(tri.dtype)
-            else:
-                g_tri = torch.zeros(ctx.tri_shape, dtype=tri.dtype, device=tri.device)
-        return g_rgb, g_alpha, g_tri, None
-
-    @staticmethod
-    def jvp(ctx, *tangents):
-        raise _no_image_derivative()
 
 
 def _pool(image: torch.Tensor, s: int) -> torch.Tensor:
@@ -75,6 +37,58 @@ def _pool(image: torch.Tensor, s: int) -> torch.Tensor:
     for part in parts[2:]:
         total = total + part
     return total * (1.0 / SUPERSAMPLE ** 2)
+
+
+def _unpool(grad: torch.Tensor) -> torch.Tensor:
+    """The gradient of ``_pool``: (S, S, *C) -> (2S, 2S, *C), grad / 4 on each subpixel (one
+    pass over the fine image, where autograd through the slices makes four zero images)."""
+    s = grad.shape[0]
+    quarter = grad * (1.0 / SUPERSAMPLE ** 2)
+    return quarter[:, None, :, None].expand(s, SUPERSAMPLE, s, SUPERSAMPLE, *grad.shape[2:]) \
+        .reshape(SUPERSAMPLE * s, SUPERSAMPLE * s, *grad.shape[2:])
+
+
+class _PoolAndSweep(torch.autograd.Function):
+    """The 2x2 mean of the fine render, whose backward also gives the corners NMR's sweep
+    gradient. rgb (2S, 2S, 3), alpha (2S, 2S), tri (F, 3, 2) NDC, face_map (2S, 2S) int64 ->
+    rgb (S, S, 3), alpha (S, S). Backward: the mean's gradient to rgb and alpha; to tri, the
+    sweep of the fine images under that gradient (colour eps when the loss reads rgb)."""
+
+    @staticmethod
+    def forward(ctx, rgb, alpha, tri, face_map):
+        ctx.save_for_backward(rgb.detach(), alpha.detach(), tri.detach(), face_map)
+        ctx.tri_shape = tri.shape
+        ctx.set_materialize_grads(False)
+        s = rgb.shape[0] // SUPERSAMPLE
+        return _pool(rgb.detach(), s), _pool(alpha.detach(), s)
+
+    @staticmethod
+    def backward(ctx, g_rgb, g_alpha):
+        if torch.is_grad_enabled():
+            raise _no_image_derivative()          # double backward would need dI/dtheta
+        rgb, alpha, tri, face_map = ctx.saved_tensors
+        fine_rgb = None if g_rgb is None else _unpool(g_rgb)
+        fine_alpha = None if g_alpha is None else _unpool(g_alpha)
+        g_tri = None
+        if ctx.needs_input_grad[2]:
+            images, grads = [], []
+            color = g_rgb is not None and bool(g_rgb.ne(0).any())
+            if color:
+                images.append(rgb)
+                grads.append(fine_rgb)
+            if g_alpha is not None and bool(g_alpha.ne(0).any()):
+                images.append(alpha[..., None])
+                grads.append(fine_alpha[..., None])
+            if images:
+                g_tri = sweep_gradient_parts(tri, face_map, images, grads,
+                                             COLOR_EPS if color else SILHOUETTE_EPS).to(tri.dtype)
+            else:
+                g_tri = torch.zeros(ctx.tri_shape, dtype=tri.dtype, device=tri.device)
+        return fine_rgb, fine_alpha, g_tri, None
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        raise _no_image_derivative()
 
 
 def render_nmr(scene: Scene) -> RenderOutput:
@@ -92,9 +106,9 @@ def render_nmr(scene: Scene) -> RenderOutput:
                         geo=prep.geo.detach())
     covered = vis.covered[:-1].to(prep.verts.dtype)
     fine_out = shade_visible(fine, frozen, vis, covered, sum(c.elements for c, _ in chunks), vis.num_pairs)
-    rgb, alpha = _EdgeSweep.apply(fine_out.rgb, fine_out.alpha, prep.screen.tri, fine_out.face_id)
+    rgb, alpha = _PoolAndSweep.apply(fine_out.rgb, fine_out.alpha, prep.screen.tri, fine_out.face_id)
     depth_sum = _pool(fine_out.depth, s)
     hits = _pool((fine_out.depth > 0).to(depth_sum.dtype), s)
     depth = torch.where(hits > 0, depth_sum / hits.clamp_min(1e-12), torch.zeros_like(depth_sum))
-    return RenderOutput(rgb=_pool(rgb, s), alpha=_pool(alpha, s), depth=depth,
+    return RenderOutput(rgb=rgb, alpha=alpha, depth=depth,
                         num_pairs=fine_out.num_pairs, tile_elements=fine_out.tile_elements)

@@ -36,7 +36,7 @@ from typing import Callable, Optional
 import torch
 
 from .runs import chunks, image_index, in_run_sums, line_planes, live_pixel_runs, run_sums, to_lines
-from .sweep_native import native_sweep_gradient
+from .sweep_native import native_sweep_gradient, native_sweep_parts
 
 SILHOUETTE_EPS = 1e-4      # NMR's DEFAULT_EPS (rasterize_silhouettes)
 COLOR_EPS = 1e-3           # NMR's Renderer.rasterizer_eps (render, RGB)
@@ -227,6 +227,16 @@ def sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tenso
     if native is not None:
         return native
     return torch_sweep_gradient(tri, face_map, image, grad, eps, faces, chunk)
+
+
+def sweep_gradient_parts(tri: torch.Tensor, face_map: torch.Tensor, images: list[torch.Tensor],
+                         grads: list[torch.Tensor], eps: float) -> torch.Tensor:
+    """``sweep_gradient`` of ``torch.cat(images, -1)`` under ``torch.cat(grads, -1)`` ((S, S, C_k)
+    parts, e.g. rgb and alpha), without making them where the C kernel runs."""
+    native = native_sweep_parts(tri, face_map, images, grads, eps)
+    if native is not None:
+        return native
+    return torch_sweep_gradient(tri, face_map, torch.cat(images, -1), torch.cat(grads, -1), eps)
 
 
 def torch_sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torch.Tensor, grad: torch.Tensor,

@@ -32,10 +32,10 @@ _workspace: list[Optional[torch.Tensor]] = [None]
 def _kernel(lib: ctypes.CDLL, suf: str):
     f = getattr(lib, f"nmr_sweep_{suf}")
     if suf not in _declared:
-        # s, channels, num_faces, tri, face_map, image, grad, eps, num_swept, swept, out,
-        # work, work_bytes, work_need
+        # s, num_faces, tri, face_map, c0, image0, grad0, c1, image1, grad1, eps, num_swept, swept,
+        # out, work, work_bytes, work_need
         f.restype = ctypes.c_int
-        f.argtypes = [_I64, _I64, _I64, _P, _P, _P, _P, ctypes.c_double, _I64, _P, _P, _P, _I64,
+        f.argtypes = [_I64, _I64, _P, _P, _I64, _P, _P, _I64, _P, _P, ctypes.c_double, _I64, _P, _P, _P, _I64,
                       ctypes.POINTER(ctypes.c_int64)]
         _declared.add(suf)
     return f
@@ -45,24 +45,39 @@ def native_sweep_gradient(tri: torch.Tensor, face_map: torch.Tensor, image: torc
                           eps: float, faces: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
     """``sweep.sweep_gradient`` in C (same arguments), or None where the kernel cannot be used
     (not on the CPU, not float32/float64, no compiler, DRD_NATIVE=0, out of memory)."""
-    if not native.usable(tri.detach(), image, grad) or face_map.device.type != "cpu":
+    return native_sweep_parts(tri, face_map, [image], [grad], eps, faces)
+
+
+def native_sweep_parts(tri: torch.Tensor, face_map: torch.Tensor, images: list[torch.Tensor],
+                       grads: list[torch.Tensor], eps: float,
+                       faces: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+    """``native_sweep_gradient`` of the image ``torch.cat(images, -1)`` and its gradient
+    ``torch.cat(grads, -1)``, without making them: one or two parts, (S, S, C_k) or (S, S) each
+    (rgb and alpha, as the renderer has them). -> (F, 3, 2) or None."""
+    if not 1 <= len(images) <= 2 or len(grads) != len(images):
+        return None
+    if not native.usable(tri.detach(), *images, *grads) or face_map.device.type != "cpu":
         return None
     lib = native.library("nmr_sweep")
     if lib is None:
         return None
     s = face_map.shape[0]
-    dtype = image.dtype
-    channels = image.shape[-1] if image.dim() == 3 else 1
+    dtype = images[0].dtype
+    parts = []
+    for image, grad in zip(images, grads):
+        image = image if image.dim() == 3 else image[..., None]
+        parts.append((image.shape[-1], image.contiguous(), grad.to(dtype).reshape(image.shape).contiguous()))
+    if len(parts) == 1:
+        parts.append((0, parts[0][1], parts[0][2]))           # no second part: valid pointers, unused
     tri_c = tri.detach().to(dtype).contiguous()
     fmap = face_map.to(torch.int64).contiguous()
-    img = image.contiguous()
-    grd = grad.to(dtype).expand_as(image).contiguous()
     out = torch.zeros(tri.shape[0] * 6, dtype=dtype)
     swept = None if faces is None else torch.unique(faces.to(torch.int64)).contiguous()
     if swept is not None:
         swept = swept[(swept >= 0) & (swept < tri.shape[0])].contiguous()
     kernel = _kernel(lib, native.suffix(dtype))
-    args = (s, channels, tri.shape[0], native.ptr(tri_c), native.ptr(fmap), native.ptr(img), native.ptr(grd),
+    args = (s, tri.shape[0], native.ptr(tri_c), native.ptr(fmap),
+            *(x for c, image, grad in parts for x in (c, native.ptr(image), native.ptr(grad))),
             float(eps), 0 if swept is None else swept.numel(), None if swept is None else native.ptr(swept),
             native.ptr(out))
     need = ctypes.c_int64(0)
