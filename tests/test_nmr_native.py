@@ -145,3 +145,23 @@ def test_renderer_vertex_gradient_with_and_without_the_kernel(kernel, monkeypatc
         ((out["rgb"] * weight).sum() + out["alpha"].sum()).backward()
         grads.append(verts.grad)
     assert_same(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_rgb_and_alpha_as_two_parts(kernel, fine_render, dtype):
+    """What the renderer passes: rgb (S, S, 3) and alpha (S, S) with their gradients as separate
+    tensors; the same as the sweep of the concatenated image."""
+    from renderer.nmr.sweep import sweep_gradient_parts
+    from renderer.nmr.sweep_native import native_sweep_parts
+
+    fine, tri = fine_render
+    rgb, alpha = fine["rgb"].to(dtype), fine["alpha"].to(dtype)
+    gen = torch.Generator().manual_seed(11)
+    g_rgb = torch.randn(rgb.shape, generator=gen, dtype=dtype)
+    g_alpha = torch.randn(alpha.shape, generator=gen, dtype=dtype)
+    expected = torch_sweep_gradient(tri.to(dtype), fine["face_id"], torch.cat([rgb, alpha[..., None]], -1),
+                                    torch.cat([g_rgb, g_alpha[..., None]], -1), COLOR_EPS)
+    got = native_sweep_parts(tri.to(dtype), fine["face_id"], [rgb, alpha], [g_rgb, g_alpha], COLOR_EPS)
+    assert_same(got, expected)
+    assert_same(sweep_gradient_parts(tri.to(dtype), fine["face_id"], [rgb, alpha[..., None]],
+                                     [g_rgb, g_alpha[..., None]], COLOR_EPS), expected)
