@@ -165,3 +165,31 @@ def test_rgb_and_alpha_as_two_parts(kernel, fine_render, dtype):
     assert_same(got, expected)
     assert_same(sweep_gradient_parts(tri.to(dtype), fine["face_id"], [rgb, alpha[..., None]],
                                      [g_rgb, g_alpha[..., None]], COLOR_EPS), expected)
+
+
+@pytest.mark.parametrize("s", [5, 9, 33, 70])
+def test_image_sizes_that_are_not_whole_tiles(kernel, s):
+    """The kernel gathers columns 32 at a time and sums blocks of 16 pixels: sizes that are not
+    multiples of either (and smaller than one) give the torch path's numbers too, on the rows as
+    well as the columns."""
+    from tests.test_nmr import raster_one_triangle
+
+    tri = torch.tensor([[(0.8, 0.8), (0.0, -0.5), (0.2, -0.4)]], dtype=torch.float64)
+    face_map = raster_one_triangle(tri, s)
+    alpha = (face_map >= 0).to(torch.float64)[..., None]
+    grad = torch.randn(s, s, 1, generator=torch.Generator().manual_seed(s), dtype=torch.float64)
+    expected = torch_sweep_gradient(tri, face_map, alpha, grad, SILHOUETTE_EPS)
+    got = native_sweep_gradient(tri, face_map, alpha, grad, SILHOUETTE_EPS)
+    assert torch.count_nonzero(expected[0, :, 0]) and torch.count_nonzero(expected[0, :, 1])   # rows, columns
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12 * float(expected.abs().max()))
+
+
+def test_a_mesh_render_at_a_size_that_is_not_whole_tiles(kernel):
+    scene = knot_scene(37)
+    with torch.no_grad():
+        fine = dr.render(scene.with_settings(renderer="hard", image_size=74))
+        tri = project_mesh(scene.mesh.verts, scene.mesh.faces, scene.camera).tri
+    image = torch.cat([fine["rgb"], fine["alpha"][..., None]], -1)
+    grad = torch.randn(74, 74, 4, generator=torch.Generator().manual_seed(2))
+    assert_same(native_sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS),
+                torch_sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS))

@@ -327,7 +327,7 @@ int SUF(nmr_sweep)(int64_t s, int64_t num_faces, const REAL *tri, const int64_t 
     const int64_t stride = padded + NMR_BLOCK;
     const int64_t n_lines = 2 * s, c = c0 + c1;
     nmr_arena ar;
-    int64_t i, j, t, ch, n_faces = num_swept, n_slots;
+    int64_t i, j, t, ch, n_faces = num_swept, n_slots, n_tile = 1, busy;
     int32_t *faces, *fl;
     REAL *rast, *lines, *blocks, *pos;
     double *acc;
@@ -492,9 +492,9 @@ int SUF(nmr_sweep)(int64_t s, int64_t num_faces, const REAL *tri, const int64_t 
             for (ch = 0; ch < c; ++ch) lines[(NMR_TILE + t * c + ch) * stride + j] = 0;
         }
     }
-    for (i = 0; i < n_lines; i += (i < s ? NMR_TILE : 1)) {
-        const int64_t n_tile = i < s ? (s - i < NMR_TILE ? s - i : NMR_TILE) : 1;
-        int64_t busy = 0;
+    for (i = 0; i < n_lines; i += n_tile) {
+        n_tile = i < s ? (s - i < NMR_TILE ? s - i : NMR_TILE) : 1;     /* columns never spill into rows */
+        busy = 0;
         for (t = 0; t < n_tile; ++t) busy |= fill[i + t] > line_start[i + t];
         if (!busy) continue;
         if (c0 == 3 && c1 == 1)          /* the usual channel counts, unrolled */
