@@ -267,17 +267,25 @@ static void SUF(nmr_block_max)(const REAL *x, int64_t n_blocks, REAL *top)
     }
 }
 
-static void SUF(nmr_block_min)(const REAL *x, int64_t n_blocks, REAL *low)
+static void SUF(nmr_block_minmax)(const REAL *x, int64_t n_blocks, REAL *low, REAL *top)
 {
     int64_t b, k;
     for (b = 0; b < n_blocks; ++b) {
         const REAL *xb = x + b * NMR_BLOCK;
-        REAL h[NMR_BLOCK / 2];
+        REAL l[NMR_BLOCK / 2], h[NMR_BLOCK / 2];
         int64_t half;
-        for (k = 0; k < NMR_BLOCK / 2; ++k) h[k] = xb[k] < xb[k + NMR_BLOCK / 2] ? xb[k] : xb[k + NMR_BLOCK / 2];
+        for (k = 0; k < NMR_BLOCK / 2; ++k) {
+            const REAL p = xb[k], q = xb[k + NMR_BLOCK / 2];
+            l[k] = p < q ? p : q;
+            h[k] = p > q ? p : q;
+        }
         for (half = NMR_BLOCK / 4; half >= 1; half /= 2)
-            for (k = 0; k < half; ++k) h[k] = h[k] < h[k + half] ? h[k] : h[k + half];
-        low[b] = h[0];
+            for (k = 0; k < half; ++k) {
+                l[k] = l[k] < l[k + half] ? l[k] : l[k + half];
+                h[k] = h[k] > h[k + half] ? h[k] : h[k + half];
+            }
+        low[b] = l[0];
+        top[b] = h[0];
     }
 }
 
@@ -522,10 +530,9 @@ int SUF(nmr_sweep)(int64_t s, int64_t num_faces, const REAL *tri, const int64_t 
             ln.bound = blocks + n_blocks * (1 + 2 * c);
             ln.scale = ln.bound + n_blocks;
             SUF(nmr_block_max)(ln.a, n_blocks, blocks);
-            for (ch = 0; ch < c; ++ch) {
-                SUF(nmr_block_min)(ln.g + ch * stride, n_blocks, blocks + n_blocks * (1 + ch));
-                SUF(nmr_block_max)(ln.g + ch * stride, n_blocks, blocks + n_blocks * (1 + c + ch));
-            }
+            for (ch = 0; ch < c; ++ch)
+                SUF(nmr_block_minmax)(ln.g + ch * stride, n_blocks, blocks + n_blocks * (1 + ch),
+                                      blocks + n_blocks * (1 + c + ch));
             SUF(nmr_line_runs)(runs, line_start[i + t], fill[i + t], image0, c0, image1, c1, eps, &ln, acc);
         }
     }
