@@ -193,3 +193,16 @@ def test_a_mesh_render_at_a_size_that_is_not_whole_tiles(kernel):
     grad = torch.randn(74, 74, 4, generator=torch.Generator().manual_seed(2))
     assert_same(native_sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS),
                 torch_sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS))
+
+
+@pytest.mark.parametrize("shape", [(6, 6, 3), (6, 6)])
+def test_unpool_is_the_gradient_of_the_pool(shape):
+    """The renderer's backward hands the fine images ``_unpool`` of the pooled images' gradient
+    (its own, faster copy): autograd's gradient of the 2x2 mean."""
+    from renderer.nmr.render import _pool, _unpool
+
+    gen = torch.Generator().manual_seed(4)
+    fine = torch.randn((12, 12, *shape[2:]), generator=gen, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(shape, generator=gen, dtype=torch.float64)
+    (_pool(fine, 6) * g).sum().backward()
+    torch.testing.assert_close(_unpool(g), fine.grad, rtol=0, atol=0)
