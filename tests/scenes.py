@@ -28,3 +28,13 @@ def small_scene(renderer="softras", lighting="phong", size=12, dtype=torch.float
                  material=Material.for_lighting(lighting, shininess=8.0),
                  settings=RenderSettings(image_size=size, renderer=renderer, lighting=lighting,
                                          background=(0.2, 0.3, 0.4), **settings))
+
+
+def textured(scene: Scene) -> Scene:
+    """The scene's mesh with random uvs and a small random texture (the bilinear lookups of
+    Spot's texture, on a test-sized mesh)."""
+    g = torch.Generator().manual_seed(4)
+    mesh = scene.mesh
+    uvs = torch.rand(mesh.verts.shape[0], 2, generator=g, dtype=torch.float32)
+    texture = torch.rand(8, 8, 3, generator=g, dtype=torch.float32)
+    return scene.replace(shape=Mesh(verts=mesh.verts, faces=mesh.faces, uvs=uvs, texture=texture))

@@ -11,7 +11,7 @@ from renderer.rendering import render
 from renderer.soft.common import gather_sorted
 from renderer.soft.geometry import derived_rows
 from renderer.soft.tiles import TileChunk
-from tests.scenes import small_scene
+from tests.scenes import small_scene, textured as with_texture
 
 
 def _chunk_and_geo(seed: int = 5, faces: int = 4, size: int = 9, image: int = 12):
@@ -86,15 +86,6 @@ def test_gather_sorted_gradcheck_and_forward_mode():
     assert torch.autograd.gradgradcheck(lambda t: gather_sorted(t, index), (table,))
 
 
-def _textured(scene):
-    """The test scene with uvs and a small random texture (the bilinear lookups of Spot)."""
-    g = torch.Generator().manual_seed(4)
-    mesh = scene.mesh
-    uvs = torch.rand(mesh.verts.shape[0], 2, generator=g, dtype=torch.float32)
-    texture = torch.rand(8, 8, 3, generator=g, dtype=torch.float32)
-    return scene.replace(shape=Mesh(verts=mesh.verts, faces=mesh.faces, uvs=uvs, texture=texture))
-
-
 @pytest.mark.parametrize("lighting,double_sided,textured", [
     ("phong", False, False), ("phong", True, True), ("sh", True, False), ("none", False, True)])
 def test_softras_render_fused_backward_equals_autograd(monkeypatch, lighting, double_sided, textured):
@@ -103,7 +94,7 @@ def test_softras_render_fused_backward_equals_autograd(monkeypatch, lighting, do
     monkeypatch.setenv("DRD_NATIVE", "0")    # the torch tile path (test_soft_native.py compares the C one)
     base = small_scene("softras", lighting, size=16, sigma=5e-3, gamma=3e-2, double_sided=double_sided)
     if textured:
-        base = _textured(base)
+        base = with_texture(base)
     weights = torch.rand(16, 16, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
 
     def grads():

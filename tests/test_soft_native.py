@@ -13,7 +13,7 @@ import renderer.soft.softras as softras
 import renderer.soft.softras_native as softras_native
 from renderer import Mesh, native
 from renderer.rendering import render
-from tests.scenes import small_scene
+from tests.scenes import small_scene, textured as with_texture
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
                                 reason="no C compiler: the renderer runs its torch path")
@@ -25,14 +25,6 @@ def test_kernels_compile_here():
     """With a compiler present the kernels must build (else every test below compares torch to
     itself)."""
     assert native.library("softras") is not None, native.unavailable.get("softras")
-
-
-def _textured(scene):
-    g = torch.Generator().manual_seed(4)
-    mesh = scene.mesh
-    uvs = torch.rand(mesh.verts.shape[0], 2, generator=g, dtype=torch.float32)
-    texture = torch.rand(8, 8, 3, generator=g, dtype=torch.float32)
-    return scene.replace(shape=Mesh(verts=mesh.verts, faces=mesh.faces, uvs=uvs, texture=texture))
 
 
 def _render_and_grads(base, weights, create_graph=False):
@@ -62,7 +54,7 @@ def test_native_equals_torch_path(monkeypatch, lighting, double_sided, textured,
     base = small_scene("softras", lighting, size=16, sigma=5e-3, gamma=3e-2, double_sided=double_sided,
                        weight_floor=floor)
     if textured:
-        base = _textured(base)
+        base = with_texture(base)
     weights = torch.rand(16, 16, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     calls = []
     real = softras_native._SoftPairsFunction.forward
