@@ -1,4 +1,5 @@
-"""NMR's edge sweep (``sweep.sweep_gradient``) as one C kernel (renderer/native/nmr_sweep.c).
+"""NMR's edge sweep (``sweep.sweep_gradient``) as one C kernel (renderer/native/nmr_sweep.c, with
+nmr_sweep_runs.h and nmr_sweep_impl.h).
 
 The torch path sums the out runs (a run per visible edge crossing, to the image border: about 50
 pixels per pixel of the image at 512x512) as padded line slices, bucketed by length; the kernel
