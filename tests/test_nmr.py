@@ -53,6 +53,7 @@ def out_run_path(request, monkeypatch):
     """Both ways of summing the out runs: live pixels one by one, or dense line slices."""
     import renderer.nmr.sweep as sweep
 
+    monkeypatch.setenv("DRD_NATIVE", "0")      # the torch sweep's two ways (the C one: test_nmr_native.py)
     monkeypatch.setattr(sweep, "SPARSE_GAIN", 0 if request.param == "sparse" else 10**9)
     return request.param
 
@@ -169,7 +170,7 @@ def test_out_run_paths_agree_on_a_mesh(monkeypatch):
     results = []
     for gain in (0, 10**9):
         monkeypatch.setattr(sweep, "SPARSE_GAIN", gain)
-        results.append(sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS))
+        results.append(sweep.torch_sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS))
     assert float(results[0].abs().max()) > 0
     torch.testing.assert_close(results[0], results[1], rtol=1e-4, atol=1e-4 * float(results[0].abs().max()))
 
