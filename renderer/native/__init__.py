@@ -1,7 +1,7 @@
 """Small C kernels for the CPU paths, compiled on first use with the system C compiler.
 
 Why C and not torch.compile or a torch C++ extension: a kernel here is a plain C file with no
-torch headers, so it compiles in well under a second with ``cc`` (a torch extension takes about a
+torch headers, so it compiles in a second or two with ``cc`` (a torch extension takes about a
 minute, inductor tens of seconds per shape) and needs nothing at install time. The shared object
 is cached per source, compiler and machine under ``$XDG_CACHE_HOME/diffrender-debugger/native``
 (``DRD_NATIVE_CACHE`` overrides), written atomically so concurrent processes are safe.
