@@ -225,7 +225,8 @@ void SUF(soft_backward)(int64_t F, int64_t n, const int64_t *face, const int64_t
 
 /* Colour geometry and softmax weight of the shaded pairs (softras.py ``shade_pairs``): screen
  * barycentrics of the pixel centre, clipped to the face and renormalised, made perspective-correct
- * with the corner view depths -> attrs (C, m) = sum_k w_k table[k, :, face] (table: (3, C, F))
+ * with the corner view depths -> attribute rows attrs[a] (m,) = sum_k w_k table[k, a, face] (table:
+ * (3, C, F); attrs: C row pointers, so that each attribute group can be its own tensor)
  * and e (m,) = sg exp((zbar - shift[pix]) / gamma), sg = sigmoid(x) (m,), zbar = (far - z) / zrange.
  * The pair's face is face[j], its flat pixel pix[j]. */
 #ifndef MAX_ATTRS
@@ -265,7 +266,7 @@ static inline void SUF(colour_geometry)(const REAL *g, const REAL *rz, REAL px, 
 void SUF(soft_interpolate)(const REAL *geo, int64_t F, int64_t m, const int64_t *face, const int64_t *pix,
                            int64_t S, const REAL *cx, const REAL *cy, const REAL *table, int64_t C, REAL far,
                            REAL zrange, const REAL *x, const REAL *shift, REAL gamma, REAL *e, REAL *sg,
-                           REAL *attrs) {
+                           REAL *const *attrs) {
     REAL g[21], rz[3];
     int64_t loaded = -1;
     for (int64_t j = 0; j < m; ++j) {
@@ -283,18 +284,19 @@ void SUF(soft_interpolate)(const REAL *geo, int64_t F, int64_t m, const int64_t 
         e[j] = sg[j] * EXP((zbar - shift[pix[j]]) / gamma);
         for (int64_t a = 0; a < C; ++a) {
             const REAL *t = table + a * F + f;
-            attrs[a * m + j] = q.w[0] * t[0] + q.w[1] * t[C * F] + q.w[2] * t[2 * C * F];
+            attrs[a][j] = q.w[0] * t[0] + q.w[1] * t[C * F] + q.w[2] * t[2 * C * F];
         }
     }
 }
 
-/* Backward of soft_interpolate: g_e (m,) and g_attrs (C, m) (either may be NULL) -> g_x (m,)
+/* Backward of soft_interpolate: g_e (m,) and the C gradient rows g_attrs[a] (m,) (g_e, g_attrs or
+ * any row may be NULL: zero) -> g_x (m,)
  * and, added, grad_geo (21, F) (corner rows 0-5 and depth rows 18-20; the edge rows are
  * functions of the corners and get none) and grad_table (3, C, F). */
 void SUF(soft_interpolate_backward)(const REAL *geo, int64_t F, int64_t m, const int64_t *face,
                                     const int64_t *pix, int64_t S, const REAL *cx, const REAL *cy,
                                     const REAL *table, int64_t C, REAL zrange, const REAL *e, const REAL *sg,
-                                    REAL gamma, const REAL *g_e, const REAL *g_attrs, REAL *g_x, REAL *grad_geo,
+                                    REAL gamma, const REAL *g_e, const REAL *const *g_attrs, REAL *g_x, REAL *grad_geo,
                                     REAL *grad_table) {
     REAL g[21], tab[3 * MAX_ATTRS], rz[3];
     REAL acc_geo[21], acc_tab[3 * MAX_ATTRS];
@@ -322,7 +324,8 @@ void SUF(soft_interpolate_backward)(const REAL *geo, int64_t F, int64_t m, const
         REAL gw[3] = {0, 0, 0};
         if (g_attrs) {
             for (int64_t a = 0; a < C; ++a) {
-                REAL ga = g_attrs[a * m + j];
+                if (!g_attrs[a]) continue;
+                REAL ga = g_attrs[a][j];
                 for (int k = 0; k < 3; ++k) {
                     gw[k] += ga * tab[k * C + a];
                     acc_tab[k * C + a] += q.w[k] * ga;

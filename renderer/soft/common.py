@@ -139,26 +139,27 @@ def shade_at(scene: Scene, ct: ColorTable, table: torch.Tensor, weights: torch.T
     if table[0].shape[0]:
         # three fused multiply-adds: much cheaper in backward than a broadcast product and a sum
         attrs = torch.addcmul(torch.addcmul(weights[0] * table[0], weights[1], table[1]), weights[2], table[2])
-    return shade_attributes(scene, ct, attrs, eye, back, shape)
+    groups = {} if attrs is None else {name: attrs[rows] for name, rows in ct.rows.items()}
+    return shade_attributes(scene, ct, groups, eye, back, shape)
 
 
-def shade_attributes(scene: Scene, ct: ColorTable, attrs: Optional[torch.Tensor], eye: torch.Tensor,
+def shade_attributes(scene: Scene, ct: ColorTable, attrs: dict[str, torch.Tensor], eye: torch.Tensor,
                      back: Optional[torch.Tensor], shape: tuple) -> torch.Tensor:
-    """Shaded colour (3, *B) from the interpolated attributes ``attrs`` (C, *B) (the rows of
-    ``ct.rows``; None when the table is empty); shape: (3, *B)."""
+    """Shaded colour (3, *B) from the interpolated attributes: ``attrs`` maps each name of
+    ``ct.rows`` (position, normal, uv, albedo) to its rows (k, *B); shape: (3, *B)."""
     device, dtype = eye.device, eye.dtype
-    position = attrs[ct.rows["position"]] if "position" in ct.rows else None
+    position = attrs.get("position")
     normal = None
-    if "normal" in ct.rows:
-        normal = attrs[ct.rows["normal"]]
+    if "normal" in attrs:
+        normal = attrs["normal"]
         normal = normal / (normal * normal).sum(0).clamp_min(1e-24).sqrt()
         if back is not None:
             normal = torch.where(back, -normal, normal)
     if ct.albedo == "texture":
-        uv = attrs[ct.rows["uv"]]
+        uv = attrs["uv"]
         albedo = sample_texture(device_copy(scene.mesh.texture, device), uv[0].reshape(-1), uv[1].reshape(-1))
     elif ct.albedo == "colors":
-        albedo = attrs[ct.rows["albedo"]]
+        albedo = attrs["albedo"]
     else:
         albedo = scene.material.albedo.to(device, dtype).reshape(3, *([1] * (len(shape) - 1))).expand(shape)
     albedo = albedo.reshape(3, -1)

@@ -36,7 +36,7 @@ from ..scene import Scene
 from .common import background, color_table, gather_sorted, plan, prepare, shade_at, shade_attributes
 from .geometry import TABLE_ROWS, perspective_weights, shaded_barycentrics
 from .soft_pairs import soft_tile, softras_cutoff
-from .softras_native import MAX_RECORDED_PAIRS, face_list, colour_native, kernels, soft_pairs_native
+from .softras_native import MAX_RECORDED_PAIRS, colour_native, face_list, kernels, soft_pairs_native
 from .tiles import TileChunk
 
 BACKGROUND_DEPTH = 1e-3                               # eps in the colour aggregation
@@ -247,10 +247,12 @@ def shade_native(scene: Scene, prep, ct, lib, face: torch.Tensor, pix: torch.Ten
     (``softras_native.colour_native``): face, pix, x (M,) -> numerator (3, n), denominator (n,)."""
     st, cam = scene.settings, scene.camera
     dtype, device = x.dtype, x.device
-    e, attrs = colour_native(lib, prep.geo, ct.table, x, face, pix, shift, st.image_size, cam.far, cam.far - cam.near,
-                             float(st.gamma))
+    names = sorted(ct.rows, key=lambda name: ct.rows[name].start)
+    e, groups = colour_native(lib, prep.geo, ct.table, x, face, pix, shift, st.image_size, cam.far,
+                              cam.far - cam.near, float(st.gamma),
+                              [ct.rows[name].stop - ct.rows[name].start for name in names])
     back = ~prep.screen.front[face] if st.double_sided else None
-    color = shade_attributes(scene, ct, attrs if attrs.shape[0] else None, prep.eye, back, (3, face.numel()))
+    color = shade_attributes(scene, ct, dict(zip(names, groups)), prep.eye, back, (3, face.numel()))
     numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e * color)
     denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e)
     return numer, denom

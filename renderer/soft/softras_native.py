@@ -32,6 +32,7 @@ from .tiles import TileChunk
 # torch tile path, which bounds its memory by chunks
 MAX_RECORDED_PAIRS = 12_000_000
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
+_ROWS = ctypes.POINTER(ctypes.c_void_p)          # an array of row pointers
 
 
 @dataclass
@@ -82,9 +83,9 @@ def _declare(lib: ctypes.CDLL, suf: str):
         "soft_select": (_I64, [_I64, _P, _P, _P, _P, _P, real, _P, _P, _P]),
         "soft_backward": (None, [_I64, _I64, _P, _P, _P, _P, _P, _P, _P, _P, real, _P, _P, _P]),
         "soft_interpolate": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _P, _P, _I64, real, real, _P, _P, real,
-                                    _P, _P, _P]),
+                                    _P, _P, _ROWS]),
         "soft_interpolate_backward": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _P, _P, _I64, real, _P, _P,
-                                             real, _P, _P, _P, _P, _P]),
+                                             real, _P, _ROWS, _P, _P, _P]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, f"{name}_{suf}")
@@ -187,38 +188,54 @@ def pixel_centres(s: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tenso
     return pixel_centre_ndc(idx, idx, s)
 
 
+def _row_pointers(groups: list[Optional[torch.Tensor]], sizes: tuple[int, ...]):
+    """A C array of row pointers over attribute groups (rows, M) (None: NULL rows)."""
+    rows = []
+    for t, size in zip(groups, sizes):
+        if t is None:
+            rows += [None] * size
+        else:
+            step = t.stride(0) * t.element_size()
+            rows += [t.data_ptr() + r * step for r in range(size)]
+    return (ctypes.c_void_p * max(1, len(rows)))(*rows)
+
+
 class _ColourFunction(torch.autograd.Function):
-    """The shaded pairs' softmax weights e (M,) and perspective-correct attributes (C, M), from
-    geo (21, F), the colour table (3, C, F) and the pairs' coverage logits x (M,); backward in C,
-    double backward through torch (``colour_torch``)."""
+    """The shaded pairs' softmax weights e (M,) and perspective-correct attributes, one (rows, M)
+    tensor per attribute group (``sizes``: rows per group, summing to the table's C), from geo
+    (21, F), the colour table (3, C, F) and the pairs' coverage logits x (M,); backward in C,
+    double backward through torch (``colour_torch``). Separate outputs per group spare autograd
+    the zero-filled full-size gradient that slicing one (C, M) output would cost."""
 
     @staticmethod
-    def forward(ctx, geo, table, x, face, pix, shift, lib, s, far, zrange, gamma):
+    def forward(ctx, geo, table, x, face, pix, shift, lib, s, far, zrange, gamma, sizes):
         call = _declare(lib, native.suffix(geo.dtype))
         geo_v, table_v, x_v = geo.detach().contiguous(), table.detach().contiguous(), x.detach().contiguous()
         m, c = face.numel(), table.shape[1]
         e, sg = torch.empty(m, dtype=geo.dtype), torch.empty(m, dtype=geo.dtype)
-        attrs = torch.empty(c, m, dtype=geo.dtype)
+        groups = [torch.empty(size, m, dtype=geo.dtype) for size in sizes]
         cx, cy = pixel_centres(s, geo.dtype)
         call("soft_interpolate")(native.ptr(geo_v), geo.shape[1], m, native.ptr(face), native.ptr(pix), s,
                                  native.ptr(cx), native.ptr(cy), native.ptr(table_v), c, far, zrange, native.ptr(x_v),
-                                 native.ptr(shift), gamma, native.ptr(e), native.ptr(sg), native.ptr(attrs))
+                                 native.ptr(shift), gamma, native.ptr(e), native.ptr(sg),
+                                 _row_pointers(groups, sizes))
         ctx.save_for_backward(geo, table, x, face, pix, shift, e, sg)
-        ctx.info = (lib, s, far, zrange, gamma)
+        ctx.info = (lib, s, far, zrange, gamma, sizes)
         ctx.set_materialize_grads(False)
-        return e, attrs
+        return (e, *groups)
 
     @staticmethod
-    def backward(ctx, g_e, g_attrs):
+    def backward(ctx, g_e, *g_groups):
         geo, table, x, face, pix, shift, e, sg = ctx.saved_tensors
-        lib, s, far, zrange, gamma = ctx.info
-        none = (None,) * 8
+        lib, s, far, zrange, gamma, sizes = ctx.info
+        none = (None,) * 9
         if torch.is_grad_enabled():
             # differentiate w.r.t. aliases: x itself depends on geo (pass 1), and a gradient
             # w.r.t. geo would also count the path through x, which g_x already carries
             inputs = tuple(t.view_as(t) for t in (geo, table, x))
-            outs = colour_torch(*inputs, face, pix, shift, s, far, zrange, gamma)
-            pairs = [(o, g) for o, g in zip(outs, (g_e, g_attrs)) if g is not None]
+            e_t, attrs = colour_torch(*inputs, face, pix, shift, s, far, zrange, gamma)
+            outs = (e_t, *attrs.split(list(sizes)))
+            pairs = [(o, g) for o, g in zip(outs, (g_e, *g_groups)) if g is not None]
             wanted = [t for t in inputs if t.requires_grad]
             grads = iter(torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs],
                                              create_graph=True, allow_unused=True))
@@ -226,12 +243,12 @@ class _ColourFunction(torch.autograd.Function):
         call = _declare(lib, native.suffix(geo.dtype))
         grad_geo, grad_table, g_x = torch.zeros_like(geo), torch.zeros_like(table), torch.zeros_like(x)
         cx, cy = pixel_centres(s, geo.dtype)
+        g_groups = [None if g is None else g.contiguous() for g in g_groups]
         call("soft_interpolate_backward")(
             native.ptr(geo.detach().contiguous()), geo.shape[1], face.numel(), native.ptr(face), native.ptr(pix), s,
             native.ptr(cx), native.ptr(cy), native.ptr(table.detach().contiguous()), table.shape[1], zrange,
-            native.ptr(e), native.ptr(sg), gamma,
-            _opt(None if g_e is None else g_e.contiguous()), _opt(None if g_attrs is None else g_attrs.contiguous()),
-            native.ptr(g_x), native.ptr(grad_geo), native.ptr(grad_table))
+            native.ptr(e), native.ptr(sg), gamma, _opt(None if g_e is None else g_e.contiguous()),
+            _row_pointers(g_groups, sizes), native.ptr(g_x), native.ptr(grad_geo), native.ptr(grad_table))
         return (grad_geo, grad_table, g_x, *none)
 
 
@@ -247,11 +264,14 @@ def colour_torch(geo, table, x, face, pix, shift, s, far, zrange, gamma):
 
 
 def colour_native(lib, geo: torch.Tensor, table: torch.Tensor, x: torch.Tensor, face: torch.Tensor,
-                  pix: torch.Tensor, shift: torch.Tensor, s: int, far: float, zrange: float, gamma: float):
+                  pix: torch.Tensor, shift: torch.Tensor, s: int, far: float, zrange: float, gamma: float,
+                  sizes: tuple[int, ...]):
     """geo (21, F), table (3, C, F), the pairs' coverage logits x, face and flat pixel (M,), the
-    per-pixel softmax maximum shift -> e (M,), attributes (C, M), differentiable in geo, table, x."""
-    return _ColourFunction.apply(geo, table, x, face.contiguous(), pix.contiguous(), shift.contiguous(), lib, s,
-                                 far, zrange, gamma)
+    per-pixel softmax maximum shift -> e (M,) and the attributes as one (rows, M) tensor per
+    group of ``sizes`` rows (summing to C), differentiable in geo, table and x."""
+    out = _ColourFunction.apply(geo, table, x, face.contiguous(), pix.contiguous(), shift.contiguous(), lib, s,
+                                far, zrange, gamma, tuple(sizes))
+    return out[0], list(out[1:])
 
 
 def _recompute_backward(corners, geo, fl, s, sigma, sel_face, pix, g_log, g_x):
