@@ -373,3 +373,29 @@ void SUF(soft_interpolate_backward)(const REAL *geo, int64_t F, int64_t m, const
         }
     }
 }
+
+/* The colour softmax's sums over the shaded pairs: numer (3, n) += e color, denom (n,) += e at
+ * each pair's pixel; color: (3, m). */
+void SUF(soft_aggregate)(int64_t m, int64_t n, const int64_t *pix, const REAL *e, const REAL *color, REAL *numer,
+                         REAL *denom) {
+    for (int64_t j = 0; j < m; ++j) {
+        int64_t p = pix[j];
+        denom[p] += e[j];
+        for (int c = 0; c < 3; ++c) numer[c * n + p] += e[j] * color[c * m + j];
+    }
+}
+
+/* Its backward: g_numer (3, n), g_denom (n,) (either NULL: zero) -> g_e (m,), g_color (3, m). */
+void SUF(soft_aggregate_backward)(int64_t m, int64_t n, const int64_t *pix, const REAL *e, const REAL *color,
+                                  const REAL *g_numer, const REAL *g_denom, REAL *g_e, REAL *g_color) {
+    for (int64_t j = 0; j < m; ++j) {
+        int64_t p = pix[j];
+        REAL ge = g_denom ? g_denom[p] : (REAL)0;
+        for (int c = 0; c < 3; ++c) {
+            REAL gn = g_numer ? g_numer[c * n + p] : (REAL)0;
+            ge += gn * color[c * m + j];
+            g_color[c * m + j] = gn * e[j];
+        }
+        g_e[j] = ge;
+    }
+}

@@ -31,12 +31,14 @@ import math
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from .. import native
 from ..fragments import RenderOutput
 from ..scene import Scene
 from .common import background, color_table, gather_sorted, plan, prepare, shade_at, shade_attributes
 from .geometry import TABLE_ROWS, perspective_weights, shaded_barycentrics
 from .soft_pairs import soft_tile, softras_cutoff
-from .softras_native import MAX_RECORDED_PAIRS, colour_native, face_list, kernels, soft_pairs_native
+from .softras_native import (MAX_RECORDED_PAIRS, aggregate_native, colour_native, face_list, kernels,
+                             soft_pairs_native)
 from .tiles import TileChunk
 
 BACKGROUND_DEPTH = 1e-3                               # eps in the colour aggregation
@@ -69,7 +71,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
                            ct.table.reshape(3 * num_attrs, ct.table.shape[2])])      # (K, F)
     row_split = (12, 3, num_attrs, num_attrs, num_attrs)
-    lib = kernels(prep.geo, chunks, num_attrs)
+    lib = kernels(prep.geo, chunks, num_attrs) if native.usable(ct.table) else None
     if lib is not None:
         faces = face_list(chunks)
         if faces.elements <= MAX_RECORDED_PAIRS:
@@ -243,19 +245,21 @@ def shade_pairs(scene: Scene, prep, ct, table: torch.Tensor, row_split, index: t
 
 def shade_native(scene: Scene, prep, ct, lib, face: torch.Tensor, pix: torch.Tensor, x: torch.Tensor,
                  shift: torch.Tensor, n: int):
-    """``shade_pairs`` with the colour geometry, softmax weights and attribute interpolation in C
-    (``softras_native.colour_native``): face, pix, x (M,) -> numerator (3, n), denominator (n,)."""
+    """``shade_pairs`` with the colour geometry, softmax weights, attribute interpolation and the
+    softmax's sums in C (``softras_native.colour_native``, ``aggregate_native``); the shading
+    itself stays torch (renderer/shading.py, one source of truth with the GLSL): face, pix, x (M,)
+    -> numerator (3, n), denominator (n,)."""
     st, cam = scene.settings, scene.camera
-    dtype, device = x.dtype, x.device
     names = sorted(ct.rows, key=lambda name: ct.rows[name].start)
     e, groups = colour_native(lib, prep.geo, ct.table, x, face, pix, shift, st.image_size, cam.far,
                               cam.far - cam.near, float(st.gamma),
                               [ct.rows[name].stop - ct.rows[name].start for name in names])
     back = ~prep.screen.front[face] if st.double_sided else None
     color = shade_attributes(scene, ct, dict(zip(names, groups)), prep.eye, back, (3, face.numel()))
-    numer = torch.zeros(3, n, dtype=dtype, device=device).index_add_(1, pix, e * color)
-    denom = torch.zeros(n, dtype=dtype, device=device).index_add_(0, pix, e)
-    return numer, denom
+    if native.usable(e, color):          # not under forward mode (a light's or material's tangent)
+        return aggregate_native(lib, e, color, pix, n)
+    numer = torch.zeros(3, n, dtype=e.dtype, device=e.device).index_add(1, pix, e * color)
+    return numer, torch.zeros(n, dtype=e.dtype, device=e.device).index_add(0, pix, e)
 
 
 def shade_in_blocks(scene: Scene, prep, ct, lib, sp, n: int):

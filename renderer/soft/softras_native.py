@@ -82,6 +82,8 @@ def _declare(lib: ctypes.CDLL, suf: str):
         "soft_softmax": (None, [_I64, _P, _P, _P, _P, _P, _P, _P, real, _P, _P, _P]),
         "soft_select": (_I64, [_I64, _P, _P, _P, _P, _P, real, _P, _P, _P]),
         "soft_backward": (None, [_I64, _I64, _P, _P, _P, _P, _P, _P, _P, _P, real, _P, _P, _P]),
+        "soft_aggregate": (None, [_I64, _I64, _P, _P, _P, _P, _P]),
+        "soft_aggregate_backward": (None, [_I64, _I64, _P, _P, _P, _P, _P, _P, _P]),
         "soft_interpolate": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _P, _P, _I64, real, real, _P, _P, real,
                                     _P, _P, _ROWS]),
         "soft_interpolate_backward": (None, [_P, _I64, _I64, _P, _P, _I64, _P, _P, _P, _I64, real, _P, _P,
@@ -250,6 +252,50 @@ class _ColourFunction(torch.autograd.Function):
             native.ptr(e), native.ptr(sg), gamma, _opt(None if g_e is None else g_e.contiguous()),
             _row_pointers(g_groups, sizes), native.ptr(g_x), native.ptr(grad_geo), native.ptr(grad_table))
         return (grad_geo, grad_table, g_x, *none)
+
+
+class _AggregateFunction(torch.autograd.Function):
+    """numer (3, n) = sum of e color and denom (n,) = sum of e over each pixel's shaded pairs;
+    e (M,), color (3, M), pix (M,); backward in C, double backward through torch."""
+
+    @staticmethod
+    def forward(ctx, e, color, pix, n, lib):
+        call = _declare(lib, native.suffix(e.dtype))
+        e_v, color_v = e.detach().contiguous(), color.detach().contiguous()
+        numer, denom = torch.zeros(3, n, dtype=e.dtype), torch.zeros(n, dtype=e.dtype)
+        call("soft_aggregate")(e.numel(), n, native.ptr(pix), native.ptr(e_v), native.ptr(color_v),
+                               native.ptr(numer), native.ptr(denom))
+        ctx.save_for_backward(e, color, pix)
+        ctx.info = (n, lib)
+        ctx.set_materialize_grads(False)
+        return numer, denom
+
+    @staticmethod
+    def backward(ctx, g_numer, g_denom):
+        e, color, pix = ctx.saved_tensors
+        n, lib = ctx.info
+        if torch.is_grad_enabled():
+            ee, cc = e.view_as(e), color.view_as(color)
+            numer = torch.zeros(3, n, dtype=e.dtype).index_add(1, pix, ee * cc)
+            denom = torch.zeros(n, dtype=e.dtype).index_add(0, pix, ee)
+            pairs = [(o, g) for o, g in ((numer, g_numer), (denom, g_denom)) if g is not None and o.requires_grad]
+            wanted = [t for t in (ee, cc) if t.requires_grad]
+            grads = iter(torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs],
+                                             create_graph=True, allow_unused=True) if pairs and wanted else ())
+            return (*(next(grads, None) if t.requires_grad else None for t in (ee, cc)), None, None, None)
+        call = _declare(lib, native.suffix(e.dtype))
+        g_e, g_color = torch.empty_like(e), torch.empty(3, e.numel(), dtype=e.dtype)
+        call("soft_aggregate_backward")(e.numel(), n, native.ptr(pix), native.ptr(e.detach().contiguous()),
+                                        native.ptr(color.detach().contiguous()),
+                                        _opt(None if g_numer is None else g_numer.contiguous()),
+                                        _opt(None if g_denom is None else g_denom.contiguous()),
+                                        native.ptr(g_e), native.ptr(g_color))
+        return g_e, g_color, None, None, None
+
+
+def aggregate_native(lib, e: torch.Tensor, color: torch.Tensor, pix: torch.Tensor, n: int):
+    """e (M,), color (3, M), pix (M,) int64 -> numer (3, n), denom (n,): the colour softmax's sums."""
+    return _AggregateFunction.apply(e, color, pix.contiguous(), n, lib)
 
 
 def colour_torch(geo, table, x, face, pix, shift, s, far, zrange, gamma):
