@@ -1,18 +1,21 @@
-"""SoftRas's pass over every (pixel, face) pair as one C kernel (renderer/native/softras_impl.h).
+"""SoftRas on the CPU as three C-backed autograd nodes (renderer/native/softras_impl.h).
 
-Over every pair SoftRas needs only a few numbers: the coverage logit x, log(1 - D) summed per
-pixel, and the colour softmax's maximum, denominator and weighted depth. In torch each is a dozen
-elementwise ops over every pair, each a pass over memory; the kernel forms one pair at a time in
-registers. What it hands back is what torch needs for the rest: the per-pixel sums, and the pairs
-whose normalised colour weight reaches ``weight_floor`` (the ones ``softras.py`` shades, with
-autograd, exactly as before). ``SoftPairs`` is one autograd node: its backward is the same loop
-in C (the closest-point rule of ``geometry._TileGeometry``), and under ``create_graph`` it
-recomputes through torch instead (double backward).
+- ``_SoftPairsFunction``, pass 1 over every (pixel, face) pair. Over every pair SoftRas needs
+  only a few numbers: the coverage logit x, log(1 - D) summed per pixel, and the colour
+  softmax's maximum, denominator and weighted depth. In torch each is a dozen elementwise ops
+  over every pair, each a pass over memory; the kernel forms one pair at a time in registers. It
+  hands back the per-pixel sums and the pairs whose normalised colour weight reaches
+  ``weight_floor`` (the ones ``softras.py`` shades), and keeps each kept pair's closest-point
+  data so that its backward (the closest-point rule of ``geometry._TileGeometry``) is one pass
+  over those records.
+- ``_ColourFunction``: the shaded pairs' perspective-correct attributes and softmax weights.
+- ``_AggregateFunction``: the softmax's numerator and denominator per pixel.
 
-Used on the CPU when the kernel compiled (``renderer.native``) and no forward-mode tangent is
-present; the torch tile path (``soft_pairs``) stays for CUDA, forward mode, ``DRD_NATIVE=0`` and
-renders whose colour pairs would exceed ``MAX_RECORDED_PAIRS`` (the kernel records them).
-tests/test_soft_native.py compares the two paths.
+The shading between the last two stays torch (renderer/shading.py). Under ``create_graph`` each
+node's backward recomputes through torch (double backward). Used on the CPU when the kernels
+compiled (``renderer.native``) and no forward-mode tangent is present; the torch tile path
+(``soft_pairs``) stays for CUDA, forward mode, ``DRD_NATIVE=0`` and renders whose pixel boxes
+exceed ``MAX_RECORDED_PAIRS``. tests/test_soft_native.py compares the two paths.
 """
 from __future__ import annotations
 
