@@ -155,22 +155,29 @@ def test_vertex_gradient_is_the_sweep_through_the_projection(channel):
     torch.testing.assert_close(verts.grad, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
 
 
-def test_out_run_paths_agree_on_a_mesh(monkeypatch):
-    """The dense and the sparse out-run sums are the same numbers on a real render (colour and
-    alpha, a dense random loss gradient)."""
-    import renderer.nmr.sweep as sweep
-
+def _fine_knot_render(seed: int):
+    """The knot's hard render at NMR's 2x: NDC corners (F, 3, 2), face map, rgba image
+    (2S, 2S, 4) and a dense random loss gradient of both signs (2S, 2S, 4)."""
     scene = knot_scene()
     s2 = 2 * scene.settings.image_size
     with torch.no_grad():
         fine = dr.render(scene.with_settings(renderer="hard", image_size=s2))
         tri = project_mesh(scene.mesh.verts, scene.mesh.faces, scene.camera).tri
     image = torch.cat([fine["rgb"], fine["alpha"][..., None]], -1)
-    grad = torch.randn(s2, s2, 4, generator=torch.Generator().manual_seed(1))
+    grad = torch.randn(s2, s2, 4, generator=torch.Generator().manual_seed(seed))
+    return tri, fine["face_id"], image, grad
+
+
+def test_out_run_paths_agree_on_a_mesh(monkeypatch):
+    """The dense and the sparse out-run sums are the same numbers on a real render (colour and
+    alpha, a dense random loss gradient)."""
+    import renderer.nmr.sweep as sweep
+
+    tri, face_id, image, grad = _fine_knot_render(seed=1)
     results = []
     for gain in (0, 10**9):
         monkeypatch.setattr(sweep, "SPARSE_GAIN", gain)
-        results.append(sweep.torch_sweep_gradient(tri, fine["face_id"], image, grad, COLOR_EPS))
+        results.append(sweep.torch_sweep_gradient(tri, face_id, image, grad, COLOR_EPS))
     assert float(results[0].abs().max()) > 0
     torch.testing.assert_close(results[0], results[1], rtol=1e-4, atol=1e-4 * float(results[0].abs().max()))
 
@@ -206,14 +213,8 @@ def test_in_run_sums_agree_with_the_pixel_by_pixel_formula():
     render with a dense random loss gradient of both signs."""
     import renderer.nmr.sweep as sweep
 
-    scene = knot_scene()
-    s2 = 2 * scene.settings.image_size
-    with torch.no_grad():
-        fine = dr.render(scene.with_settings(renderer="hard", image_size=s2))
-        tri = project_mesh(scene.mesh.verts, scene.mesh.faces, scene.camera).tri
-    image = torch.cat([fine["rgb"], fine["alpha"][..., None]], -1)
-    grad = torch.randn(s2, s2, 4, generator=torch.Generator().manual_seed(3))
-    sw = sweep.sweep_setup(tri, fine["face_id"], image, grad)
+    tri, face_id, image, grad = _fine_knot_render(seed=3)
+    sw = sweep.sweep_setup(tri, face_id, image, grad)
     k = sw.seg["length"].numel()
     assert k > sw.outer > 0
     dense = torch.stack(sweep._in_runs(sw, COLOR_EPS))

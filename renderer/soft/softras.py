@@ -69,12 +69,7 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
     ct = color_table(scene, prep.verts, prep.faces)
     chunks = plan(prep, scene, softras_cutoff(sigma), None if st.double_sided else prep.screen.front)
     cam = scene.camera
-    z_scale = (cam.far, cam.far - cam.near)
-    # per face: corners and edges (12 rows), corner depths (3), the colour table per corner
     num_attrs = ct.table.shape[1]
-    face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
-                           ct.table.reshape(3 * num_attrs, ct.table.shape[2])])      # (K, F)
-    row_split = (12, 3, num_attrs, num_attrs, num_attrs)
     lib = kernels(prep.geo, chunks, num_attrs) if native.usable(ct.table) else None
     if lib is not None:
         faces = face_list(chunks)
@@ -84,7 +79,13 @@ def render_softras(scene: Scene, with_pairs: bool = False) -> RenderOutput:
             numer, denom = shade_in_blocks(scene, prep, ct, lib, sp, n)
             return _images(scene, prep, chunks, with_pairs, sp.log_uncovered, numer, denom, sp.denom, sp.zsum,
                            sp.shift, sp.total, sp.dropped, torch.tensor(sp.num_kept), sp.face.numel())
+    # the torch tile path: per face, corners and edges (12 rows), corner depths (3) and the colour
+    # table per corner, gathered by pass 2
     use_ckpt = torch.is_grad_enabled() and sum(c.elements for c, _ in chunks) > CHECKPOINT_ABOVE
+    z_scale = (cam.far, cam.far - cam.near)
+    face_rows = torch.cat([prep.geo[:12], prep.geo[TABLE_ROWS:TABLE_ROWS + 3],
+                           ct.table.reshape(3 * num_attrs, ct.table.shape[2])])      # (K, F)
+    row_split = (12, 3, num_attrs, num_attrs, num_attrs)
 
     @torch.no_grad()
     def pair_depths(tile):

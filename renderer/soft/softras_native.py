@@ -77,7 +77,17 @@ def kernels(geo: torch.Tensor, chunks: list, num_attrs: int = 0) -> Optional[cty
     return native.library("softras")
 
 
+_DECLARED: dict = {}
+
+
 def _declare(lib: ctypes.CDLL, suf: str):
+    """name -> the kernel ``name_suf`` of ``lib``, its ctypes signature set once."""
+    if (id(lib), suf) not in _DECLARED:
+        _DECLARED[id(lib), suf] = _signatures(lib, suf)
+    return _DECLARED[id(lib), suf]
+
+
+def _signatures(lib: ctypes.CDLL, suf: str):
     real = ctypes.c_float if suf == "f32" else ctypes.c_double
     signatures = {
         "soft_forward": (_I64, [_P, _I64, _I64, _P, _P, _P, _P, _P, _P, _I64, _P, _P, real, real, real, real,
